@@ -1,0 +1,1 @@
+namespace BtrfsLite.Tests; public class Smoke { [Fact] public void Ok() => Assert.True(true); }
