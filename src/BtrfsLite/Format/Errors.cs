@@ -1,0 +1,45 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace BtrfsLite.Format;
+
+/// <summary>A valid btrfs feature that BtrfsLite does not handle; the message names it.</summary>
+public sealed class BtrfsUnsupportedException : NotSupportedException
+{
+    public BtrfsUnsupportedException(string message) : base(message) { }
+}
+
+/// <summary>
+/// Corrupt bytes raise <see cref="InvalidDataException"/> (sealed in .NET, so no subclass) whose message carries the
+/// btrfs-style location and whose <see cref="Exception.Data"/> holds it as fields.
+/// </summary>
+public static class Corruption
+{
+    public const string BytenrKey = "btrfs.bytenr", TreeKey = "btrfs.tree", SlotKey = "btrfs.slot";
+
+    public static InvalidDataException Create(string message, ulong bytenr = 0, ulong tree = 0, int slot = -1)
+    {
+        var ex = new InvalidDataException(message);
+        ex.Data[BytenrKey] = bytenr;
+        ex.Data[TreeKey] = tree;
+        ex.Data[SlotKey] = slot;
+        return ex;
+    }
+
+    public static ulong Bytenr(Exception ex) => ex.Data[BytenrKey] is ulong b ? b : 0;
+    public static ulong Tree(Exception ex) => ex.Data[TreeKey] is ulong t ? t : 0;
+    public static int Slot(Exception ex) => ex.Data[SlotKey] is int s ? s : -1;
+}
+
+internal static class Throw
+{
+    [DoesNotReturn]
+    public static void Corrupt(string message, ulong bytenr = 0, ulong tree = 0, int slot = -1) =>
+        throw Corruption.Create(message, bytenr, tree, slot);
+
+    [DoesNotReturn]
+    public static T Corrupt<T>(string message, ulong bytenr = 0, ulong tree = 0, int slot = -1) =>
+        throw Corruption.Create(message, bytenr, tree, slot);
+
+    [DoesNotReturn]
+    public static void Unsupported(string message) => throw new BtrfsUnsupportedException(message);
+}

@@ -1,0 +1,147 @@
+using BtrfsLite.Format;
+using BtrfsLite.IO;
+using BtrfsLite.Trees;
+
+namespace BtrfsLite.Fs;
+
+/// <summary>
+/// An open btrfs filesystem on one device: the superblock, the chunk map, verified tree blocks and the
+/// roots of every tree. Read side; writers build on it.
+/// </summary>
+public sealed class BtrfsImage : IDisposable
+{
+    private readonly bool _ownsDevice;
+    private readonly byte[] _super = new byte[Superblock.Size];
+    private readonly Dictionary<ulong, TreeRoot> _roots = new();
+
+    public IBlockDevice Device { get; }
+    public ChunkMap Chunks { get; }
+    public NodeCache Nodes { get; }
+    public Guid Fsid { get; }
+    public int NodeSize { get; }
+    public int SectorSize { get; }
+    public ulong Generation { get; }
+    /// <summary>Notes about things the reader tolerated (e.g. an unreplayed log tree).</summary>
+    public List<string> Warnings { get; } = new();
+
+    public Superblock Super => new(_super);
+    public byte[] SuperBytes => _super;
+
+    public TreeRoot RootTree { get; }
+    public TreeRoot ChunkTree { get; }
+
+    private BtrfsImage(IBlockDevice dev, bool ownsDevice, OpenOptions options)
+    {
+        Device = dev;
+        _ownsDevice = ownsDevice;
+        ReadAndValidateSuper(dev, _super);
+        var sb = Super;
+        Fsid = sb.Fsid;
+        NodeSize = (int)sb.NodeSize;
+        SectorSize = (int)sb.SectorSize;
+        Generation = sb.Generation;
+        if (sb.LogRoot != 0) Warnings.Add($"log tree at {sb.LogRoot} is not replayed (mount the filesystem once to replay it)");
+        Chunks = ChunkMap.FromSysChunkArray(sb);
+        Nodes = new NodeCache(dev, Chunks, Fsid, NodeSize, options.CacheNodes);
+        ChunkTree = new TreeRoot(ObjectIds.ChunkTree, sb.ChunkRoot, sb.ChunkRootLevel, sb.ChunkRootGeneration);
+        RootTree = new TreeRoot(ObjectIds.RootTree, sb.Root, sb.RootLevel, sb.Generation);
+        LoadChunkTree();
+        LoadRoots();
+    }
+
+    public sealed record OpenOptions(bool Writable = false, int CacheNodes = 8192);
+
+    public static BtrfsImage Open(string path, OpenOptions? options = null)
+    {
+        options ??= new OpenOptions();
+        var dev = FileBlockDevice.Open(path, options.Writable);
+        try { return new BtrfsImage(dev, true, options); }
+        catch { dev.Dispose(); throw; }
+    }
+
+    public static BtrfsImage Open(IBlockDevice dev, OpenOptions? options = null) => new(dev, false, options ?? new OpenOptions());
+
+    /// <summary>Reads the primary superblock and refuses what is not btrfs or not in the subset, naming why.</summary>
+    public static void ReadAndValidateSuper(IBlockDevice dev, Span<byte> buf)
+    {
+        if (dev.Length < Superblock.PrimaryOffset + Superblock.Size)
+            Throw.Corrupt($"{dev.Name}: device is {dev.Length} bytes, too small to hold a btrfs superblock at {Superblock.PrimaryOffset}", Superblock.PrimaryOffset);
+        dev.Read(buf[..Superblock.Size], Superblock.PrimaryOffset);
+        var sb = new Superblock(buf);
+        if (sb.Magic != Superblock.MagicValue)
+            Throw.Corrupt($"{dev.Name}: no btrfs magic at superblock offset {Superblock.PrimaryOffset} (found 0x{sb.Magic:x16})", Superblock.PrimaryOffset);
+        if (sb.CsumType != 0)
+            Throw.Unsupported($"checksum type {CsumTypeName(sb.CsumType)} is not supported (only crc32c)");
+        if (!sb.CsumMatches(out uint stored, out uint computed))
+            Throw.Corrupt($"superblock checksum mismatch at {Superblock.PrimaryOffset}: stored 0x{stored:x8}, computed 0x{computed:x8}", Superblock.PrimaryOffset);
+        var unsupported = SupportedFeatures.Unsupported(sb.IncompatFlags, sb.CompatRoFlags, sb.CompatFlags).ToList();
+        if (unsupported.Count > 0)
+            Throw.Unsupported($"unsupported filesystem features: {string.Join(", ", unsupported)}");
+        if (sb.NumDevices != 1)
+            Throw.Unsupported($"filesystem has {sb.NumDevices} devices; only single-device filesystems are supported");
+        uint ss = sb.SectorSize, ns = sb.NodeSize;
+        if (ss < 4096 || ss > 65536 || !IsPow2(ss))
+            Throw.Corrupt($"superblock sectorsize {ss} invalid (power of two in [4096, 65536])", Superblock.PrimaryOffset);
+        if (ns < ss || ns > 65536 || !IsPow2(ns))
+            Throw.Corrupt($"superblock nodesize {ns} invalid (power of two in [sectorsize, 65536])", Superblock.PrimaryOffset);
+        if (sb.LeafSize != ns)
+            Throw.Corrupt($"superblock leafsize {sb.LeafSize} != nodesize {ns}", Superblock.PrimaryOffset);
+        if (sb.RootLevel >= NodeHeader.MaxLevel || sb.ChunkRootLevel >= NodeHeader.MaxLevel)
+            Throw.Corrupt($"superblock root level {sb.RootLevel} / chunk root level {sb.ChunkRootLevel} out of range", Superblock.PrimaryOffset);
+        if (sb.Root % ss != 0 || sb.ChunkRoot % ss != 0)
+            Throw.Corrupt($"superblock root {sb.Root} or chunk_root {sb.ChunkRoot} not sector aligned", Superblock.PrimaryOffset);
+    }
+
+    private static bool IsPow2(uint v) => v != 0 && (v & (v - 1)) == 0;
+
+    public static string CsumTypeName(ushort t) => t switch { 0 => "crc32c", 1 => "xxhash64", 2 => "sha256", 3 => "blake2b", _ => $"unknown ({t})" };
+
+    private void LoadChunkTree()
+    {
+        var c = new TreeCursor(Nodes);
+        if (!c.Seek(ChunkTree, new Key(ObjectIds.FirstChunkTree, ItemType.ChunkItem, 0))) return;
+        do
+        {
+            if (c.Type != ItemType.ChunkItem) continue;
+            var data = c.Data;
+            if (data.Length < ChunkItem.Size)
+                Throw.Corrupt($"chunk tree: CHUNK_ITEM at slot {c.Slot} is {data.Length} bytes", c.LeafBytenr, ObjectIds.ChunkTree, c.Slot);
+            var chunk = new ChunkItem(data);
+            if (data.Length != ChunkItem.SizeWith(chunk.NumStripes))
+                Throw.Corrupt($"chunk tree: CHUNK_ITEM {c.Offset} size {data.Length} does not match {chunk.NumStripes} stripes", c.LeafBytenr, ObjectIds.ChunkTree, c.Slot);
+            Chunks.Add(c.Offset, chunk);
+        } while (c.Next());
+    }
+
+    private void LoadRoots()
+    {
+        _roots[ObjectIds.RootTree] = RootTree;
+        _roots[ObjectIds.ChunkTree] = ChunkTree;
+        var c = new TreeCursor(Nodes);
+        if (!c.First(RootTree)) return;
+        do
+        {
+            if (c.Type != ItemType.RootItem) continue;
+            var data = c.Data;
+            if (data.Length < RootItem.LegacySize)
+                Throw.Corrupt($"root tree: ROOT_ITEM {c.Key} is {data.Length} bytes", c.LeafBytenr, ObjectIds.RootTree, c.Slot);
+            var ri = new RootItem(data);
+            // Snapshots of a tree id appear once; the last key (highest offset) wins, as in the kernel.
+            _roots[c.ObjectId] = new TreeRoot(c.ObjectId, ri.Bytenr, ri.Level, ri.Generation);
+        } while (c.Next());
+    }
+
+    public IReadOnlyDictionary<ulong, TreeRoot> Roots => _roots;
+
+    public bool TryGetRoot(ulong treeId, out TreeRoot root) => _roots.TryGetValue(treeId, out root);
+
+    public TreeRoot GetRoot(ulong treeId) =>
+        _roots.TryGetValue(treeId, out var r) ? r : throw new KeyNotFoundException($"tree {treeId} has no ROOT_ITEM in the root tree");
+
+    public TreeCursor NewCursor() => new(Nodes);
+
+    public void Dispose()
+    {
+        if (_ownsDevice) Device.Dispose();
+    }
+}
