@@ -1,1 +1,9 @@
-return 0;
+using System.CommandLine;
+using BtrfsLite.Cli;
+using BtrfsLite.Cli.Commands;
+
+var root = new RootCommand("btrfslite: create, change and verify btrfs images (one device, crc32c, skinny metadata)");
+root.Subcommands.Add(DumpSuperCommand.Create());
+root.Subcommands.Add(DumpTreeCommand.Create());
+root.Subcommands.Add(CheckCommand.Create());
+return CliRunner.Run(root, args);

@@ -61,3 +61,11 @@ public sealed class TempDir : IDisposable
         try { Directory.Delete(Path, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
+
+/// <summary>Runs our own CLI (btrfslite.dll is copied next to the test assembly) as a real process.</summary>
+public static class Cli
+{
+    public static string DllPath => Path.Combine(AppContext.BaseDirectory, "btrfslite.dll");
+    public static RealTools.Result Run(params string[] args) =>
+        RealTools.Run("dotnet", new[] { DllPath }.Concat(args).ToArray());
+}

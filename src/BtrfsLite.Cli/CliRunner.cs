@@ -1,0 +1,42 @@
+using System.CommandLine;
+using BtrfsLite.Format;
+
+namespace BtrfsLite.Cli;
+
+/// <summary>Parses, runs, and turns every expected failure into a message on stderr and an exit code (never a crash).</summary>
+public static class CliRunner
+{
+    public static int Run(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors) Console.Error.WriteLine($"ERROR: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        try
+        {
+            return parse.Invoke();
+        }
+        catch (BtrfsUnsupportedException ex)
+        {
+            Console.Error.WriteLine($"ERROR: unsupported: {ex.Message}");
+            return ExitCodes.Unsupported;
+        }
+        catch (InvalidDataException ex)
+        {
+            Console.Error.WriteLine($"ERROR: corrupt: {ex.Message}");
+            return ExitCodes.Corrupt;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"ERROR: {ex.Message}");
+            return ExitCodes.IoError;
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine($"ERROR: {ex.Message}");
+            return ExitCodes.Usage;
+        }
+    }
+}

@@ -1,0 +1,17 @@
+namespace BtrfsLite.Cli;
+
+/// <summary>Process exit codes. Scripts rely on them; keep them stable.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+    /// <summary>The command ran and found problems (check: errors found).</summary>
+    public const int Findings = 1;
+    /// <summary>Bad arguments.</summary>
+    public const int Usage = 2;
+    /// <summary>The image is corrupt where the command needed it, or not btrfs.</summary>
+    public const int Corrupt = 3;
+    /// <summary>The image uses a feature outside the supported subset.</summary>
+    public const int Unsupported = 4;
+    /// <summary>The file or device could not be read or written.</summary>
+    public const int IoError = 5;
+}

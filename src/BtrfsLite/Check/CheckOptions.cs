@@ -1,0 +1,11 @@
+namespace BtrfsLite.Check;
+
+public sealed record CheckOptions
+{
+    /// <summary>Only verify qgroups (btrfs check --qgroup-report); other phases still run to find the data they need.</summary>
+    public bool QgroupReport { get; init; }
+    /// <summary>Read every data sector and verify its crc32c against the csum tree.</summary>
+    public bool CheckDataCsum { get; init; }
+    /// <summary>Called when a phase starts: (index, total, name). The CLI prints "[i/n] name" on stderr.</summary>
+    public Action<int, int, string>? OnPhase { get; init; }
+}

@@ -1,0 +1,7 @@
+namespace BtrfsLite.Check;
+
+// Placeholder: filled in by the phase's implementation.
+internal static class QgroupVerifier
+{
+    public static void Run(CheckContext ctx) { }
+}

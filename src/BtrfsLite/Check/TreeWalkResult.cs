@@ -1,0 +1,1 @@
+namespace BtrfsLite.Check; public sealed class TreeWalkResult { }

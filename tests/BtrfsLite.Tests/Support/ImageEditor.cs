@@ -1,0 +1,78 @@
+using BtrfsLite.Format;
+using BtrfsLite.Fs;
+using BtrfsLite.IO;
+using BtrfsLite.Trees;
+
+namespace BtrfsLite.Tests.Support;
+
+/// <summary>
+/// Applies a corruption to an image file, the way the fsck corruption tests need it: find an item, change its
+/// bytes, and (by default) re-stamp the block checksum so that only the logical damage remains.
+/// </summary>
+public sealed class ImageEditor : IDisposable
+{
+    private readonly string _path;
+    private BtrfsImage _image;
+
+    public ImageEditor(string path)
+    {
+        _path = path;
+        _image = BtrfsImage.Open(path);
+    }
+
+    public BtrfsImage Image => _image;
+
+    /// <summary>Finds the first item in <paramref name="tree"/> matching <paramref name="match"/>; returns (leaf bytenr, slot).</summary>
+    public (ulong Leaf, int Slot, Key Key) FindItem(ulong tree, Func<Key, bool> match)
+    {
+        var cur = _image.NewCursor();
+        if (!cur.First(_image.GetRoot(tree))) throw new InvalidOperationException($"tree {tree} is empty");
+        do
+        {
+            if (match(cur.Key)) return (cur.LeafBytenr, cur.Slot, cur.Key);
+        } while (cur.Next());
+        throw new InvalidOperationException($"no matching item in tree {tree}");
+    }
+
+    /// <summary>Reads the block at <paramref name="bytenr"/>, lets <paramref name="edit"/> change it, writes every copy back.</summary>
+    public void EditBlock(ulong bytenr, Action<byte[]> edit, bool restampCsum = true)
+    {
+        var buf = new byte[_image.NodeSize];
+        _image.Nodes.ReadRaw(bytenr, buf);
+        edit(buf);
+        if (restampCsum) Checksums.StampBlockCsum(buf);
+        var chunk = _image.Chunks.Find(bytenr)!;
+        using (var dev = FileBlockDevice.Open(_path, writable: true))
+        {
+            for (int copy = 0; copy < chunk.PhysicalStripes.Length; copy++)
+                dev.Write(buf, _image.Chunks.Map(bytenr, buf.Length, copy));
+        }
+        Reopen();
+    }
+
+    /// <summary>Edits the payload of one item (leaf, slot) in place.</summary>
+    public void EditItem(ulong leaf, int slot, Action<Span<byte>> edit, bool restampCsum = true) =>
+        EditBlock(leaf, b => edit(new Leaf(b).Data(slot)), restampCsum);
+
+    /// <summary>Edits the primary superblock; re-stamps its checksum unless told not to.</summary>
+    public void EditSuper(Action<byte[]> edit, bool restampCsum = true)
+    {
+        var buf = new byte[Superblock.Size];
+        using (var dev = FileBlockDevice.Open(_path, writable: true))
+        {
+            dev.Read(buf, Superblock.PrimaryOffset);
+            edit(buf);
+            if (restampCsum) new Superblock(buf).StampCsum();
+            dev.Write(buf, Superblock.PrimaryOffset);
+        }
+        Reopen();
+    }
+
+    private void Reopen()
+    {
+        _image.Dispose();
+        _image = BtrfsImage.Open(_path);
+    }
+
+    public void Dispose() => _image.Dispose();
+}
