@@ -12,7 +12,7 @@ namespace BtrfsLite.Tests.Support;
 public sealed class ImageEditor : IDisposable
 {
     private readonly string _path;
-    private BtrfsImage _image;
+    private BtrfsImage? _image;
 
     public ImageEditor(string path)
     {
@@ -20,13 +20,14 @@ public sealed class ImageEditor : IDisposable
         _image = BtrfsImage.Open(path);
     }
 
-    public BtrfsImage Image => _image;
+    /// <summary>The image as it is now; reopened lazily after an edit (an edit may leave it unopenable).</summary>
+    public BtrfsImage Image => _image ??= BtrfsImage.Open(_path);
 
     /// <summary>Finds the first item in <paramref name="tree"/> matching <paramref name="match"/>; returns (leaf bytenr, slot).</summary>
     public (ulong Leaf, int Slot, Key Key) FindItem(ulong tree, Func<Key, bool> match)
     {
-        var cur = _image.NewCursor();
-        if (!cur.First(_image.GetRoot(tree))) throw new InvalidOperationException($"tree {tree} is empty");
+        var cur = Image.NewCursor();
+        if (!cur.First(Image.GetRoot(tree))) throw new InvalidOperationException($"tree {tree} is empty");
         do
         {
             if (match(cur.Key)) return (cur.LeafBytenr, cur.Slot, cur.Key);
@@ -37,15 +38,16 @@ public sealed class ImageEditor : IDisposable
     /// <summary>Reads the block at <paramref name="bytenr"/>, lets <paramref name="edit"/> change it, writes every copy back.</summary>
     public void EditBlock(ulong bytenr, Action<byte[]> edit, bool restampCsum = true)
     {
-        var buf = new byte[_image.NodeSize];
-        _image.Nodes.ReadRaw(bytenr, buf);
+        var buf = new byte[Image.NodeSize];
+        Image.Nodes.ReadRaw(bytenr, buf);
         edit(buf);
         if (restampCsum) Checksums.StampBlockCsum(buf);
-        var chunk = _image.Chunks.Find(bytenr)!;
+        var image = Image;
+        var chunk = image.Chunks.Find(bytenr)!;
         using (var dev = FileBlockDevice.Open(_path, writable: true))
         {
             for (int copy = 0; copy < chunk.PhysicalStripes.Length; copy++)
-                dev.Write(buf, _image.Chunks.Map(bytenr, buf.Length, copy));
+                dev.Write(buf, image.Chunks.Map(bytenr, buf.Length, copy));
         }
         Reopen();
     }
@@ -70,9 +72,9 @@ public sealed class ImageEditor : IDisposable
 
     private void Reopen()
     {
-        _image.Dispose();
-        _image = BtrfsImage.Open(_path);
+        _image?.Dispose();
+        _image = null;
     }
 
-    public void Dispose() => _image.Dispose();
+    public void Dispose() => _image?.Dispose();
 }

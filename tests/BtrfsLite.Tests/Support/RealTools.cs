@@ -63,7 +63,7 @@ public sealed class TempDir : IDisposable
 }
 
 /// <summary>Runs our own CLI (btrfslite.dll is copied next to the test assembly) as a real process.</summary>
-public static class Cli
+public static class CliProcess
 {
     public static string DllPath => Path.Combine(AppContext.BaseDirectory, "btrfslite.dll");
     public static RealTools.Result Run(params string[] args) =>
