@@ -204,22 +204,23 @@ public sealed partial class QgroupReservations
 
     /// <summary>
     /// Make <paramref name="child"/> a member of <paramref name="parent"/> (parent level must be higher).
-    /// Quick update when child rfer == excl: the qgroups that become ancestors of the child (the
-    /// parent and its ancestors not already above the child) gain the child's exclusive bytes in
-    /// rfer and excl and all of its outstanding reservations, so later frees by the child do not
-    /// underflow them. Otherwise the qgroups are marked inconsistent and nothing moves.
+    /// Quick update when child rfer == excl: the qgroups that become ancestors of the child gain the
+    /// child's exclusive bytes in rfer and excl, and every qgroup that newly lies above a level-0
+    /// qgroup under the child gains that level-0 qgroup's outstanding reservations (all three types),
+    /// so later frees by the member do not underflow them. Otherwise the qgroups are marked
+    /// inconsistent and nothing moves.
     /// </summary>
+    /// <remarks>
+    /// The kernel adds the child's own reservations to the parent and its ancestors. That is the same
+    /// in a tree; moving per level-0 contributor also stays exact when a level-0 qgroup already
+    /// reaches an ancestor through another path of the DAG (it is charged once there, not twice).
+    /// </remarks>
     public QgroupStatus AddRelation(ulong child, ulong parent)
     {
         if (!_slotById.TryGetValue(child, out int c) || !_slotById.TryGetValue(parent, out int p)) return QgroupStatus.NotFound;
         if (QgroupId.LevelOf(parent) <= QgroupId.LevelOf(child)) return QgroupStatus.Invalid;
         if (_parents[c]!.Contains(p)) return QgroupStatus.Exists;
-
-        var before = Closure(c).ToArray();
-        _parents[c]!.Add(p);
-        _members[p]!.Add(c);
-        _relVersion++;
-        MoveWithRelation(c, before, Closure(c), sign: +1);
+        ChangeRelation(c, p, add: true);
         return QgroupStatus.Ok;
     }
 
@@ -228,41 +229,81 @@ public sealed partial class QgroupReservations
     {
         if (!_slotById.TryGetValue(child, out int c) || !_slotById.TryGetValue(parent, out int p)) return QgroupStatus.NotFound;
         if (!_parents[c]!.Contains(p)) return QgroupStatus.NotFound;
-
-        var before = Closure(c).ToArray();
-        _parents[c]!.Remove(p);
-        _members[p]!.Remove(c);
-        _relVersion++;
-        var after = Closure(c).ToArray();
-        MoveWithRelation(c, after, before, sign: -1);
+        ChangeRelation(c, p, add: false);
         return QgroupStatus.Ok;
     }
 
-    /// <summary>Apply the child's usage and reservations to every slot in <paramref name="larger"/> that is not in <paramref name="smaller"/>.</summary>
-    private void MoveWithRelation(int c, ReadOnlySpan<int> smaller, ReadOnlySpan<int> larger, int sign)
+    private void ChangeRelation(int c, int p, bool add)
     {
+        var leaves = Level0Below(c);
+        var leafBefore = new int[leaves.Count][];
+        for (int i = 0; i < leaves.Count; i++) leafBefore[i] = Closure(leaves[i]).ToArray();
+        var childBefore = Closure(c).ToArray();
+
+        if (add)
+        {
+            _parents[c]!.Add(p);
+            _members[p]!.Add(c);
+        }
+        else
+        {
+            _parents[c]!.Remove(p);
+            _members[p]!.Remove(c);
+        }
+        _relVersion++;
+
         ref readonly var child = ref _q[c];
         if (child.Rfer != child.Excl)
         {
             Inconsistent = true;
             return;
         }
-        ulong excl = child.Excl, d = child.RsvData, pt = child.RsvPertrans, pa = child.RsvPrealloc;
-        foreach (int a in larger)
+        ulong excl = child.Excl;
+        ApplyDifference(childBefore, Closure(c).ToArray(), add, excl, excl, 0, 0, 0);
+        for (int i = 0; i < leaves.Count; i++)
         {
-            if (smaller.Contains(a)) continue;
+            ref readonly var l = ref _q[leaves[i]];
+            ApplyDifference(leafBefore[i], Closure(leaves[i]).ToArray(), add, 0, 0, l.RsvData, l.RsvPertrans, l.RsvPrealloc);
+        }
+    }
+
+    /// <summary>Add (or subtract) the amounts to every slot in one closure but not the other.</summary>
+    private void ApplyDifference(int[] before, int[] after, bool add, ulong rfer, ulong excl, ulong data, ulong pertrans, ulong prealloc)
+    {
+        var gained = add ? after : before;
+        var kept = add ? before : after;
+        foreach (int a in gained)
+        {
+            if (Array.IndexOf(kept, a) >= 0) continue;
             ref var q = ref _q[a];
-            if (sign > 0)
+            if (add)
             {
-                q.Rfer += excl; q.Excl += excl;
-                q.RsvData += d; q.RsvPertrans += pt; q.RsvPrealloc += pa;
+                q.Rfer += rfer; q.Excl += excl;
+                q.RsvData += data; q.RsvPertrans += pertrans; q.RsvPrealloc += prealloc;
             }
             else
             {
-                q.Rfer = Sub(q.Rfer, excl); q.Excl = Sub(q.Excl, excl);
-                q.RsvData = Sub(q.RsvData, d); q.RsvPertrans = Sub(q.RsvPertrans, pt); q.RsvPrealloc = Sub(q.RsvPrealloc, pa);
+                q.Rfer = Sub(q.Rfer, rfer); q.Excl = Sub(q.Excl, excl);
+                q.RsvData = Sub(q.RsvData, data); q.RsvPertrans = Sub(q.RsvPertrans, pertrans); q.RsvPrealloc = Sub(q.RsvPrealloc, prealloc);
             }
         }
+    }
+
+    /// <summary>Level-0 qgroups at or below a slot (following member lists).</summary>
+    private List<int> Level0Below(int slot)
+    {
+        var result = new List<int>();
+        var seen = new HashSet<int> { slot };
+        var stack = new Stack<int>();
+        stack.Push(slot);
+        while (stack.Count > 0)
+        {
+            int s = stack.Pop();
+            if (QgroupId.LevelOf(_q[s].Id) == 0) result.Add(s);
+            foreach (int m in _members[s]!)
+                if (seen.Add(m)) stack.Push(m);
+        }
+        return result;
     }
 
     // ============================================================== closure and counters
