@@ -1,0 +1,54 @@
+using System.Globalization;
+
+namespace BtrfsLite.Qgroups;
+
+/// <summary>
+/// A qgroup id as btrfs stores it: level in the top 16 bits, id in the low 48 bits
+/// (level 0 qgroups carry the subvolume's root id). Named so it does not clash with a
+/// Format-layer codec type.
+/// </summary>
+public readonly record struct QgroupId(ulong Value) : IComparable<QgroupId>
+{
+    private const int LevelShift = 48;
+    private const ulong IdMask = (1UL << LevelShift) - 1;
+
+    public QgroupId(ushort level, ulong id) : this(Make(level, id)) { }
+
+    public ushort Level => (ushort)(Value >> LevelShift);
+    public ulong Id => Value & IdMask;
+
+    public static ulong Make(ushort level, ulong id)
+    {
+        if (id > IdMask) throw new ArgumentOutOfRangeException(nameof(id), "qgroup id must fit in 48 bits");
+        return ((ulong)level << LevelShift) | id;
+    }
+
+    public static ushort LevelOf(ulong qgroupId) => (ushort)(qgroupId >> LevelShift);
+    public static ulong IdOf(ulong qgroupId) => qgroupId & IdMask;
+
+    /// <summary>The level-0 qgroup of a subvolume tree has the subvolume's root id as its value.</summary>
+    public static ulong ForSubvolume(ulong rootId) => Make(0, rootId);
+
+    public static QgroupId Parse(string text) =>
+        TryParse(text, out var q) ? q : throw new FormatException($"invalid qgroup id '{text}', expected <level>/<id>");
+
+    public static bool TryParse(ReadOnlySpan<char> text, out QgroupId value)
+    {
+        value = default;
+        int slash = text.IndexOf('/');
+        if (slash <= 0 || slash == text.Length - 1) return false;
+        if (!ushort.TryParse(text[..slash], NumberStyles.None, CultureInfo.InvariantCulture, out var level)) return false;
+        if (!ulong.TryParse(text[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var id)) return false;
+        if (id > IdMask) return false;
+        value = new QgroupId(level, id);
+        return true;
+    }
+
+    public static string Format(ulong qgroupId) => new QgroupId(qgroupId).ToString();
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Level}/{Id}");
+
+    public int CompareTo(QgroupId other) => Value.CompareTo(other.Value);
+
+    public static implicit operator ulong(QgroupId q) => q.Value;
+}
