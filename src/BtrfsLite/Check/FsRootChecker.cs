@@ -62,6 +62,13 @@ internal static class FsRootChecker
 
     private readonly record struct NameKey(ulong Child, ulong Dir, ulong Hash, int Len);
 
+    private sealed class NameKeyComparer : IEqualityComparer<NameKey>
+    {
+        public static readonly NameKeyComparer Instance = new();
+        public bool Equals(NameKey a, NameKey b) => a.Hash == b.Hash && a.Child == b.Child && a.Dir == b.Dir && a.Len == b.Len;
+        public int GetHashCode(NameKey k) => (int)(k.Hash ^ (k.Hash >> 32) ^ (k.Child * 0x9E3779B97F4A7C15UL >> 32));
+    }
+
     private struct NameRec
     {
         public byte[] Name;
@@ -110,7 +117,7 @@ internal static class FsRootChecker
         private readonly ulong _sectorMask;
         private readonly ulong _maxInline;
         private readonly Dictionary<ulong, InodeSummary> _inodes = new();
-        private readonly Dictionary<NameKey, NameRec> _names = new();
+        private readonly Dictionary<NameKey, NameRec> _names = new(NameKeyComparer.Instance);
         private readonly HashSet<ulong> _orphans = new();
         private readonly List<(ulong Ino, ulong Leaf, int Slot)> _nlinkZero = new();
         private bool _rootDirRef;
