@@ -71,11 +71,15 @@ public enum FindingCode
     FileExtentGap,
     InlineExtentInvalid,
     OrphanMissing,
+    RootDirMissing,
+    FsTreeUnreadable,
     // root tree refs
     RootRefMissing,
     RootBackrefMissing,
     RootRefMismatch,
     RootItemInvalid,
+    RootItemMissing,
+    FsTreeUnreferenced,
     // qgroups
     QgroupReferencedMismatch,
     QgroupExclusiveMismatch,
