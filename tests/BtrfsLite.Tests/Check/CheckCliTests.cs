@@ -1,7 +1,7 @@
 using System.Text.Json;
 using BtrfsLite.Format;
 using BtrfsLite.Tests.Support;
-using CliProc = BtrfsLite.Tests.Support.Cli;
+using CliProc = BtrfsLite.Tests.Support.CliProcess;
 
 namespace BtrfsLite.Tests.Check;
 
