@@ -161,13 +161,16 @@ public sealed class DumpSource : IDisposable
         var h = new NodeHeader(buf);
         if (h.Bytenr != bytenr) return $"bad tree block {bytenr}, bytenr mismatch, want={bytenr} have={h.Bytenr}";
         if (!Checksums.VerifyBlockCsum(buf, out uint stored, out uint computed))
-            return $"checksum verify failed on {bytenr} wanted 0x{computed:x8} found 0x{stored:x8}";
+            return $"checksum verify failed on {bytenr} wanted 0x{CsumHex(stored)} found 0x{CsumHex(computed)}"; // progs: stored, then computed, as bytes
         if (h.Fsid != Fsid) return $"bad tree block {bytenr}, fsid mismatch, want={Fsid} have={h.Fsid}";
         if (h.Level >= NodeHeader.MaxLevel) return $"bad tree block {bytenr}, invalid level {h.Level}";
         if (parentGeneration != 0 && h.Generation != parentGeneration)
             return $"parent transid verify failed on {bytenr} wanted {parentGeneration} found {h.Generation}";
         return null;
     }
+
+    private static string CsumHex(uint crc) =>
+        Convert.ToHexStringLower(BitConverter.IsLittleEndian ? BitConverter.GetBytes(crc) : BitConverter.GetBytes(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(crc)));
 
     public void Dispose()
     {

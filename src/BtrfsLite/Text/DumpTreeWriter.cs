@@ -328,12 +328,14 @@ public sealed class DumpTreeWriter
         for (int i = 0; i < nr; i++) list.Add((n.BlockPtr(i), n.PtrGeneration(i)));
     }
 
-    /// <summary>Prints one tree block (already read) in btrfs-progs' text shape; no following.</summary>
-    public static void WriteBlockText(TextWriter output, TextWriter errors, ReadOnlySpan<byte> block, DumpSource src, DumpTreeOptions? options = null)
+    /// <summary>Prints one tree block (already read and verified by the caller) in btrfs-progs' text shape; no following.</summary>
+    public static void WriteBlockText(TextWriter output, TextWriter errors, ReadOnlySpan<byte> block, int sectorSize = 4096, DumpTreeOptions? options = null)
     {
         options ??= new DumpTreeOptions();
         var copy = block.ToArray();
-        new TreeTextPrinter(new TextOut(output, options.NameEncoding), errors, src, options).Block(copy, new NodeHeader(copy).Bytenr);
+        new TreeTextPrinter(new TextOut(output, options.NameEncoding), errors, copy.Length, sectorSize, Checksums.CsumSize, options.TimeZone)
+            .Block(copy, new NodeHeader(copy).Bytenr);
+        output.Flush();
     }
 
     private sealed class TextDumpSink : IDumpSink

@@ -11,7 +11,7 @@ internal sealed class TreeTextPrinter
 {
     private readonly TextOut _o;
     private readonly TextWriter _err;
-    private readonly int _nodeSize, _sectorSize, _csumSize;
+    private readonly int _sectorSize, _csumSize;
     private readonly TimeZoneInfo _tz;
     private readonly byte[] _scratch = new byte[1024];
 
@@ -20,7 +20,7 @@ internal sealed class TreeTextPrinter
 
     public TreeTextPrinter(TextOut o, TextWriter errors, int nodeSize, int sectorSize, int csumSize, TimeZoneInfo tz)
     {
-        _o = o; _err = errors; _nodeSize = nodeSize; _sectorSize = sectorSize; _csumSize = csumSize; _tz = tz;
+        _o = o; _err = errors; _sectorSize = sectorSize; _csumSize = csumSize; _tz = tz;
     }
 
     public TextOut Out => _o;
