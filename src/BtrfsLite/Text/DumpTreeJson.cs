@@ -270,6 +270,7 @@ internal static class JsonItems
                 if (!Short(j, size, QgroupInfoItem.Size))
                 {
                     var q = new QgroupInfoItem(p);
+                    j.WriteString("qgroupid", QgroupIdFormat.ToString(k.Offset));
                     j.WriteNumber("generation", q.Generation);
                     j.WriteNumber("referenced", q.Rfer);
                     j.WriteNumber("referenced_compressed", q.RferCmpr);
@@ -281,6 +282,7 @@ internal static class JsonItems
                 if (!Short(j, size, QgroupLimitItem.Size))
                 {
                     var q = new QgroupLimitItem(p);
+                    j.WriteString("qgroupid", QgroupIdFormat.ToString(k.Offset));
                     j.WriteNumber("flags", (ulong)q.Flags);
                     j.WriteNumber("max_referenced", q.MaxRfer);
                     j.WriteNumber("max_exclusive", q.MaxExcl);
