@@ -19,6 +19,7 @@ public class GoldenMkfsTests
         new object[] { "rootdir-dup-quota", new[] { "-R", "quota", "--rootdir", "@tree" } },
         new object[] { "rootdir-4k-nodes", new[] { "-n", "4096", "-m", "single", "-d", "single", "--rootdir", "@tree" } },
         new object[] { "mixed", new[] { "-M", "--rootdir", "@tree" } },
+        new object[] { "noskinny", new[] { "-O", "^skinny-metadata", "--rootdir", "@tree" } },
         new object[] { "level2", new[] { "-m", "single", "-d", "single", "--rootdir", "@many" } },
     };
 
