@@ -16,7 +16,8 @@ public static class CliRunner
         }
         try
         {
-            return parse.Invoke();
+            // System.CommandLine's default handler would print a stack trace and return 1; map exceptions here instead.
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (BtrfsUnsupportedException ex)
         {
