@@ -18,8 +18,12 @@ public class UnsupportedImageTests
         var img = RealTools.Mkfs(tmp.File("x.img"), 256L << 20, args);
         var ex = Assert.Throws<BtrfsUnsupportedException>(() => BtrfsImage.Open(img));
         Assert.Contains(named, ex.Message);
-        var r = CliProcess.Run("dump-super", img);
-        Assert.NotEqual(0, r.ExitCode);
+        // check refuses it with the feature named and exit code 4; dump-super still shows the superblock.
+        var r = CliProcess.Run("check", img);
+        Assert.Equal(4, r.ExitCode);
+        Assert.Contains(named, r.Stderr);
+        Assert.DoesNotContain("   at ", r.All);
+        Assert.Equal(0, CliProcess.Run("dump-super", img).ExitCode);
     }
 
     [RequiresBtrfsProgsFact]
