@@ -1,0 +1,64 @@
+using BtrfsLite.Check;
+using BtrfsLite.Format;
+using BtrfsLite.Tests.Support;
+
+namespace BtrfsLite.Tests.Check;
+
+/// <summary>The core phases (superblock, tree blocks, extents, free space, csums) report nothing on valid images.</summary>
+public class CheckCoreTests
+{
+    internal static string Describe(CheckReport r) =>
+        string.Join("\n", r.Findings.Select(f => f.ToString()).Take(40)) + (r.Notes.Count > 0 ? "\nnotes: " + string.Join("; ", r.Notes) : "");
+
+    internal static void AssertClean(CheckReport r) => Assert.True(r.IsClean, Describe(r));
+
+    public static IEnumerable<object[]> FreshImages() => new[]
+    {
+        new object[] { "128M-single-quota", 128L << 20, new[] { "-m", "single", "-d", "single", "-R", "quota" } },
+        new object[] { "256M-default-dup", 256L << 20, Array.Empty<string>() },
+        new object[] { "256M-nofst", 256L << 20, new[] { "-R", "^free-space-tree" } },
+        new object[] { "1G-default", 1L << 30, Array.Empty<string>() },
+        new object[] { "1G-single-quota", 1L << 30, new[] { "-m", "single", "-d", "single", "-R", "quota" } },
+    };
+
+    [RequiresBtrfsProgsTheory]
+    [MemberData(nameof(FreshImages))]
+    public void FreshMkfsImageIsClean(string name, long size, string[] args)
+    {
+        using var tmp = new TempDir();
+        var img = RealTools.Mkfs(tmp.File(name + ".img"), size, args);
+        var report = Checker.Check(img, new CheckOptions { CheckDataCsum = true });
+        AssertClean(report);
+        Assert.True(report.TotalTreeBytes >= 6UL * 16384);
+        Assert.True(report.BytesUsed > 0);
+    }
+
+    internal static void MakeRootDir(string dir)
+    {
+        Directory.CreateDirectory(Path.Combine(dir, "sub", "deeper"));
+        var rnd = new Random(42);
+        foreach (var (name, len) in new[] { ("empty", 0), ("tiny", 10), ("inline", 2000), ("page", 4096), ("odd", 5000), ("big", 300_000), ("sub/mid", 70_000), ("sub/deeper/huge", 3_000_000) })
+        {
+            var b = new byte[len];
+            rnd.NextBytes(b);
+            File.WriteAllBytes(Path.Combine(dir, name), b);
+        }
+        File.CreateSymbolicLink(Path.Combine(dir, "link"), "big");
+    }
+
+    [RequiresBtrfsProgsTheory]
+    [InlineData("single", new[] { "-m", "single", "-d", "single", "-R", "quota" })]
+    [InlineData("dup", new string[0])]
+    public void MkfsRootDirImageIsClean(string name, string[] args)
+    {
+        using var tmp = new TempDir();
+        var root = tmp.File("root");
+        MakeRootDir(root);
+        var img = RealTools.Mkfs(tmp.File(name + "-rootdir.img"), 256L << 20, args.Concat(new[] { "--rootdir", root }).ToArray());
+        Assert.Equal(0, RealTools.BtrfsCheck(img, "--check-data-csum").ExitCode);
+        var report = Checker.Check(img, new CheckOptions { CheckDataCsum = true });
+        AssertClean(report);
+        Assert.True(report.TotalCsumBytes >= 3_000_000, $"csum bytes {report.TotalCsumBytes}");
+        Assert.True(report.FileDataReferenced >= 3_370_000, $"referenced {report.FileDataReferenced}");
+    }
+}
