@@ -62,3 +62,29 @@ public class CheckCoreTests
         Assert.True(report.FileDataReferenced >= 3_370_000, $"referenced {report.FileDataReferenced}");
     }
 }
+
+/// <summary>Images the kernel wrote: snapshots share blocks, FULL_BACKREF and shared refs exist.</summary>
+public class CheckKernelImageTests
+{
+    [RequiresRootMountTheory]
+    [InlineData("kernel-dup", new string[0])]
+    [InlineData("kernel-node4k", new[] { "-n", "4096" })]
+    [InlineData("kernel-single-quota", new[] { "-m", "single", "-d", "single", "-R", "quota" })]
+    [InlineData("kernel-nofst", new[] { "-R", "^free-space-tree" })]
+    public void KernelWrittenImageIsClean(string name, string[] mkfsArgs)
+    {
+        using var tmp = new TempDir();
+        var img = KernelImages.MakeRich(tmp, name, 512L << 20, mkfsArgs);
+        var progs = RealTools.BtrfsCheck(img, "--check-data-csum");
+        Assert.True(progs.ExitCode == 0, "btrfs check itself fails: " + progs.All);
+        var report = BtrfsLite.Check.Checker.Check(img, new BtrfsLite.Check.CheckOptions { CheckDataCsum = true });
+        CheckCoreTests.AssertClean(report);
+
+        // The image really exercises shared blocks: some block has several edges and some extent FULL_BACKREF.
+        var dump = RealTools.Run("btrfs", "inspect-internal", "dump-tree", "-t", "2", img).Stdout;
+        Assert.Contains("FULL_BACKREF", dump);
+        Assert.Contains("shared data backref", dump);
+        // With 4 KiB nodes the fs tree has level 2: shared nodes are COWed and their children get SHARED_BLOCK_REFs.
+        if (name == "kernel-node4k") Assert.Contains("shared block backref", dump);
+    }
+}
