@@ -34,7 +34,7 @@ internal static class CsumChecker
             if (s < prevEnd)
                 report.Add(FindingCode.ItemInvalid, T, c.Leaf, c.Slot, $"{loc}, csum item [{s}, {e}) overlaps the previous one ending at {prevEnd}");
             prevEnd = Math.Max(prevEnd, e);
-            total += e - s;
+            total += (ulong)c.Count * Checksums.CsumSize; // btrfs check: bytes of csum items
             if (cover.Count > 0 && cover[^1].End >= s) cover[^1] = (cover[^1].Start, Math.Max(cover[^1].End, e));
             else cover.Add((s, e));
         }

@@ -264,7 +264,7 @@ internal static class TreeBlockWalker
             _lastTree[bytenr] = tree;
             AddEdge(info, bytenr, parent, parentOwner, rootId);
             Result.TotalTreeBytes += (ulong)_nodeSize;
-            if (ObjectIds.IsFsTree(tree)) Result.TotalFsTreeBytes += (ulong)_nodeSize;
+            if (ObjectIds.IsFsTree(tree) || tree == ObjectIds.DataRelocTree) Result.TotalFsTreeBytes += (ulong)_nodeSize;
             if (tree == ObjectIds.ExtentTree) Result.TotalExtentTreeBytes += (ulong)_nodeSize;
             if (!usable) { Result.Complete = false; return; }
 
