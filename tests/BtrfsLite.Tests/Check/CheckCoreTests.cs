@@ -1,5 +1,6 @@
 using BtrfsLite.Check;
 using BtrfsLite.Format;
+using BtrfsLite.Fs;
 using BtrfsLite.Tests.Support;
 
 namespace BtrfsLite.Tests.Check;
@@ -108,5 +109,49 @@ public class CheckKernelImageTests
         Assert.Contains("shared data backref", dump);
         // With 4 KiB nodes the fs tree has level 2: shared nodes are COWed and their children get SHARED_BLOCK_REFs.
         if (name == "kernel-node4k") Assert.Contains("shared block backref", dump);
+    }
+}
+
+public class CheckKernelInlineRefOrderTests
+{
+    /// <summary>
+    /// Swaps two inline EXTENT_DATA_REFs (a reflinked extent): the kernel's tree-checker refuses the leaf, btrfs check 6.2
+    /// does not notice (btrfs-format.md 7.6); we report ExtentInlineRefOrder.
+    /// </summary>
+    [RequiresRootMountFact]
+    public void SwappedInlineDataRefsAreReported()
+    {
+        using var tmp = new TempDir();
+        var img = RealTools.Mkfs(tmp.File("order.img"), 256L << 20, "-m", "single", "-d", "single");
+        KernelImages.WithMounted(img, "head -c 100000 /dev/urandom > a\nfor i in 1 2 3; do cp --reflink=always a r$i; done");
+        using (var ed = new ImageEditor(img))
+        {
+            var cur = ed.Image.NewCursor();
+            Assert.True(cur.First(ed.Image.GetRoot(ObjectIds.ExtentTree)));
+            ulong leaf = 0;
+            int slot = -1, first = -1;
+            do
+            {
+                if (cur.Type != ItemType.ExtentItem) continue;
+                var data = cur.Data;
+                var ei = new ExtentItem(data);
+                if ((ei.Flags & ExtentFlags.Data) == 0) continue;
+                var rd = new InlineRefReader(data, ExtentItem.Size);
+                int n = 0, pos = -1;
+                while (rd.Next(out var r)) if (r.Type == ItemType.ExtentDataRef) { if (n++ == 0) pos = r.Position; }
+                if (n >= 2) { leaf = cur.LeafBytenr; slot = cur.Slot; first = pos; break; }
+            } while (cur.Next());
+            Assert.True(slot >= 0, "no extent with two inline data refs");
+            ed.EditItem(leaf, slot, d =>
+            {
+                const int sz = 29;
+                var tmpRef = d.Slice(first, sz).ToArray();
+                d.Slice(first + sz, sz).CopyTo(d.Slice(first, sz));
+                tmpRef.CopyTo(d.Slice(first + sz, sz));
+            });
+        }
+        var report = Checker.Check(img);
+        Assert.True(report.Count(FindingCode.ExtentInlineRefOrder) > 0, CheckCoreTests.Describe(report));
+        Assert.Equal(0, RealTools.BtrfsCheck(img).ExitCode); // btrfs check 6.2 passes it
     }
 }

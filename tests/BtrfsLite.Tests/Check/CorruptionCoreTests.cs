@@ -162,6 +162,10 @@ public class CorruptionCoreTests
                 sb.StampCsum();
                 dev.Write(buf, off);
             }, FindingCode.SuperMirrorMismatch, false),
+            // btrfs check 6.2 only warns ("minor unaligned/mismatch device size detected", exit 0); the filesystem claims
+            // space the device does not have, so we count it.
+            new("superblock total_bytes beyond the device", Single, p => Edit(p, ed => ed.EditSuper(b => new Superblock(b).TotalBytes += 1UL << 30)),
+                FindingCode.SuperTotalBytesInvalid, false),
             // btrfs check 6.2 prints "Chunk[...] mismatch with block group[...]" and "didn't find the relative chunk"
             // but does not count them: exit code 0 and "no error found". We count it.
             new("block group profile differs from its chunk", Single, p => Edit(p, ed =>
@@ -171,6 +175,25 @@ public class CorruptionCoreTests
             }), FindingCode.BlockGroupChunkMismatch, false),
         };
         return rows.Select(r => new object[] { r });
+    }
+
+    [RequiresBtrfsProgsFact]
+    public void UnsupportedFeatureIsNamed()
+    {
+        using var tmp = new TempDir();
+        var img = MakeBase(tmp, Single);
+        var buf = new byte[Superblock.Size];
+        using (var dev = FileBlockDevice.Open(img, writable: true))
+        {
+            dev.Read(buf, Superblock.PrimaryOffset);
+            var sb = new Superblock(buf);
+            sb.IncompatFlags |= IncompatFlags.CompressZstd;
+            sb.StampCsum();
+            dev.Write(buf, Superblock.PrimaryOffset);
+        }
+        var report = Checker.Check(img);
+        Assert.False(report.IsClean);
+        Assert.Contains(report.Findings, f => f.Message.Contains("COMPRESS_ZSTD"));
     }
 
     private static string MakeBase(TempDir tmp, string kind)
