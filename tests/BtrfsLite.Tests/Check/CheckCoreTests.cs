@@ -155,3 +155,41 @@ public class CheckKernelInlineRefOrderTests
         Assert.Equal(0, RealTools.BtrfsCheck(img).ExitCode); // btrfs check 6.2 passes it
     }
 }
+
+/// <summary>The golden images of images/ (mkfs- and kernel-made, from the images branch) check clean.</summary>
+public class CheckGoldenImageTests
+{
+    internal static string? ImagesDir()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+        {
+            var p = Path.Combine(d.FullName, "images");
+            if (Directory.Exists(p) && Directory.GetFiles(p, "*.img.gz").Length > 0) return p;
+        }
+        return null;
+    }
+
+    [Fact]
+    public void GoldenImagesAreClean()
+    {
+        var dir = ImagesDir();
+        Assert.True(dir != null, "images/*.img.gz not found above " + AppContext.BaseDirectory);
+        using var tmp = new TempDir();
+        var failures = new List<string>();
+        int n = 0;
+        foreach (var gz in Directory.GetFiles(dir!, "*.img.gz").OrderBy(x => x))
+        {
+            var img = tmp.File(Path.GetFileNameWithoutExtension(gz));
+            using (var src = File.OpenRead(gz))
+            using (var z = new System.IO.Compression.GZipStream(src, System.IO.Compression.CompressionMode.Decompress))
+            using (var dst = File.Create(img))
+                z.CopyTo(dst);
+            var report = Checker.Check(img, new CheckOptions { CheckDataCsum = true });
+            if (!report.IsClean) failures.Add($"{Path.GetFileName(gz)}:\n{CheckCoreTests.Describe(report)}");
+            File.Delete(img);
+            n++;
+        }
+        Assert.True(n >= 1);
+        Assert.True(failures.Count == 0, string.Join("\n\n", failures));
+    }
+}
