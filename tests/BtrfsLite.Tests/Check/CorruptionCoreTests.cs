@@ -19,7 +19,7 @@ public class CorruptionCoreTests
         public override string ToString() => Name;
     }
 
-    private const string Single = "single", Dup = "dup";
+    private const string Single = "single", Dup = "dup", Nodes = "nodes";
 
     private static (ulong Leaf, int Slot, Key Key) Find(ImageEditor ed, ulong tree, ItemMatch match)
     {
@@ -162,6 +162,39 @@ public class CorruptionCoreTests
                 sb.StampCsum();
                 dev.Write(buf, off);
             }, FindingCode.SuperMirrorMismatch, false),
+            new("header fsid wrong", Single, p => Edit(p, ed => ed.EditBlock(FsLeaf(ed), b => b[NodeHeader.Offsets.Fsid] ^= 0xFF)),
+                FindingCode.BlockFsidMismatch, true),
+            new("header generation newer than the superblock", Single, p => Edit(p, ed => ed.EditBlock(FsLeaf(ed), b => new NodeHeader(b).Generation += 100)),
+                FindingCode.BlockGenerationTooNew, true),
+            new("node key differs from the child's first key", Nodes, p => Edit(p, ed => ed.EditBlock(FsLeaf(ed), b =>
+            {
+                var n = new InternalNode(b);
+                var k = n.Key(1);
+                n.SetPtr(1, k with { Offset = k.Offset - 1 }, n.BlockPtr(1), n.PtrGeneration(1)); // still after key 0
+            })), FindingCode.BlockFirstKeyMismatch, true),
+            new("tree block extent item removed", Single, p => Edit(p, ed =>
+            {
+                var (leaf, slot, _) = Find(ed, ObjectIds.ExtentTree, (k, _) => k.Type == ItemType.MetadataItem && k.ObjectId == FsLeaf(ed));
+                ed.EditBlock(leaf, b => LeafSurgery.RemoveItem(b, slot));
+            }), FindingCode.ExtentItemMissing, true),
+            new("dev extent moved off its chunk stripe", Single, p => Edit(p, ed =>
+            {
+                var (leaf, slot, key) = Find(ed, ObjectIds.DevTree, (k, _) => k.Type == ItemType.DevExtent);
+                ed.EditBlock(leaf, b => new Leaf(b).SetKey(slot, key with { Offset = key.Offset + 4096 }));
+            }), FindingCode.DevExtentWithoutChunk, true),
+            new("csum item moved outside the data extents", Single, p => Edit(p, ed =>
+            {
+                ulong leafNr = 0; int last = -1; Key lastKey = default;
+                var cur = ed.Image.NewCursor();
+                cur.First(ed.Image.GetRoot(ObjectIds.CsumTree));
+                do { leafNr = cur.LeafBytenr; last = cur.Slot; lastKey = cur.Key; } while (cur.Next());
+                ed.EditBlock(leafNr, b => new Leaf(b).SetKey(last, lastKey with { Offset = lastKey.Offset + (1UL << 30) }));
+            }), FindingCode.CsumOutsideExtent, true),
+            new("free space info extent count off", Single, p => Edit(p, ed =>
+            {
+                var (leaf, slot, _) = Find(ed, ObjectIds.FreeSpaceTree, (k, _) => k.Type == ItemType.FreeSpaceInfo);
+                ed.EditItem(leaf, slot, d => d[0]++);
+            }), FindingCode.FreeSpaceMismatch, true),
             // btrfs check 6.2 only warns ("minor unaligned/mismatch device size detected", exit 0); the filesystem claims
             // space the device does not have, so we count it.
             new("superblock total_bytes beyond the device", Single, p => Edit(p, ed => ed.EditSuper(b => new Superblock(b).TotalBytes += 1UL << 30)),
@@ -199,6 +232,13 @@ public class CorruptionCoreTests
     private static string MakeBase(TempDir tmp, string kind)
     {
         var root = tmp.File("root");
+        if (kind == Nodes)
+        {
+            // 4 KiB nodes and many names: the fs tree root is a node.
+            Directory.CreateDirectory(root);
+            for (int i = 0; i < 1500; i++) File.WriteAllText(Path.Combine(root, $"file-with-a-long-name-{i:D5}"), "");
+            return RealTools.Mkfs(tmp.File("nodes.img"), 128L << 20, "-n", "4096", "-m", "single", "-d", "single", "--rootdir", root);
+        }
         if (!Directory.Exists(root)) CheckCoreTests.MakeRootDir(root);
         var args = kind == Single ? new[] { "-m", "single", "-d", "single", "--rootdir", root } : new[] { "--rootdir", root };
         return RealTools.Mkfs(tmp.File(kind + ".img"), 256L << 20, args);
