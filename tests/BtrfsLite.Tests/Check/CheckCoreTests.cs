@@ -103,6 +103,20 @@ public class CheckKernelImageTests
         CheckCoreTests.AssertClean(report);
         CheckCoreTests.AssertSummaryMatches(progs.Stdout, report);
 
+        // The walk records shared blocks once with every edge; the roots reaching a shared block include the snapshot.
+        using (var image = BtrfsImage.Open(img))
+        {
+            var ctx = new CheckContext(image, new CheckOptions(), new CheckReport());
+            TreeBlockWalker.Run(ctx);
+            var walk = ctx.Walk!;
+            Assert.True(walk.Complete);
+            var shared = walk.Blocks.Values.Where(b => b.EdgeIndexes.Count >= 2).ToList();
+            Assert.NotEmpty(shared);
+            Assert.Contains(shared, b => walk.RootsReaching(b.Bytenr).Count >= 2);
+            Assert.All(walk.Blocks.Values, b => Assert.NotEmpty(walk.RootsReaching(b.Bytenr)));
+            Assert.Equal(walk.Blocks.Count * (long)image.NodeSize, (long)walk.TotalTreeBytes);
+        }
+
         // The image really exercises shared blocks: some block has several edges and some extent FULL_BACKREF.
         var dump = RealTools.Run("btrfs", "inspect-internal", "dump-tree", "-t", "2", img).Stdout;
         Assert.Contains("FULL_BACKREF", dump);
