@@ -318,8 +318,13 @@ internal static class ExtentChecker
         }
 
         // ---- referenced extents without an item ----
+        // When the extent tree itself could not be read, every extent would be "missing": the walker reported the cause.
+        bool extentTreeRead = walk.TreeRoots.TryGetValue(ObjectIds.ExtentTree, out ulong extRoot)
+                              && walk.Blocks.TryGetValue(extRoot, out var extRootBlock) && extRootBlock.Readable;
+        if (!extentTreeRead) report.Notes.Add("extent tree unreadable: extent items not compared with the references found");
         foreach (var blk in walk.Blocks.Values)
         {
+            if (!extentTreeRead) break;
             if (!index.TryGetValue(blk.Bytenr, out int ei))
             {
                 report.Add(FindingCode.ExtentItemMissing, blk.Tree, blk.Bytenr, -1, $"tree block [{blk.Bytenr} {nodeSize}] (owner {blk.Owner}, tree {blk.Tree}) has no extent item");
@@ -337,6 +342,7 @@ internal static class ExtentChecker
         ulong lastMissing = 0;
         foreach (var d in walk.DataRefs)
         {
+            if (!extentTreeRead) break;
             if (!index.TryGetValue(d.DiskBytenr, out int ei))
             {
                 if (d.DiskBytenr != lastMissing)
