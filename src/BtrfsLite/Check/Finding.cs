@@ -11,6 +11,8 @@ public enum FindingCode
     SuperInvalidField,
     SuperBytesUsedMismatch,
     SuperTotalBytesInvalid,
+    SuperUnsupportedFeature,
+    SuperGenerationMismatch,
     // tree blocks (block-local)
     BlockUnreadable,
     BlockCsumMismatch,
@@ -28,6 +30,8 @@ public enum FindingCode
     BlockDupCopyMismatch,
     BlockReferencedTwice,
     ItemInvalid,
+    BlockNrItemsInvalid,
+    TreeRootMissing,
     // chunks, device extents, block groups
     ChunkInvalid,
     ChunkWithoutDevExtent,
@@ -37,6 +41,9 @@ public enum FindingCode
     ChunkWithoutBlockGroup,
     BlockGroupWithoutChunk,
     BlockGroupUsedMismatch,
+    BlockGroupChunkMismatch,
+    DevExtentMismatch,
+    DevExtentOutsideDevice,
     // extent tree vs references
     ExtentItemMissing,
     ExtentRefCountMismatch,
@@ -50,6 +57,7 @@ public enum FindingCode
     ExtentItemMalformed,
     // free space tree
     FreeSpaceMismatch,
+    FreeSpaceInfoInvalid,
     // checksums
     CsumMissing,
     CsumMismatch,
