@@ -75,12 +75,12 @@ public static class EditorExtensions
 /// <summary>A fact/theory that needs root, loop devices and btrfs in the kernel; skipped (with the reason) otherwise.</summary>
 public sealed class RequiresLoopMountFactAttribute : FactAttribute
 {
-    public RequiresLoopMountFactAttribute() { if (KernelImages.SkipReason is { } r) Skip = r; }
+    public RequiresLoopMountFactAttribute() { if (KernelImageFixture.SkipReason is { } r) Skip = r; }
 }
 
 public sealed class RequiresLoopMountTheoryAttribute : TheoryAttribute
 {
-    public RequiresLoopMountTheoryAttribute() { if (KernelImages.SkipReason is { } r) Skip = r; }
+    public RequiresLoopMountTheoryAttribute() { if (KernelImageFixture.SkipReason is { } r) Skip = r; }
 }
 
 /// <summary>
@@ -88,7 +88,7 @@ public sealed class RequiresLoopMountTheoryAttribute : TheoryAttribute
 /// subvolume, a snapshot, reflinks across subvolumes, qgroups (1/100 holding 0/256 and 0/257, 1/200 holding
 /// 0/257, a limit). Unmounted in finally; the directory goes away on dispose.
 /// </summary>
-public sealed class KernelImages : IDisposable
+public sealed class KernelImageFixture : IDisposable
 {
     public static string? SkipReason { get; } = ComputeSkipReason();
 
@@ -110,7 +110,7 @@ public sealed class KernelImages : IDisposable
     private readonly TempDir _dir = new();
     private readonly Lazy<string> _quota;
 
-    public KernelImages() => _quota = new Lazy<string>(BuildQuotaImage);
+    public KernelImageFixture() => _quota = new Lazy<string>(BuildQuotaImage);
 
     /// <summary>The kernel-written image (quotas on, consistent). Copy before editing.</summary>
     public string QuotaImage => _quota.Value;
@@ -180,7 +180,7 @@ sync");
 }
 
 [CollectionDefinition(Name)]
-public sealed class KernelImageCollection : ICollectionFixture<KernelImages>
+public sealed class KernelImageCollection : ICollectionFixture<KernelImageFixture>
 {
     public const string Name = "kernel images";
 }

@@ -12,8 +12,8 @@ namespace BtrfsLite.Tests.Check;
 [Collection(KernelImageCollection.Name)]
 public class CorruptionFsTests
 {
-    private readonly KernelImages _kernel;
-    public CorruptionFsTests(KernelImages kernel) => _kernel = kernel;
+    private readonly KernelImageFixture _kernel;
+    public CorruptionFsTests(KernelImageFixture kernel) => _kernel = kernel;
 
     public enum Base { RootDir, Kernel }
 

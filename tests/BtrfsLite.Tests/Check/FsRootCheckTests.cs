@@ -8,8 +8,8 @@ namespace BtrfsLite.Tests.Check;
 [Collection(KernelImageCollection.Name)]
 public class FsRootCheckTests
 {
-    private readonly KernelImages _kernel;
-    public FsRootCheckTests(KernelImages kernel) => _kernel = kernel;
+    private readonly KernelImageFixture _kernel;
+    public FsRootCheckTests(KernelImageFixture kernel) => _kernel = kernel;
 
     /// <summary>A --rootdir source with a file, hard links across dirs, a symlink, a fifo, an inline file, a big file.</summary>
     public static string MakeRootDir(string parent)

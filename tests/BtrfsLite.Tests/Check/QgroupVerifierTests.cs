@@ -7,8 +7,8 @@ namespace BtrfsLite.Tests.Check;
 [Collection(KernelImageCollection.Name)]
 public class QgroupVerifierTests
 {
-    private readonly KernelImages _kernel;
-    public QgroupVerifierTests(KernelImages kernel) => _kernel = kernel;
+    private readonly KernelImageFixture _kernel;
+    public QgroupVerifierTests(KernelImageFixture kernel) => _kernel = kernel;
 
     /// <summary>The "Counts for qgroup id" block of a report (everything from its first line on).</summary>
     public static List<string> CountsBlock(string stdout)
