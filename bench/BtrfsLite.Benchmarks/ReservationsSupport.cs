@@ -1,3 +1,4 @@
+using BtrfsLite.Format;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Jobs;

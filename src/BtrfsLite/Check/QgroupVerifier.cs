@@ -9,7 +9,7 @@ namespace BtrfsLite.Check;
 public sealed record QgroupCount(ulong QgroupId, ulong OurRfer, ulong OurExcl, ulong DiskRfer, ulong DiskExcl,
     ulong DiskRferCmpr, ulong DiskExclCmpr, bool SubvolExists)
 {
-    public string Id => QgroupIdFormat.ToString(QgroupId);
+    public string Id => Format.QgroupId.Format(QgroupId);
     public bool IsDifferent => OurRfer != DiskRfer || OurExcl != DiskExcl;
 }
 
@@ -110,7 +110,7 @@ internal static class QgroupVerifier
                             var d = c.Data;
                             if (d.Length < QgroupInfoItem.Size)
                             {
-                                report.Add(FindingCode.QgroupItemInvalid, ObjectIds.QuotaTree, c.LeafBytenr, c.Slot, $"qgroup info {QgroupIdFormat.ToString(c.Offset)} is {d.Length} bytes, expected {QgroupInfoItem.Size}");
+                                report.Add(FindingCode.QgroupItemInvalid, ObjectIds.QuotaTree, c.LeafBytenr, c.Slot, $"qgroup info {QgroupId.Format(c.Offset)} is {d.Length} bytes, expected {QgroupInfoItem.Size}");
                                 break;
                             }
                             var info = new QgroupInfoItem(d);
@@ -118,7 +118,7 @@ internal static class QgroupVerifier
                                 report.Add(FindingCode.QgroupItemInvalid, ObjectIds.QuotaTree, c.LeafBytenr, c.Slot, $"qgroup info key objectid {c.ObjectId}, expected 0");
                             if (groups.ContainsKey(c.Offset))
                             {
-                                report.Add(FindingCode.QgroupItemInvalid, ObjectIds.QuotaTree, c.LeafBytenr, c.Slot, $"second INFO item for qgroup {QgroupIdFormat.ToString(c.Offset)}");
+                                report.Add(FindingCode.QgroupItemInvalid, ObjectIds.QuotaTree, c.LeafBytenr, c.Slot, $"second INFO item for qgroup {QgroupId.Format(c.Offset)}");
                                 break;
                             }
                             groups[c.Offset] = new Qgroup
@@ -147,7 +147,7 @@ internal static class QgroupVerifier
         foreach (var (id, leaf, slot) in limits)
             if (!groups.ContainsKey(id))
                 // btrfs check 6.2 ignores LIMIT items; the kernel marks quotas inconsistent when loading one without INFO.
-                report.Add(FindingCode.QgroupInfoMissing, ObjectIds.QuotaTree, leaf, slot, $"qgroup {QgroupIdFormat.ToString(id)} has a LIMIT item but no INFO item");
+                report.Add(FindingCode.QgroupInfoMissing, ObjectIds.QuotaTree, leaf, slot, $"qgroup {QgroupId.Format(id)} has a LIMIT item but no INFO item");
         var relPairs = new HashSet<(ulong, ulong)>();
         foreach (var r in relations) relPairs.Add((r.Member, r.Parent));
         foreach (var (member, parent, leaf, slot) in relations)
@@ -155,28 +155,28 @@ internal static class QgroupVerifier
             if (member > parent)
             {
                 if (!relPairs.Contains((parent, member)))
-                    report.Notes.Add($"qgroup relation ({QgroupIdFormat.ToString(member)}, {QgroupIdFormat.ToString(parent)}) has no mirror item");
+                    report.Notes.Add($"qgroup relation ({QgroupId.Format(member)}, {QgroupId.Format(parent)}) has no mirror item");
                 continue; // the other half of the pair
             }
             if (!relPairs.Contains((parent, member)))
-                report.Notes.Add($"qgroup relation ({QgroupIdFormat.ToString(member)}, {QgroupIdFormat.ToString(parent)}) has no mirror item");
+                report.Notes.Add($"qgroup relation ({QgroupId.Format(member)}, {QgroupId.Format(parent)}) has no mirror item");
             if (!groups.TryGetValue(member, out var m) || !groups.TryGetValue(parent, out var p))
             {
                 // progs: "failed to add qgroup relation" and the qgroup check fails.
                 report.Add(FindingCode.QgroupInfoMissing, ObjectIds.QuotaTree, leaf, slot,
-                    $"failed to add qgroup relation, member={member} parent={parent}: qgroup {QgroupIdFormat.ToString(groups.ContainsKey(member) ? parent : member)} has no INFO item");
+                    $"failed to add qgroup relation, member={member} parent={parent}: qgroup {QgroupId.Format(groups.ContainsKey(member) ? parent : member)} has no INFO item");
                 continue;
             }
-            if (QgroupIdFormat.Level(parent) <= QgroupIdFormat.Level(member))
-                report.Add(FindingCode.QgroupItemInvalid, ObjectIds.QuotaTree, leaf, slot, $"qgroup relation member {QgroupIdFormat.ToString(member)} parent {QgroupIdFormat.ToString(parent)}: parent level must be higher");
+            if (QgroupId.LevelOf(parent) <= QgroupId.LevelOf(member))
+                report.Add(FindingCode.QgroupItemInvalid, ObjectIds.QuotaTree, leaf, slot, $"qgroup relation member {QgroupId.Format(member)} parent {QgroupId.Format(parent)}: parent level must be higher");
             if (!m.Parents.Contains(p)) m.Parents.Add(p);
         }
         int idx = 0;
         foreach (var g in groups.Values)
         {
             g.Index = idx++;
-            ulong sub = QgroupIdFormat.Id(g.Id);
-            g.SubvolExists = QgroupIdFormat.Level(g.Id) == 0 && image.TryGetRoot(sub, out _) && ObjectIds.IsFsTree(sub);
+            ulong sub = QgroupId.IdOf(g.Id);
+            g.SubvolExists = QgroupId.LevelOf(g.Id) == 0 && image.TryGetRoot(sub, out _) && ObjectIds.IsFsTree(sub);
         }
 
         // 2. Roots of every extent, then accounting.
@@ -205,7 +205,7 @@ internal static class QgroupVerifier
             if (inconsistent && !rescan) lines.Add(RescanInitTypo);
             foreach (var q in result.Counts)
             {
-                bool printable = q.SubvolExists || QgroupIdFormat.Level(q.QgroupId) > 0;
+                bool printable = q.SubvolExists || QgroupId.LevelOf(q.QgroupId) > 0;
                 if (!all && !(q.IsDifferent && printable)) continue;
                 lines.Add($"Counts for qgroup id: {q.Id} {(q.IsDifferent ? "are different" : "")}");
                 lines.Add(Fields("our:", "referenced", q.OurRfer, q.OurRfer));
@@ -221,7 +221,7 @@ internal static class QgroupVerifier
         foreach (var q in result.Counts)
         {
             if (!q.IsDifferent) continue;
-            string stale = q.SubvolExists || QgroupIdFormat.Level(q.QgroupId) > 0 ? "" : " (stale: its subvolume does not exist)";
+            string stale = q.SubvolExists || QgroupId.LevelOf(q.QgroupId) > 0 ? "" : " (stale: its subvolume does not exist)";
             if (result.DifferencesExpected)
             {
                 report.Notes.Add($"qgroup {q.Id} differs (our rfer {q.OurRfer} excl {q.OurExcl}, disk rfer {q.DiskRfer} excl {q.DiskExcl}){stale}; expected: qgroups are marked {(rescan ? "for rescan" : "inconsistent")}");

@@ -1,25 +1,5 @@
 namespace BtrfsLite.Format;
 
-/// <summary>Qgroup ids: level &lt;&lt; 48 | id; printed "level/id".</summary>
-public static class QgroupIdFormat
-{
-    public const int LevelShift = 48;
-    public static ushort Level(ulong qgroupid) => (ushort)(qgroupid >> LevelShift);
-    public static ulong Id(ulong qgroupid) => qgroupid & ((1UL << LevelShift) - 1);
-    public static ulong Make(ushort level, ulong id) => ((ulong)level << LevelShift) | id;
-    public static string ToString(ulong qgroupid) => $"{Level(qgroupid)}/{Id(qgroupid)}";
-    public static bool TryParse(string s, out ulong qgroupid)
-    {
-        qgroupid = 0;
-        int slash = s.IndexOf('/');
-        if (slash < 0) return ulong.TryParse(s, out qgroupid) && qgroupid < (1UL << LevelShift);
-        if (!ushort.TryParse(s.AsSpan(0, slash), out ushort level) || !ulong.TryParse(s.AsSpan(slash + 1), out ulong id)) return false;
-        if (id >= 1UL << LevelShift) return false;
-        qgroupid = Make(level, id);
-        return true;
-    }
-}
-
 /// <summary>btrfs_qgroup_status_item: (0, QGROUP_STATUS, 0); 32 bytes (40 with enable_gen, kernel &gt;= 6.7).</summary>
 public readonly ref struct QgroupStatusItem
 {

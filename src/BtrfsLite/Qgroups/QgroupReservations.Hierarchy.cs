@@ -1,3 +1,4 @@
+using BtrfsLite.Format;
 namespace BtrfsLite.Qgroups;
 
 public sealed partial class QgroupReservations

@@ -1,3 +1,4 @@
+using BtrfsLite.Format;
 namespace BtrfsLite.Qgroups;
 
 /// <summary>How data reservations behave for one file-system handle.</summary>
@@ -75,19 +76,6 @@ public readonly record struct ReserveResult(QgroupStatus Status, ulong Bytes)
     internal static readonly ReserveResult Edquot = new(QgroupStatus.Edquot, 0);
 }
 
-/// <summary>Limit item flag bits (btrfs_qgroup_limit_item.flags).</summary>
-[Flags]
-public enum QgroupLimitFlags : ulong
-{
-    None = 0,
-    MaxRfer = 1,
-    MaxExcl = 2,
-    /// <summary>Stored but not enforced by the kernel.</summary>
-    RsvRfer = 4,
-    /// <summary>Stored but not enforced by the kernel.</summary>
-    RsvExcl = 8,
-}
-
 /// <summary>The three in-memory reservation types (kernel enum btrfs_qgroup_rsv_type).</summary>
 public enum QgroupRsvType
 {
@@ -121,7 +109,7 @@ public readonly record struct QgroupCounters(
 {
     public ulong RsvTotal => RsvData + RsvMetaPertrans + RsvMetaPrealloc;
     public override string ToString() =>
-        $"{Qgroups.QgroupId.Format(QgroupId)} rfer={Referenced} excl={Exclusive} rsv_data={RsvData} " +
+        $"{Format.QgroupId.Format(QgroupId)} rfer={Referenced} excl={Exclusive} rsv_data={RsvData} " +
         $"rsv_meta_pertrans={RsvMetaPertrans} rsv_meta_prealloc={RsvMetaPrealloc} " +
         $"max_rfer={MaxReferenced} max_excl={MaxExclusive} flags={LimitFlags}";
 }

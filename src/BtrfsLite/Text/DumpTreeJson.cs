@@ -270,7 +270,7 @@ internal static class JsonItems
                 if (!Short(j, size, QgroupInfoItem.Size))
                 {
                     var q = new QgroupInfoItem(p);
-                    j.WriteString("qgroupid", QgroupIdFormat.ToString(k.Offset));
+                    j.WriteString("qgroupid", QgroupId.Format(k.Offset));
                     j.WriteNumber("generation", q.Generation);
                     j.WriteNumber("referenced", q.Rfer);
                     j.WriteNumber("referenced_compressed", q.RferCmpr);
@@ -282,7 +282,7 @@ internal static class JsonItems
                 if (!Short(j, size, QgroupLimitItem.Size))
                 {
                     var q = new QgroupLimitItem(p);
-                    j.WriteString("qgroupid", QgroupIdFormat.ToString(k.Offset));
+                    j.WriteString("qgroupid", QgroupId.Format(k.Offset));
                     j.WriteNumber("flags", (ulong)q.Flags);
                     j.WriteNumber("max_referenced", q.MaxRfer);
                     j.WriteNumber("max_exclusive", q.MaxExcl);
@@ -291,8 +291,8 @@ internal static class JsonItems
                 }
                 break;
             case ItemType.QgroupRelation:
-                j.WriteString("child", QgroupIdFormat.ToString(k.ObjectId));
-                j.WriteString("parent", QgroupIdFormat.ToString(k.Offset));
+                j.WriteString("child", QgroupId.Format(k.ObjectId));
+                j.WriteString("parent", QgroupId.Format(k.Offset));
                 break;
             case ItemType.UuidKeySubvol:
             case ItemType.UuidKeyReceivedSubvol:

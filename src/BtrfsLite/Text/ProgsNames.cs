@@ -118,7 +118,7 @@ public static class ProgsNames
         switch (type)
         {
             case (byte)ItemType.QgroupRelation:
-                o.U(QgroupIdFormat.Level(objectId)).C('/').U(QgroupIdFormat.Id(objectId));
+                o.U(QgroupId.LevelOf(objectId)).C('/').U(QgroupId.IdOf(objectId));
                 return;
             case (byte)ItemType.UuidKeySubvol:
             case (byte)ItemType.UuidKeyReceivedSubvol:
@@ -148,7 +148,7 @@ public static class ProgsNames
             case (byte)ItemType.QgroupRelation:
             case (byte)ItemType.QgroupInfo:
             case (byte)ItemType.QgroupLimit:
-                o.C(' ').U(QgroupIdFormat.Level(offset)).C('/').U(QgroupIdFormat.Id(offset)).C(')');
+                o.C(' ').U(QgroupId.LevelOf(offset)).C('/').U(QgroupId.IdOf(offset)).C(')');
                 break;
             case (byte)ItemType.UuidKeySubvol:
             case (byte)ItemType.UuidKeyReceivedSubvol:

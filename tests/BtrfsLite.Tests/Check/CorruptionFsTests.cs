@@ -53,7 +53,7 @@ public class CorruptionFsTests
         }, FindingCode.QgroupExclusiveMismatch, ProgsCatches: true, QgroupReportCatches: true),
         new("qgroup-level1-referenced", Base.Kernel, ed =>
         {
-            var (leaf, slot, _) = ed.FindItem(ObjectIds.QuotaTree, k => k.Type == ItemType.QgroupInfo && k.Offset == QgroupIdFormat.Make(1, 100));
+            var (leaf, slot, _) = ed.FindItem(ObjectIds.QuotaTree, k => k.Type == ItemType.QgroupInfo && k.Offset == QgroupId.Make(1, 100));
             ed.EditItem(leaf, slot, d => { var i = new QgroupInfoItem(d); i.Rfer += 16384; });
         }, FindingCode.QgroupReferencedMismatch, ProgsCatches: true, QgroupReportCatches: true),
         // btrfs check 6.2 ignores LIMIT items and computes only qgroups with INFO: it passes. The kernel marks the

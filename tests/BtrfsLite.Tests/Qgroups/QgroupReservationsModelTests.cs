@@ -1,3 +1,4 @@
+using BtrfsLite.Format;
 using System.Text;
 using BtrfsLite.Qgroups;
 using CsCheck;

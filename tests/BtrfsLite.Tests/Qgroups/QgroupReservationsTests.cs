@@ -1,3 +1,4 @@
+using BtrfsLite.Format;
 using BtrfsLite.Qgroups;
 
 namespace BtrfsLite.Tests.Qgroups;
@@ -574,7 +575,7 @@ public class QgroupReservationsTests
     [InlineData("0/281474976710656")]
     public void QgroupId_rejects_bad_text(string text)
     {
-        Assert.False(QgroupId.TryParse(text, out _));
+        Assert.False(QgroupId.TryParse(text, out QgroupId _));
         Assert.Throws<FormatException>(() => QgroupId.Parse(text));
     }
 

@@ -1,3 +1,4 @@
+using BtrfsLite.Format;
 using BtrfsLite.Qgroups;
 
 namespace BtrfsLite.Tests.Qgroups;

@@ -1,11 +1,10 @@
 using System.Globalization;
 
-namespace BtrfsLite.Qgroups;
+namespace BtrfsLite.Format;
 
 /// <summary>
 /// A qgroup id as btrfs stores it: level in the top 16 bits, id in the low 48 bits
-/// (level 0 qgroups carry the subvolume's root id). Named so it does not clash with a
-/// Format-layer codec type.
+/// (level 0 qgroups carry the subvolume's root id). Printed "level/id".
 /// </summary>
 public readonly record struct QgroupId(ulong Value) : IComparable<QgroupId>
 {
@@ -30,7 +29,7 @@ public readonly record struct QgroupId(ulong Value) : IComparable<QgroupId>
     public static ulong ForSubvolume(ulong rootId) => Make(0, rootId);
 
     public static QgroupId Parse(string text) =>
-        TryParse(text, out var q) ? q : throw new FormatException($"invalid qgroup id '{text}', expected <level>/<id>");
+        TryParse(text, out QgroupId q) ? q : throw new FormatException($"invalid qgroup id '{text}', expected <level>/<id>");
 
     public static bool TryParse(ReadOnlySpan<char> text, out QgroupId value)
     {
@@ -41,6 +40,21 @@ public readonly record struct QgroupId(ulong Value) : IComparable<QgroupId>
         if (!ulong.TryParse(text[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var id)) return false;
         if (id > IdMask) return false;
         value = new QgroupId(level, id);
+        return true;
+    }
+
+    /// <summary>Parses "level/id", or a bare number as a level-0 id (as btrfs-progs accepts).</summary>
+    public static bool TryParse(ReadOnlySpan<char> text, out ulong qgroupId)
+    {
+        qgroupId = 0;
+        if (text.IndexOf('/') < 0)
+        {
+            if (!ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id > IdMask) return false;
+            qgroupId = id;
+            return true;
+        }
+        if (!TryParse(text, out QgroupId q)) return false;
+        qgroupId = q.Value;
         return true;
     }
 
