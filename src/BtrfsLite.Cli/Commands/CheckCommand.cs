@@ -204,7 +204,7 @@ internal static class CheckCommand
             }
             w.WriteEndArray();
             w.WriteStartArray("qgroups");
-            var q = report.Qgroups();
+            var q = report.Qgroups;
             if (q != null)
             {
                 foreach (var c in q.Counts)

@@ -14,4 +14,7 @@ public sealed class CheckContext
 
     /// <summary>Filled by <see cref="TreeBlockWalker"/>: every tree block reached from the superblock, and every data reference.</summary>
     public TreeWalkResult? Walk { get; set; }
+
+    /// <summary>Root tree scan and subvolume entries shared by the fs-root and root-ref phases.</summary>
+    internal FsCheckState? FsState { get; set; }
 }

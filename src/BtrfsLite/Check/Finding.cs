@@ -117,6 +117,9 @@ public sealed class CheckReport
 
     /// <summary>Lines of the btrfs-progs style qgroup report (Counts for qgroup id: ...).</summary>
     public List<string> QgroupReport { get; } = new();
+    /// <summary>The qgroup numbers of this check (null when the image has no quota tree or the phase did not run).</summary>
+    public QgroupResult? Qgroups { get; internal set; }
+
     /// <summary>Informational notes (not errors), e.g. qgroups marked inconsistent so mismatches are expected.</summary>
     public List<string> Notes { get; } = new();
 

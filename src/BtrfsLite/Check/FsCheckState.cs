@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using BtrfsLite.Format;
 using BtrfsLite.Trees;
 
@@ -24,9 +23,7 @@ internal sealed record SubvolEntry(ulong ParentTree, ulong Dir, ulong Child, byt
 /// </summary>
 internal sealed class FsCheckState
 {
-    private static readonly ConditionalWeakTable<CheckContext, FsCheckState> States = new();
-
-    public static FsCheckState Get(CheckContext ctx) => States.GetValue(ctx, c => new FsCheckState(c));
+    public static FsCheckState Get(CheckContext ctx) => ctx.FsState ??= new FsCheckState(ctx);
 
     public readonly SortedDictionary<ulong, RootItemInfo> RootItems = new();
     public readonly List<RootRefInfo> RootRefs = new();

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using BtrfsLite.Format;
 using BtrfsLite.IO;
 using BtrfsLite.Trees;
@@ -21,16 +20,6 @@ public sealed class QgroupResult
     public bool RescanRunning { get; init; }
     /// <summary>True when differences are expected (status INCONSISTENT or RESCAN) and so not errors.</summary>
     public bool DifferencesExpected => Inconsistent || RescanRunning;
-}
-
-public static class CheckReportQgroupExtensions
-{
-    private static readonly ConditionalWeakTable<CheckReport, QgroupResult> Results = new();
-
-    /// <summary>The qgroup numbers of this check (null when the image has no quota tree or the phase did not run).</summary>
-    public static QgroupResult? Qgroups(this CheckReport report) => Results.TryGetValue(report, out var r) ? r : null;
-
-    internal static void SetQgroups(this CheckReport report, QgroupResult result) => Results.AddOrUpdate(report, result);
 }
 
 /// <summary>
@@ -185,7 +174,7 @@ internal static class QgroupVerifier
         var result = new QgroupResult { Inconsistent = inconsistent, RescanRunning = rescan };
         foreach (var g in groups.Values)
             result.Counts.Add(new QgroupCount(g.Id, g.Rfer, g.Excl, g.DiskRfer, g.DiskExcl, g.DiskRferCmpr, g.DiskExclCmpr, g.SubvolExists));
-        report.SetQgroups(result);
+        report.Qgroups = result;
 
         if (!complete)
         {

@@ -34,7 +34,7 @@ public sealed class BtrfsImage : IDisposable
     {
         Device = dev;
         _ownsDevice = ownsDevice;
-        ReadAndValidateSuper(dev, _super);
+        ReadAndValidateSuper(dev, _super, options.VerifySuperCsum);
         var sb = Super;
         Fsid = sb.Fsid;
         NodeSize = (int)sb.NodeSize;
@@ -49,7 +49,10 @@ public sealed class BtrfsImage : IDisposable
         LoadRoots();
     }
 
-    public sealed record OpenOptions(bool Writable = false, int CacheNodes = 8192);
+    /// <param name="Writable">Open the device read-write.</param>
+    /// <param name="CacheNodes">Tree blocks kept in the node cache.</param>
+    /// <param name="VerifySuperCsum">Refuse a superblock whose checksum is wrong. The checker turns this off to report it as a finding.</param>
+    public sealed record OpenOptions(bool Writable = false, int CacheNodes = 8192, bool VerifySuperCsum = true);
 
     public static BtrfsImage Open(string path, OpenOptions? options = null)
     {
@@ -62,7 +65,7 @@ public sealed class BtrfsImage : IDisposable
     public static BtrfsImage Open(IBlockDevice dev, OpenOptions? options = null) => new(dev, false, options ?? new OpenOptions());
 
     /// <summary>Reads the primary superblock and refuses what is not btrfs or not in the subset, naming why.</summary>
-    public static void ReadAndValidateSuper(IBlockDevice dev, Span<byte> buf)
+    public static void ReadAndValidateSuper(IBlockDevice dev, Span<byte> buf, bool verifyCsum = true)
     {
         if (dev.Length < Superblock.PrimaryOffset + Superblock.Size)
             Throw.Corrupt($"{dev.Name}: device is {dev.Length} bytes, too small to hold a btrfs superblock at {Superblock.PrimaryOffset}", Superblock.PrimaryOffset);
@@ -72,7 +75,7 @@ public sealed class BtrfsImage : IDisposable
             Throw.Corrupt($"{dev.Name}: no btrfs magic at superblock offset {Superblock.PrimaryOffset} (found 0x{sb.Magic:x16})", Superblock.PrimaryOffset);
         if (sb.CsumType != 0)
             Throw.Unsupported($"checksum type {CsumTypeName(sb.CsumType)} is not supported (only crc32c)");
-        if (!sb.CsumMatches(out uint stored, out uint computed))
+        if (verifyCsum && !sb.CsumMatches(out uint stored, out uint computed))
             Throw.Corrupt($"superblock checksum mismatch at {Superblock.PrimaryOffset}: stored 0x{stored:x8}, computed 0x{computed:x8}", Superblock.PrimaryOffset);
         var unsupported = SupportedFeatures.Unsupported(sb.IncompatFlags, sb.CompatRoFlags, sb.CompatFlags).ToList();
         if (unsupported.Count > 0)

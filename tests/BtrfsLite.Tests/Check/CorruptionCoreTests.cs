@@ -105,6 +105,8 @@ public class CorruptionCoreTests
             }), FindingCode.BlockGroupUsedMismatch, true),
             new("superblock bytes_used off", Single, p => Edit(p, ed => ed.EditSuper(b => new Superblock(b).BytesUsed += 4096)),
                 FindingCode.SuperBytesUsedMismatch, true),
+            new("superblock csum flipped", Single, p => Edit(p, ed => ed.EditSuper(b => b[0] ^= 0xFF, restampCsum: false)),
+                FindingCode.SuperCsumMismatch, true),
             new("dev extent length off", Single, p => Edit(p, ed =>
             {
                 var (leaf, slot, _) = Find(ed, ObjectIds.DevTree, (k, _) => k.Type == ItemType.DevExtent);

@@ -62,7 +62,7 @@ public class FsRootCheckTests
         Assert.Equal(0, RealTools.BtrfsCheck(img).ExitCode);
         var report = Checker.Check(img);
         AssertClean(report);
-        var q = report.Qgroups();
+        var q = report.Qgroups;
         Assert.NotNull(q);
         Assert.All(q!.Counts, c => Assert.False(c.IsDifferent));
     }

@@ -27,10 +27,10 @@ public class QgroupVerifierTests
         var img = _kernel.QuotaImage;
         var progs = RealTools.BtrfsCheck(img, "--qgroup-report");
         var report = Checker.Check(img, new CheckOptions { QgroupReport = true });
-        Assert.True(progs.ExitCode == 0, progs.All + string.Join("\n", report.Qgroups()!.Counts));
+        Assert.True(progs.ExitCode == 0, progs.All + string.Join("\n", report.Qgroups!.Counts));
 
         Assert.True(report.IsClean, string.Join("\n", report.Findings));
-        var q = report.Qgroups()!;
+        var q = report.Qgroups!;
         var ids = q.Counts.Select(c => c.Id).ToList();
         Assert.Contains("0/5", ids);
         Assert.Contains("0/256", ids);
@@ -76,7 +76,7 @@ public class QgroupVerifierTests
         using var tmp = new TempDir();
         var img = RealTools.Mkfs(tmp.File("noquota.img"), 256L << 20, "-m", "single", "-d", "single");
         var report = Checker.Check(img);
-        Assert.Null(report.Qgroups());
+        Assert.Null(report.Qgroups);
         Assert.Empty(report.QgroupReport);
     }
 
