@@ -1,0 +1,88 @@
+using BtrfsLite.Format;
+using BtrfsLite.Fs;
+
+namespace BtrfsLite.Qgroups;
+
+/// <summary>One qgroup as the quota tree stores it (INFO, LIMIT and RELATION items).</summary>
+public sealed record QgroupEntry(ulong QgroupId, ulong Referenced, ulong Exclusive, QgroupLimitFlags LimitFlags,
+    ulong MaxReferenced, ulong MaxExclusive, IReadOnlyList<ulong> Parents)
+{
+    public string Id => Format.QgroupId.Format(QgroupId);
+}
+
+/// <summary>The persisted quota state of an image: status, every qgroup, and the relations.</summary>
+public sealed record QuotaState(QgroupStatusFlags Status, ulong StatusGeneration, IReadOnlyList<QgroupEntry> Qgroups)
+{
+    public QgroupEntry? Find(ulong qgroupId) => Qgroups.FirstOrDefault(q => q.QgroupId == qgroupId);
+
+    /// <summary>An engine primed with these qgroups, limits, relations and committed usage.</summary>
+    public QgroupReservations ToEngine(QgroupReservationMode mode, uint sectorSize, uint nodeSize)
+    {
+        var engine = new QgroupReservations(mode, sectorSize, nodeSize);
+        foreach (var q in Qgroups.OrderBy(q => QgroupId.LevelOf(q.QgroupId)))
+        {
+            engine.CreateQgroup(q.QgroupId);
+            engine.SetUsage(q.QgroupId, q.Referenced, q.Exclusive);
+            engine.SetLimit(q.QgroupId, q.LimitFlags, q.MaxReferenced, q.MaxExclusive);
+        }
+        foreach (var q in Qgroups)
+            foreach (var p in q.Parents) engine.AddRelation(q.QgroupId, p);
+        // Relations were added after the usage was set: put back the committed numbers the quick update moved.
+        foreach (var q in Qgroups) engine.SetUsage(q.QgroupId, q.Referenced, q.Exclusive);
+        engine.MarkConsistent();
+        return engine;
+    }
+}
+
+/// <summary>Reads the quota tree (tree 8) of an image.</summary>
+public static class QgroupTree
+{
+    /// <summary>The quota state, or null when quotas are not enabled (no quota tree or no status item).</summary>
+    public static QuotaState? Read(BtrfsImage image)
+    {
+        if (!image.TryGetRoot(ObjectIds.QuotaTree, out var root)) return null;
+        var cur = image.NewCursor();
+        QgroupStatusFlags status = 0;
+        ulong statusGen = 0;
+        bool haveStatus = false;
+        var info = new SortedDictionary<ulong, (ulong Rfer, ulong Excl)>();
+        var limits = new Dictionary<ulong, (QgroupLimitFlags F, ulong R, ulong E)>();
+        var parents = new Dictionary<ulong, List<ulong>>();
+        if (cur.First(root))
+        {
+            do
+            {
+                var data = cur.Data;
+                switch (cur.Type)
+                {
+                    case ItemType.QgroupStatus when data.Length >= QgroupStatusItem.Size:
+                        var s = new QgroupStatusItem(data);
+                        status = s.Flags; statusGen = s.Generation; haveStatus = true;
+                        break;
+                    case ItemType.QgroupInfo when data.Length >= QgroupInfoItem.Size:
+                        var i = new QgroupInfoItem(data);
+                        info[cur.Offset] = (i.Rfer, i.Excl);
+                        break;
+                    case ItemType.QgroupLimit when data.Length >= QgroupLimitItem.Size:
+                        var l = new QgroupLimitItem(data);
+                        limits[cur.Offset] = (l.Flags, l.MaxRfer, l.MaxExcl);
+                        break;
+                    // Both directions are stored; (child, REL, parent) has child < parent's level.
+                    case ItemType.QgroupRelation when QgroupId.LevelOf(cur.ObjectId) < QgroupId.LevelOf(cur.Offset):
+                        if (!parents.TryGetValue(cur.ObjectId, out var list)) parents[cur.ObjectId] = list = new List<ulong>();
+                        list.Add(cur.Offset);
+                        break;
+                }
+            } while (cur.Next());
+        }
+        if (!haveStatus) return null;
+        var entries = new List<QgroupEntry>(info.Count);
+        foreach (var (id, (rfer, excl)) in info)
+        {
+            limits.TryGetValue(id, out var lim);
+            entries.Add(new QgroupEntry(id, rfer, excl, lim.F, lim.R, lim.E,
+                parents.TryGetValue(id, out var p) ? p : (IReadOnlyList<ulong>)Array.Empty<ulong>()));
+        }
+        return new QuotaState(status, statusGen, entries);
+    }
+}
