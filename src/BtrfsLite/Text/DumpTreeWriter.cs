@@ -14,7 +14,7 @@ public sealed class DumpTreeOptions
     /// <summary>Zone of the dates in timestamps; btrfs-progs uses localtime (TZ). Golden tests use UTC.</summary>
     public TimeZoneInfo TimeZone { get; init; } = TimeZoneInfo.Local;
     /// <summary>The first line of a text dump. btrfs-progs prints its version; the text format emulated here is 6.2's.</summary>
-    public string? Banner { get; init; } = DumpTreeWriter.ProgsBanner;
+    public string? Banner { get; init; } = DumpTreeWriter.OurBanner;
 }
 
 /// <summary>Receives what the tree walk finds: text in btrfs-progs' shape, or JSON.</summary>
@@ -39,7 +39,10 @@ internal interface IDumpSink
 /// </summary>
 public sealed class DumpTreeWriter
 {
+    /// <summary>The first line btrfs-progs 6.2 prints.</summary>
     public const string ProgsBanner = "btrfs-progs v6.2";
+    /// <summary>Our first line: names this tool (not progs) and the format it follows; the only line that differs.</summary>
+    public const string OurBanner = "btrfslite dump-tree (btrfs-progs v6.2 format)";
 
     private readonly DumpSource _src;
     private readonly IDumpSink _sink;
