@@ -12,7 +12,7 @@ public readonly record struct NodeExpectation(ulong Generation = 0, int Level = 
 /// Tree blocks by logical address, verified on read (checksum, bytenr, fsid, generation, level, block-local
 /// structure) and kept in pooled nodesize buffers with LRU eviction. A hit allocates nothing.
 /// </summary>
-public sealed class NodeCache
+public sealed class NodeCache : INodeSource
 {
     private readonly IBlockDevice _dev;
     private readonly ChunkMap _chunks;

@@ -9,7 +9,7 @@ namespace BtrfsLite.Trees;
 /// </summary>
 public sealed class TreeCursor
 {
-    private readonly NodeCache _cache;
+    private readonly INodeSource _cache;
     private readonly ulong[] _bytenr = new ulong[NodeHeader.MaxLevel];
     private readonly ulong[] _gen = new ulong[NodeHeader.MaxLevel];
     private readonly int[] _slot = new int[NodeHeader.MaxLevel];
@@ -17,7 +17,7 @@ public sealed class TreeCursor
     private TreeRoot _root;
     private bool _valid;
 
-    public TreeCursor(NodeCache cache) => _cache = cache;
+    public TreeCursor(INodeSource source) => _cache = source;
 
     public TreeRoot Root => _root;
     public bool IsValid => _valid;
