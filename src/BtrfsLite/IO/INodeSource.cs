@@ -1,5 +1,3 @@
-
-
 namespace BtrfsLite.IO;
 
 /// <summary>Where a cursor gets tree blocks: the verified node cache, or a transaction (which sees its dirty blocks).</summary>
