@@ -20,15 +20,15 @@ public sealed class BtrfsImage : IDisposable
     public Guid Fsid { get; }
     public int NodeSize { get; }
     public int SectorSize { get; }
-    public ulong Generation { get; }
+    public ulong Generation { get; private set; }
     /// <summary>Notes about things the reader tolerated (e.g. an unreplayed log tree).</summary>
     public List<string> Warnings { get; } = new();
 
     public Superblock Super => new(_super);
     public byte[] SuperBytes => _super;
 
-    public TreeRoot RootTree { get; }
-    public TreeRoot ChunkTree { get; }
+    public TreeRoot RootTree { get; private set; }
+    public TreeRoot ChunkTree { get; private set; }
 
     private BtrfsImage(IBlockDevice dev, bool ownsDevice, OpenOptions options)
     {
@@ -142,6 +142,54 @@ public sealed class BtrfsImage : IDisposable
         _roots.TryGetValue(treeId, out var r) ? r : throw new KeyNotFoundException($"tree {treeId} has no ROOT_ITEM in the root tree");
 
     public TreeCursor NewCursor() => new(Nodes);
+
+    private Transactions.WriteState? _write;
+
+    /// <summary>
+    /// Starts a transaction: <c>using var tx = image.BeginTransaction(); ...; tx.Commit();</c>. Disposing it without
+    /// a commit leaves the image as it was. One transaction at a time.
+    /// </summary>
+    public Transactions.Transaction BeginTransaction()
+    {
+        if (!Device.CanWrite) throw new InvalidOperationException($"{Device.Name} is open read-only");
+        var sb = Super;
+        if ((sb.IncompatFlags & IncompatFlags.SkinnyMetadata) == 0)
+            Throw.Unsupported("writing needs the SKINNY_METADATA feature (this image has EXTENT_ITEM tree blocks)");
+        if ((sb.CompatRoFlags & CompatRoFlags.BlockGroupTree) != 0)
+            Throw.Unsupported("writing images with BLOCK_GROUP_TREE is not supported (read only)");
+        if (sb.LogRoot != 0)
+            Throw.Unsupported($"the image has an unreplayed log tree at {sb.LogRoot}; mount it once under Linux to replay it");
+        // After an aborted transaction the in-memory allocator and chunk map may hold its changes: rebuild them.
+        if (_write is { Stale: true }) ReloadCommittedState();
+        _write ??= new Transactions.WriteState(this);
+        var tx = new Transactions.Transaction(this, _write);
+        _write.BeginTransaction(tx);
+        return tx;
+    }
+
+    private void ReloadCommittedState()
+    {
+        _write = null;
+        Nodes.Clear();
+        var fresh = ChunkMap.FromSysChunkArray(Super);
+        Chunks.ReplaceWith(fresh);
+        LoadChunkTree();
+        _roots.Clear();
+        LoadRoots();
+    }
+
+    /// <summary>After a commit's superblock is on disk: the new committed state.</summary>
+    internal void ApplyCommit(byte[] super, Dictionary<ulong, TreeRoot> changedRoots)
+    {
+        super.CopyTo(_super, 0);
+        var sb = Super;
+        Generation = sb.Generation;
+        RootTree = new TreeRoot(ObjectIds.RootTree, sb.Root, sb.RootLevel, sb.Generation);
+        ChunkTree = new TreeRoot(ObjectIds.ChunkTree, sb.ChunkRoot, sb.ChunkRootLevel, sb.ChunkRootGeneration);
+        foreach (var (id, r) in changedRoots) _roots[id] = r;
+        _roots[ObjectIds.RootTree] = RootTree;
+        _roots[ObjectIds.ChunkTree] = ChunkTree;
+    }
 
     public void Dispose()
     {

@@ -88,6 +88,14 @@ public sealed class ChunkMap
         return best >= 0 ? best : ~0;
     }
 
+    /// <summary>Replaces every mapping (reloading the committed state after an aborted transaction).</summary>
+    public void ReplaceWith(ChunkMap other)
+    {
+        _chunks.Clear();
+        _chunks.AddRange(other._chunks);
+        _last = null;
+    }
+
     public ChunkMapping? Find(ulong logical)
     {
         var last = _last;

@@ -1,0 +1,136 @@
+using BtrfsLite.Format;
+using BtrfsLite.IO;
+
+namespace BtrfsLite.Transactions;
+
+/// <summary>One block group: its range, type, used bytes and free space (what the extent tree implies).</summary>
+public sealed class BlockGroup
+{
+    public ulong Start { get; init; }
+    public ulong Length { get; init; }
+    public BlockGroupFlags Flags { get; init; }
+    public ulong End => Start + Length;
+    public ulong Used { get; set; }
+    /// <summary>The used value last written to (or read from) the BLOCK_GROUP_ITEM.</summary>
+    public ulong UsedOnDisk { get; set; }
+    /// <summary>Allocation changed in this transaction (free space tree entries must be rewritten).</summary>
+    public bool AllocationChanged { get; set; }
+    /// <summary>Created in this transaction: its items (chunk, dev extent, block group, free space info) are new.</summary>
+    public bool IsNew { get; set; }
+    internal RangeSet Free { get; } = new();
+    /// <summary>Allocated ranges (extents), for the free space tree; excludes mirror stripes.</summary>
+    internal RangeSet Allocated { get; } = new();
+    public bool IsType(BlockGroupFlags type) => (Flags & type) != 0;
+}
+
+/// <summary>
+/// Free space per block group, rebuilt from the extent tree when a transaction starts. Space freed in a
+/// transaction stays pinned until its commit is on disk (the committed trees may still point at it).
+/// </summary>
+public sealed class ExtentAllocator
+{
+    private readonly List<BlockGroup> _groups = new();
+    private readonly List<(ulong Start, ulong End)> _pinned = new();
+    private readonly int _nodeSize;
+    private readonly int _sectorSize;
+
+    public ExtentAllocator(int nodeSize, int sectorSize) { _nodeSize = nodeSize; _sectorSize = sectorSize; }
+
+    public IReadOnlyList<BlockGroup> Groups => _groups;
+    public ulong TotalUsed { get { ulong u = 0; foreach (var g in _groups) u += g.Used; return u; } }
+
+    public BlockGroup AddGroup(ulong start, ulong length, BlockGroupFlags flags, ulong used, ChunkMapping? chunk, long deviceLength)
+    {
+        var g = new BlockGroup { Start = start, Length = length, Flags = flags, Used = used, UsedOnDisk = used };
+        g.Free.Add(start, start + length);
+        if (chunk != null) ExcludeSuperMirrors(g, chunk, deviceLength);
+        int i = 0;
+        while (i < _groups.Count && _groups[i].Start < start) i++;
+        _groups.Insert(i, g);
+        return g;
+    }
+
+    // Never place an extent over a superblock copy (physical 64 KiB at 64 KiB, 64 MiB, 256 GiB).
+    private static void ExcludeSuperMirrors(BlockGroup g, ChunkMapping chunk, long deviceLength)
+    {
+        for (int m = 0; m < 3; m++)
+        {
+            ulong mirror = (ulong)Superblock.MirrorOffset(m);
+            const ulong stripe = 0x10000;
+            foreach (var phys in chunk.PhysicalStripes)
+            {
+                if (mirror + stripe <= phys || mirror >= phys + chunk.Length) continue;
+                ulong lstart = chunk.Logical + (Math.Max(mirror, phys) - phys);
+                ulong lend = chunk.Logical + (Math.Min(mirror + stripe, phys + chunk.Length) - phys);
+                g.Free.Remove(lstart, lend);
+            }
+        }
+    }
+
+    public BlockGroup? Find(ulong bytenr)
+    {
+        foreach (var g in _groups) if (bytenr >= g.Start && bytenr < g.End) return g;
+        return null;
+    }
+
+    /// <summary>Marks [bytenr, bytenr+len) allocated (loading the extent tree, or a new extent).</summary>
+    public void MarkAllocated(ulong bytenr, ulong len, bool countUsed)
+    {
+        var g = Find(bytenr) ?? throw Corruption.Create($"extent [{bytenr}, {bytenr + len}) is outside every block group", bytenr, ObjectIds.ExtentTree);
+        g.Free.Remove(bytenr, bytenr + len);
+        g.Allocated.Add(bytenr, bytenr + len);
+        if (countUsed) { g.Used += len; g.AllocationChanged = true; }
+    }
+
+    /// <summary>First fit in a group of <paramref name="type"/>; null when no group has room (a new chunk is needed).</summary>
+    public ulong? TryAllocate(BlockGroupFlags type, ulong size, ulong align)
+    {
+        foreach (var g in _groups)
+        {
+            if (!g.IsType(type)) continue;
+            if (g.Free.TryFind(size, align, g.Start, out ulong at))
+            {
+                MarkAllocated(at, size, countUsed: true);
+                return at;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The largest free run (aligned) in a group of this type, for splitting a large data write.</summary>
+    public ulong LargestFree(BlockGroupFlags type, ulong align)
+    {
+        ulong best = 0;
+        foreach (var g in _groups)
+        {
+            if (!g.IsType(type)) continue;
+            foreach (var (s, e) in g.Free.Ranges)
+            {
+                ulong a = (s + align - 1) / align * align;
+                if (a < e) best = Math.Max(best, (e - a) / align * align);
+            }
+        }
+        return best;
+    }
+
+    /// <summary>An extent is gone: its bytes stop counting as used now, and the space is reusable after the commit.</summary>
+    public void Free(ulong bytenr, ulong len, bool allocatedInThisTransaction)
+    {
+        var g = Find(bytenr) ?? throw Corruption.Create($"freeing [{bytenr}, {bytenr + len}) outside every block group", bytenr);
+        g.Used -= len;
+        g.AllocationChanged = true;
+        g.Allocated.Remove(bytenr, bytenr + len);
+        // Space never referenced by a committed tree can be reused at once; the rest waits for the commit.
+        if (allocatedInThisTransaction) g.Free.Add(bytenr, bytenr + len);
+        else _pinned.Add((bytenr, bytenr + len));
+    }
+
+    /// <summary>After the superblock of the commit is on disk: pinned space becomes free.</summary>
+    public void Unpin()
+    {
+        foreach (var (s, e) in _pinned) Find(s)?.Free.Add(s, e);
+        _pinned.Clear();
+    }
+
+    public bool IsPinned(ulong bytenr) => _pinned.Any(p => bytenr >= p.Start && bytenr < p.End);
+}

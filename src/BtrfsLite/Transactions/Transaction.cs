@@ -1,0 +1,313 @@
+using BtrfsLite.Format;
+using BtrfsLite.Fs;
+using BtrfsLite.IO;
+using BtrfsLite.Trees;
+
+namespace BtrfsLite.Transactions;
+
+/// <summary>
+/// One generation's changes. Nothing reaches the device before <see cref="Commit"/> except file data written
+/// to newly allocated (never committed) space; disposing without a commit leaves the image as it was.
+/// Commit order: delayed refs, block groups, free space tree and root items until nothing changes; then every
+/// dirty tree block; flush; superblock (primary, then mirrors); flush. The superblock is the commit point.
+/// </summary>
+public sealed partial class Transaction : ITreeBlockStore, IDisposable
+{
+    private readonly BtrfsImage _image;
+    private readonly WriteState _state;
+    private readonly Dictionary<ulong, byte[]> _dirty = new();
+    private readonly Dictionary<ulong, CowTree> _trees = new();
+    private readonly DelayedRefs _refs = new();
+    private readonly List<PendingChunk> _pendingChunks = new();
+    private bool _done;
+
+    internal Transaction(BtrfsImage image, WriteState state)
+    {
+        _image = image;
+        _state = state;
+        Generation = image.Generation + 1;
+        NodeSize = image.NodeSize;
+    }
+
+    public BtrfsImage Image => _image;
+    public ulong Generation { get; }
+    public int NodeSize { get; }
+    public ExtentAllocator Allocator => _state.Allocator;
+    public DelayedRefs DelayedRefs => _refs;
+    /// <summary>Called during commit, after the extent tree is final for this generation, to account qgroups.</summary>
+    public Action<Transaction>? QgroupAccountingHook { get; set; }
+
+    // ------------------------------------------------------------------ trees
+
+    /// <summary>The tree <paramref name="treeId"/> as this transaction sees and changes it.</summary>
+    public CowTree Tree(ulong treeId)
+    {
+        ThrowIfDone();
+        if (_trees.TryGetValue(treeId, out var t)) return t;
+        if (!_image.TryGetRoot(treeId, out var root))
+            throw new KeyNotFoundException($"tree {treeId} has no ROOT_ITEM");
+        t = new CowTree(this, treeId, root.Bytenr, root.Level, root.Generation);
+        _trees[treeId] = t;
+        return t;
+    }
+
+    /// <summary>Creates a new, empty tree (its ROOT_ITEM is written at commit by the caller's item).</summary>
+    public CowTree CreateTree(ulong treeId)
+    {
+        ThrowIfDone();
+        var t = CowTree.CreateEmpty(this, treeId);
+        _trees[treeId] = t;
+        return t;
+    }
+
+    public bool HasTree(ulong treeId) => _trees.ContainsKey(treeId) || _image.TryGetRoot(treeId, out _);
+
+    /// <summary>The current root of a tree (changed or committed).</summary>
+    public TreeRoot CurrentRoot(ulong treeId)
+    {
+        if (_trees.TryGetValue(treeId, out var t)) return new TreeRoot(treeId, t.RootBytenr, (byte)t.RootLevel, t.RootGeneration);
+        return _image.GetRoot(treeId);
+    }
+
+    /// <summary>A cursor that sees this transaction's changes.</summary>
+    public TreeCursor NewCursor() => new(this);
+
+    // ------------------------------------------------------------------ ITreeBlockStore
+
+    public byte[] Read(ulong bytenr, in NodeExpectation expect)
+    {
+        if (_dirty.TryGetValue(bytenr, out var b))
+        {
+            var h = new NodeHeader(b);
+            if (expect.Level >= 0 && h.Level != expect.Level)
+                throw Corruption.Create($"dirty block {bytenr}: level {h.Level}, expected {expect.Level}", bytenr, h.Owner);
+            return b;
+        }
+        return _image.Nodes.Read(bytenr, expect);
+    }
+
+    public bool IsDirty(ulong bytenr) => _dirty.ContainsKey(bytenr);
+
+    public byte[] GetDirty(ulong bytenr) => _dirty[bytenr];
+
+    public (ulong Bytenr, byte[] Buffer) Allocate(ulong owner, int level)
+    {
+        ThrowIfDone();
+        ulong bytenr = AllocateTreeBlockSpace(owner);
+        var buf = new byte[NodeSize];
+        var h = new NodeHeader(buf);
+        h.Fsid = _image.Fsid;
+        h.Bytenr = bytenr;
+        h.Flags = NodeHeader.FlagWritten | (NodeHeader.MixedBackrefRev << NodeHeader.BackrefRevShift);
+        h.ChunkTreeUuid = _state.ChunkTreeUuid;
+        h.Generation = Generation;
+        h.Owner = owner;
+        h.Level = (byte)level;
+        _dirty[bytenr] = buf;
+        var head = NewTreeHead(bytenr, level, isNew: true);
+        head.Add(BackrefKey.TreeBlock(owner), +1);
+        return (bytenr, buf);
+    }
+
+    public (ulong Bytenr, byte[] Buffer) Cow(ulong bytenr, int level, ulong generation, ulong owner)
+    {
+        ThrowIfDone();
+        var old = Read(bytenr, new NodeExpectation(generation, level, 0));
+        var oldHeader = new NodeHeader(old);
+        ulong oldOwner = oldHeader.Owner;
+        var (refs, flags) = CurrentTreeBlockRefs(bytenr, level);
+        bool oldFull = (flags & ExtentFlags.FullBackref) != 0;
+
+        var (newBytenr, buf) = Allocate(owner, level);
+        old.AsSpan(NodeHeader.Size).CopyTo(buf.AsSpan(NodeHeader.Size));
+        var nh = new NodeHeader(buf);
+        nh.NrItems = oldHeader.NrItems;
+
+        // The one reference that moves: the dirty parent's pointer (or the root pointer) of tree `owner`.
+        var oldHead = GetTreeHead(bytenr, level);
+        oldHead.Add(BackrefKey.TreeBlock(owner), -1);
+        long remaining = refs - 1;
+
+        if (remaining <= 0)
+        {
+            // The old block goes away: its edges to children vanish, the new block's appear.
+            oldHead.ChildrenHandled = true;
+            if (oldFull || oldOwner != owner)
+            {
+                ForEachEdge(old, level, e => AddEdge(e, OldRule(bytenr, oldOwner, oldFull), -1));
+                ForEachEdge(buf, level, e => AddEdge(e, OldRule(newBytenr, owner, false), +1));
+            }
+        }
+        else if (!oldFull && oldOwner == owner)
+        {
+            // Shared and copied by its owner: the old block switches to full backrefs (parent-based) so that the
+            // two copies do not both claim "root `owner`" for the same children.
+            oldHead.SetFullBackref = true;
+            ForEachEdge(old, level, e => AddEdge(e, OldRule(bytenr, 0, true), +1));
+        }
+        else
+        {
+            // Shared and copied by another tree (a snapshot): the new copy adds its own references.
+            ForEachEdge(buf, level, e => AddEdge(e, OldRule(newBytenr, owner, false), +1));
+        }
+        return (newBytenr, buf);
+    }
+
+    public void Free(ulong bytenr, ulong owner, int level)
+    {
+        ThrowIfDone();
+        var head = GetTreeHead(bytenr, level);
+        head.Add(BackrefKey.TreeBlock(owner), -1);
+        head.ChildrenHandled = true; // emptied: its items or pointers were moved away or deleted
+    }
+
+    // ------------------------------------------------------------------ references
+
+    /// <summary>How an edge out of a block is recorded: parent-based when the block has FULL_BACKREF, else by its owner.</summary>
+    private readonly record struct EdgeRule(bool Shared, ulong ParentOrOwner);
+
+    private static EdgeRule OldRule(ulong bytenr, ulong owner, bool full) => full ? new EdgeRule(true, bytenr) : new EdgeRule(false, owner);
+
+    /// <summary>An edge: a child tree block, or a data extent referenced by a file extent item.</summary>
+    private readonly record struct Edge(bool IsData, ulong Bytenr, int Level, ulong NumBytes, ulong Ino, ulong Offset);
+
+    private void AddEdge(in Edge e, in EdgeRule rule, long delta)
+    {
+        if (e.IsData)
+        {
+            var head = GetDataHead(e.Bytenr, e.NumBytes);
+            head.Add(rule.Shared ? BackrefKey.SharedData(rule.ParentOrOwner) : BackrefKey.Data(rule.ParentOrOwner, e.Ino, e.Offset), delta);
+        }
+        else
+        {
+            var head = GetTreeHead(e.Bytenr, e.Level);
+            head.Add(rule.Shared ? BackrefKey.SharedBlock(rule.ParentOrOwner) : BackrefKey.TreeBlock(rule.ParentOrOwner), delta);
+        }
+    }
+
+    private static void ForEachEdge(byte[] block, int level, Action<Edge> f)
+    {
+        if (level > 0)
+        {
+            var node = new InternalNode(block);
+            for (int i = 0; i < node.NrItems; i++) f(new Edge(false, node.BlockPtr(i), level - 1, 0, 0, 0));
+            return;
+        }
+        var leaf = new Leaf(block);
+        for (int i = 0; i < leaf.NrItems; i++)
+        {
+            if (leaf.KeyType(i) != ItemType.ExtentData) continue;
+            var d = leaf.Data(i);
+            if (d.Length < FileExtentItem.Size) continue;
+            var fe = new FileExtentItem(d);
+            if (fe.Type == FileExtentType.Inline || fe.DiskBytenr == 0) continue;
+            f(new Edge(true, fe.DiskBytenr, 0, fe.DiskNumBytes, leaf.KeyObjectId(i), leaf.KeyOffset(i) - fe.Offset));
+        }
+    }
+
+    private DelayedRefHead NewTreeHead(ulong bytenr, int level, bool isNew) =>
+        _refs.GetOrAdd(bytenr, () => new DelayedRefHead { Bytenr = bytenr, NumBytes = (ulong)NodeSize, Level = level, IsNew = isNew, Generation = Generation });
+
+    private DelayedRefHead GetTreeHead(ulong bytenr, int level) => NewTreeHead(bytenr, level, isNew: false);
+
+    private DelayedRefHead GetDataHead(ulong bytenr, ulong numBytes) =>
+        _refs.GetOrAdd(bytenr, () => new DelayedRefHead { Bytenr = bytenr, NumBytes = numBytes, IsData = true, Generation = Generation });
+
+    /// <summary>Total references of a tree block now: its extent item plus pending changes; and its flags.</summary>
+    private (long Refs, ExtentFlags Flags) CurrentTreeBlockRefs(ulong bytenr, int level)
+    {
+        long refs = 0;
+        ExtentFlags flags = 0;
+        var c = NewCursor();
+        if (c.Find(CurrentRoot(ObjectIds.ExtentTree), new Key(bytenr, ItemType.MetadataItem, (ulong)level)))
+        {
+            var ei = new ExtentItem(c.Data);
+            refs = (long)ei.Refs;
+            flags = ei.Flags;
+        }
+        if (_refs.TryGet(bytenr, out var head))
+        {
+            refs += head.NetDelta;
+            if (head.SetFullBackref) flags |= ExtentFlags.FullBackref;
+        }
+        return (refs, flags);
+    }
+
+    // ------------------------------------------------------------------ data extents
+
+    /// <summary>
+    /// Allocates a data extent of up to <paramref name="maxLen"/> bytes (sector multiple); may return less when free
+    /// space is fragmented (the caller writes the rest into another extent). Creates data chunks when needed.
+    /// </summary>
+    public (ulong Bytenr, ulong Length) AllocateData(ulong maxLen)
+    {
+        ThrowIfDone();
+        ulong sector = (ulong)_image.SectorSize;
+        maxLen = Math.Min(maxLen, MaxExtentSize);
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            var at = Allocator.TryAllocate(BlockGroupFlags.Data, maxLen, sector);
+            if (at is ulong a) return Track(a, maxLen);
+            ulong largest = Allocator.LargestFree(BlockGroupFlags.Data, sector);
+            if (largest >= Math.Min(maxLen, 1UL << 20) && largest > 0)
+            {
+                var b = Allocator.TryAllocate(BlockGroupFlags.Data, largest, sector)!.Value;
+                return Track(b, largest);
+            }
+            if (!TryCreateChunk(BlockGroupFlags.Data, maxLen)) break;
+        }
+        ulong any = Allocator.LargestFree(BlockGroupFlags.Data, sector);
+        if (any == 0) throw new IOException("ENOSPC: no free data space left on the device");
+        var c = Allocator.TryAllocate(BlockGroupFlags.Data, any, sector)!.Value;
+        return Track(c, any);
+
+        (ulong, ulong) Track(ulong bytenr, ulong len)
+        {
+            _refs.GetOrAdd(bytenr, () => new DelayedRefHead { Bytenr = bytenr, NumBytes = len, IsData = true, IsNew = true, Generation = Generation });
+            return (bytenr, len);
+        }
+    }
+
+    /// <summary>btrfs' maximum extent size for uncompressed data.</summary>
+    public const ulong MaxExtentSize = 128UL << 20;
+
+    /// <summary>Adds or drops an EXTENT_DATA_REF of a data extent (a file extent item inserted into or deleted from a leaf of tree <paramref name="root"/>).</summary>
+    public void AddDataRef(ulong bytenr, ulong numBytes, ulong root, ulong ino, ulong offset, long delta) =>
+        GetDataHead(bytenr, numBytes).Add(BackrefKey.Data(root, ino, offset), delta);
+
+    /// <summary>Attaches the qgroup bytes reserved for writing this new extent (freed when it is accounted at commit).</summary>
+    public void AttachQgroupReserved(ulong bytenr, ulong root, ulong bytes)
+    {
+        if (_refs.TryGet(bytenr, out var h)) { h.QgroupReserved += bytes; h.QgroupReservedRoot = root; }
+    }
+
+    /// <summary>Writes file data at a logical address inside a data extent allocated in this transaction.</summary>
+    public void WriteData(ulong logical, ReadOnlySpan<byte> data)
+    {
+        ThrowIfDone();
+        var chunk = _image.Chunks.Find(logical) ?? throw new InvalidOperationException($"logical {logical} is not mapped");
+        if (logical + (ulong)data.Length > chunk.End) throw new InvalidOperationException("data write crosses a chunk end");
+        foreach (var phys in chunk.PhysicalStripes)
+            _image.Device.Write(data, (long)(phys + (logical - chunk.Logical)));
+    }
+
+    /// <summary>Reads data at a logical address (committed or written in this transaction).</summary>
+    public void ReadData(ulong logical, Span<byte> buffer)
+    {
+        var chunk = _image.Chunks.Find(logical) ?? throw Corruption.Create($"logical {logical} is not inside any chunk", logical);
+        _image.Device.Read(buffer, (long)(chunk.PhysicalStripes[0] + (logical - chunk.Logical)));
+    }
+
+    private void ThrowIfDone()
+    {
+        if (_done) throw new InvalidOperationException("the transaction has already been committed or aborted");
+    }
+
+    /// <summary>Abort: drop every change. Data written to new extents is unreferenced and harmless.</summary>
+    public void Dispose()
+    {
+        if (_done) return;
+        _done = true;
+        _state.EndTransaction(this, committed: false);
+    }
+}
