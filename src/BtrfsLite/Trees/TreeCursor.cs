@@ -123,6 +123,35 @@ public sealed class TreeCursor
         return true;
     }
 
+    /// <summary>Positions at the last item of the tree; false when the tree is empty.</summary>
+    public bool Last(in TreeRoot root)
+    {
+        _root = root;
+        int level = root.Level;
+        if (level >= NodeHeader.MaxLevel) Throw.Corrupt($"tree {root.TreeId}: root level {level} out of range", root.Bytenr, root.TreeId);
+        _bytenr[level] = root.Bytenr;
+        _gen[level] = root.Generation;
+        var buf = Node(level);
+        while (level > 0)
+        {
+            var node = new InternalNode(buf);
+            int s = node.NrItems - 1;
+            _slot[level] = s;
+            _bytenr[level - 1] = node.BlockPtr(s);
+            _gen[level - 1] = node.PtrGeneration(s);
+            level--;
+            buf = Node(level);
+        }
+        _leaf = buf;
+        _slot[0] = new Leaf(buf).NrItems - 1;
+        _valid = true;
+        if (_slot[0] < 0) return Prev();
+        return true;
+    }
+
+    /// <summary>Positions at the last item with key &lt; <paramref name="key"/>; false when there is none.</summary>
+    public bool SeekBefore(in TreeRoot root, in Key key) => Seek(root, key) ? Prev() : Last(root);
+
     /// <summary>Exact lookup: true and positioned when the key exists.</summary>
     public bool Find(in TreeRoot root, in Key key) =>
         Seek(root, key) && Key.CompareRaw(new Leaf(_leaf).RawKey(_slot[0]), key) == 0;

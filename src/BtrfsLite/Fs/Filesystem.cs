@@ -1,0 +1,337 @@
+using System.Text;
+using BtrfsLite.Format;
+using BtrfsLite.Transactions;
+
+namespace BtrfsLite.Fs;
+
+/// <summary>Options of a writable file-system handle.</summary>
+public sealed record FilesystemOptions
+{
+    /// <summary>Timestamps for new and changed inodes (default: now; deterministic images pass a fixed time).</summary>
+    public Func<DateTimeOffset>? Clock { get; init; }
+    /// <summary>UUIDs for new subvolumes (default: random; deterministic images pass a seeded generator).</summary>
+    public Func<Guid>? NewUuid { get; init; }
+    /// <summary>Bytes of file data copied per write call when streaming (the dirty threshold of a buffered write).</summary>
+    public int WriteChunk { get; init; } = 8 << 20;
+}
+
+/// <summary>Where a path leads: a subvolume tree and an inode in it.</summary>
+public readonly record struct FsLocation(ulong Tree, ulong Ino);
+
+/// <summary>
+/// A btrfs image opened for changes, with path-based operations (paths relative to the top-level subvolume, '/'
+/// separated). Every operation is one transaction: it commits or leaves the image as it was.
+/// </summary>
+public sealed class Filesystem : IDisposable
+{
+    private readonly FilesystemOptions _options;
+
+    public Filesystem(BtrfsImage image, FilesystemOptions? options = null)
+    {
+        Image = image;
+        _options = options ?? new FilesystemOptions();
+    }
+
+    public static Filesystem Open(string path, FilesystemOptions? options = null) =>
+        new(BtrfsImage.Open(path, new BtrfsImage.OpenOptions(Writable: true)), options);
+
+    public BtrfsImage Image { get; }
+
+    private Timespec Now() => Timespec.FromDateTimeOffset(_options.Clock?.Invoke() ?? DateTimeOffset.UtcNow);
+    private Guid NewUuid() => _options.NewUuid?.Invoke() ?? Guid.NewGuid();
+
+    /// <summary>Runs <paramref name="work"/> in one transaction and commits it; an exception aborts it.</summary>
+    public T Run<T>(Func<Transaction, T> work)
+    {
+        using var tx = Image.BeginTransaction();
+        tx.QgroupAccountingHook = Quota.RescanAccounting;
+        var result = work(tx);
+        tx.Commit();
+        return result;
+    }
+
+    public void Run(Action<Transaction> work) => Run(tx => { work(tx); return 0; });
+
+    public FsTree TreeOf(Transaction tx, ulong treeId) => new(tx, treeId, Now);
+
+    // ------------------------------------------------------------------ paths
+
+    private static byte[][] Split(string path) =>
+        path.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".").Select(Encoding.UTF8.GetBytes).ToArray();
+
+    /// <summary>Resolves a path (no symlinks followed): the tree and inode it names.</summary>
+    public FsLocation Resolve(Transaction tx, string path)
+    {
+        var loc = new FsLocation(ObjectIds.FsTree, FsTree.RootDirIno);
+        foreach (var part in Split(path))
+        {
+            var t = TreeOf(tx, loc.Tree);
+            if (Encoding.UTF8.GetString(part) == "..")
+            {
+                loc = loc.Ino == FsTree.RootDirIno ? ParentOfSubvolume(tx, loc.Tree) : new FsLocation(loc.Tree, t.ParentOf(loc.Ino));
+                continue;
+            }
+            if (!t.ReadInode(loc.Ino).IsDir) throw new FsException("ENOTDIR", $"'{path}': a component is not a directory");
+            if (!t.TryLookup(loc.Ino, part, out var l, out _)) throw new FsException("ENOENT", $"'{path}' not found");
+            loc = l.Type == ItemType.RootItem ? new FsLocation(l.ObjectId, FsTree.RootDirIno) : new FsLocation(loc.Tree, l.ObjectId);
+        }
+        return loc;
+    }
+
+    private static FsLocation ParentOfSubvolume(Transaction tx, ulong tree)
+    {
+        if (tree == ObjectIds.FsTree) return new FsLocation(tree, FsTree.RootDirIno);
+        var c = tx.NewCursor();
+        if (!c.SeekPrefix(tx.CurrentRoot(ObjectIds.RootTree), tree, ItemType.RootBackref)) throw new FsException("ENOENT", $"subvolume {tree} has no parent");
+        return new FsLocation(c.Offset, new RootRef(c.Data).DirId);
+    }
+
+    /// <summary>The directory holding the last component, and that component's name.</summary>
+    public (FsLocation Dir, byte[] Name) ResolveParent(Transaction tx, string path)
+    {
+        var parts = Split(path);
+        if (parts.Length == 0) throw new FsException("EINVAL", $"'{path}' names the top-level directory");
+        var dirPath = string.Join('/', parts[..^1].Select(Encoding.UTF8.GetString));
+        var dir = Resolve(tx, dirPath);
+        if (!TreeOf(tx, dir.Tree).ReadInode(dir.Ino).IsDir) throw new FsException("ENOTDIR", $"'{dirPath}' is not a directory");
+        return (dir, parts[^1]);
+    }
+
+    public bool Exists(string path) => ReadOnly(tx => { try { Resolve(tx, path); return true; } catch (FsException) { return false; } });
+
+    /// <summary>A read-only look at the committed state (a transaction that is never committed).</summary>
+    public T ReadOnly<T>(Func<Transaction, T> read)
+    {
+        using var tx = Image.BeginTransaction();
+        return read(tx);
+    }
+
+    // ------------------------------------------------------------------ operations
+
+    public void Mkdir(string path, bool parents = false) => Run(tx =>
+    {
+        var parts = Split(path);
+        var loc = new FsLocation(ObjectIds.FsTree, FsTree.RootDirIno);
+        for (int i = 0; i < parts.Length; i++)
+        {
+            var t = TreeOf(tx, loc.Tree);
+            if (t.TryLookup(loc.Ino, parts[i], out var l, out var type))
+            {
+                if (i == parts.Length - 1 && !parents) throw new FsException("EEXIST", $"'{path}' exists");
+                if (type != DirEntryType.Dir) throw new FsException("ENOTDIR", $"'{path}': a component is not a directory");
+                loc = l.Type == ItemType.RootItem ? new FsLocation(l.ObjectId, FsTree.RootDirIno) : new FsLocation(loc.Tree, l.ObjectId);
+                continue;
+            }
+            if (i < parts.Length - 1 && !parents) throw new FsException("ENOENT", $"'{path}': parent directory missing");
+            loc = new FsLocation(loc.Tree, t.Mkdir(loc.Ino, parts[i]));
+        }
+    });
+
+    /// <summary>Writes bytes at an offset, creating the file when it does not exist.</summary>
+    public void Write(string path, ulong offset, ReadOnlySpan<byte> data)
+    {
+        var copy = data.ToArray();
+        Run(tx =>
+        {
+            var (t, ino) = OpenOrCreateFile(tx, path);
+            t.Write(ino, offset, copy);
+        });
+    }
+
+    /// <summary>Streams <paramref name="source"/> into the file at <paramref name="offset"/> in chunks (never whole in memory).</summary>
+    public ulong WriteFrom(string path, ulong offset, Stream source) => Run(tx =>
+    {
+        var (t, ino) = OpenOrCreateFile(tx, path);
+        var buf = new byte[_options.WriteChunk];
+        ulong total = 0;
+        int n;
+        while ((n = ReadFull(source, buf)) > 0)
+        {
+            t.Write(ino, offset + total, buf.AsSpan(0, n));
+            total += (ulong)n;
+        }
+        return total;
+    });
+
+    private static int ReadFull(Stream s, byte[] buf)
+    {
+        int got = 0;
+        while (got < buf.Length)
+        {
+            int n = s.Read(buf, got, buf.Length - got);
+            if (n == 0) break;
+            got += n;
+        }
+        return got;
+    }
+
+    private (FsTree Tree, ulong Ino) OpenOrCreateFile(Transaction tx, string path)
+    {
+        var (dir, name) = ResolveParent(tx, path);
+        var t = TreeOf(tx, dir.Tree);
+        if (t.TryLookup(dir.Ino, name, out var l, out var type))
+        {
+            if (l.Type == ItemType.RootItem || type == DirEntryType.Dir) throw new FsException("EISDIR", $"'{path}' is a directory");
+            if (type != DirEntryType.RegFile) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+            return (t, l.ObjectId);
+        }
+        return (t, t.CreateFile(dir.Ino, name));
+    }
+
+    public byte[] ReadAll(string path) => ReadOnly(tx =>
+    {
+        var loc = Resolve(tx, path);
+        var t = TreeOf(tx, loc.Tree);
+        var info = t.ReadInode(loc.Ino);
+        if (info.IsDir) throw new FsException("EISDIR", $"'{path}' is a directory");
+        if (info.Size > int.MaxValue) throw new FsException("EFBIG", $"'{path}' is {info.Size} bytes; use ReadTo");
+        var buf = new byte[info.Size];
+        t.Read(loc.Ino, 0, buf);
+        return buf;
+    });
+
+    /// <summary>Copies a file's bytes to a stream in chunks.</summary>
+    public ulong ReadTo(string path, Stream destination) => ReadOnly(tx =>
+    {
+        var loc = Resolve(tx, path);
+        var t = TreeOf(tx, loc.Tree);
+        var info = t.ReadInode(loc.Ino);
+        if (info.IsDir) throw new FsException("EISDIR", $"'{path}' is a directory");
+        var buf = new byte[Math.Min((ulong)_options.WriteChunk, Math.Max(info.Size, 1))];
+        ulong pos = 0;
+        while (pos < info.Size)
+        {
+            int n = t.Read(loc.Ino, pos, buf);
+            destination.Write(buf, 0, n);
+            pos += (ulong)n;
+        }
+        return pos;
+    });
+
+    public InodeInfo Stat(string path) => ReadOnly(tx => { var l = Resolve(tx, path); return TreeOf(tx, l.Tree).ReadInode(l.Ino); });
+
+    public List<(string Name, InodeInfo Info)> List(string path) => ReadOnly(tx =>
+    {
+        var loc = Resolve(tx, path);
+        var t = TreeOf(tx, loc.Tree);
+        if (!t.ReadInode(loc.Ino).IsDir) return new List<(string, InodeInfo)> { (Split(path).Length == 0 ? "/" : Encoding.UTF8.GetString(Split(path)[^1]), t.ReadInode(loc.Ino)) };
+        var list = new List<(string, InodeInfo)>();
+        foreach (var (name, l, _) in t.ReadDir(loc.Ino))
+        {
+            var info = l.Type == ItemType.RootItem ? TreeOf(tx, l.ObjectId).ReadInode(FsTree.RootDirIno) : t.ReadInode(l.ObjectId);
+            list.Add((Encoding.UTF8.GetString(name), info));
+        }
+        return list;
+    });
+
+    public string ReadLink(string path) => ReadOnly(tx =>
+    {
+        var l = Resolve(tx, path);
+        var t = TreeOf(tx, l.Tree);
+        var info = t.ReadInode(l.Ino);
+        if (!info.IsSymlink) throw new FsException("EINVAL", $"'{path}' is not a symlink");
+        var buf = new byte[info.Size];
+        t.Read(l.Ino, 0, buf);
+        return Encoding.UTF8.GetString(buf);
+    });
+
+    public void Remove(string path, bool recursive = false) => Run(tx => RemoveIn(tx, path, recursive));
+
+    private void RemoveIn(Transaction tx, string path, bool recursive)
+    {
+        var (dir, name) = ResolveParent(tx, path);
+        var t = TreeOf(tx, dir.Tree);
+        if (!t.TryLookup(dir.Ino, name, out var l, out var type)) throw new FsException("ENOENT", $"'{path}' not found");
+        if (l.Type == ItemType.RootItem)
+        {
+            if (!recursive) throw new FsException("EISDIR", $"'{path}' is a subvolume (use subvolume delete or -r)");
+            Subvolumes.Delete(t, dir.Ino, name);
+            return;
+        }
+        if (type == DirEntryType.Dir)
+        {
+            if (!recursive && t.ReadInode(l.ObjectId).Size != 0) throw new FsException("ENOTEMPTY", $"'{path}' is not empty");
+            foreach (var (child, _, _) in t.ReadDir(l.ObjectId))
+                RemoveIn(tx, path.TrimEnd('/') + "/" + Encoding.UTF8.GetString(child), recursive);
+            t.Unlink(dir.Ino, name, allowDirectory: true);
+            return;
+        }
+        t.Unlink(dir.Ino, name);
+    }
+
+    public void Rename(string from, string to) => Run(tx =>
+    {
+        var (fd, fname) = ResolveParent(tx, from);
+        var (td, tname) = ResolveParent(tx, to);
+        if (fd.Tree != td.Tree) throw new FsException("EXDEV", "rename across subvolumes");
+        TreeOf(tx, fd.Tree).Rename(fd.Ino, fname, td.Ino, tname);
+    });
+
+    public void HardLink(string existing, string newPath) => Run(tx =>
+    {
+        var src = Resolve(tx, existing);
+        var (dir, name) = ResolveParent(tx, newPath);
+        if (src.Tree != dir.Tree) throw new FsException("EXDEV", "hard link across subvolumes");
+        var t = TreeOf(tx, dir.Tree);
+        var info = t.ReadInode(src.Ino);
+        if (info.IsDir) throw new FsException("EPERM", $"'{existing}' is a directory");
+        t.Link(dir.Ino, name, src.Ino, InodeItem.TypeFromMode(info.Mode));
+    });
+
+    public void Symlink(string target, string linkPath) => Run(tx =>
+    {
+        var (dir, name) = ResolveParent(tx, linkPath);
+        TreeOf(tx, dir.Tree).Symlink(dir.Ino, name, Encoding.UTF8.GetBytes(target));
+    });
+
+    public void Truncate(string path, ulong size) => Run(tx => { var l = Resolve(tx, path); TreeOf(tx, l.Tree).Truncate(l.Ino, size); });
+
+    public void PunchHole(string path, ulong offset, ulong length) => Run(tx => { var l = Resolve(tx, path); TreeOf(tx, l.Tree).PunchHole(l.Ino, offset, length); });
+
+    public void Fallocate(string path, ulong offset, ulong length, bool keepSize = false) => Run(tx =>
+    {
+        var (t, ino) = OpenOrCreateFile(tx, path);
+        t.Fallocate(ino, offset, length, keepSize);
+    });
+
+    /// <summary>Reflinks a whole file (creating or replacing the destination's content).</summary>
+    public void Reflink(string src, string dst) => CloneRange(src, 0, 0, dst, 0);
+
+    /// <summary>Clones [srcOffset, srcOffset+length) of src to dstOffset of dst (length 0: to the source's end).</summary>
+    public void CloneRange(string src, ulong srcOffset, ulong length, string dst, ulong dstOffset) => Run(tx =>
+    {
+        var s = Resolve(tx, src);
+        var (dt, dino) = OpenOrCreateFile(tx, dst);
+        dt.Clone(TreeOf(tx, s.Tree), s.Ino, srcOffset, length, dino, dstOffset);
+    });
+
+    public ulong CreateSubvolume(string path) => Run(tx =>
+    {
+        var (dir, name) = ResolveParent(tx, path);
+        return Subvolumes.Create(TreeOf(tx, dir.Tree), dir.Ino, name, NewUuid);
+    });
+
+    public ulong Snapshot(string source, string path, bool readOnly = false) => Run(tx =>
+    {
+        var src = Resolve(tx, source);
+        if (src.Ino != FsTree.RootDirIno) throw new FsException("EINVAL", $"'{source}' is not a subvolume");
+        var (dir, name) = ResolveParent(tx, path);
+        return Subvolumes.Snapshot(TreeOf(tx, dir.Tree), dir.Ino, name, src.Tree, readOnly, NewUuid);
+    });
+
+    public void DeleteSubvolume(string path) => Run(tx =>
+    {
+        var (dir, name) = ResolveParent(tx, path);
+        Subvolumes.Delete(TreeOf(tx, dir.Tree), dir.Ino, name);
+    });
+
+    public List<SubvolumeInfo> ListSubvolumes() => Subvolumes.List(Image.NewCursor(), Image.RootTree);
+
+    public void SetXattr(string path, string name, ReadOnlySpan<byte> value)
+    {
+        var v = value.ToArray();
+        Run(tx => { var l = Resolve(tx, path); TreeOf(tx, l.Tree).SetXattr(l.Ino, Encoding.UTF8.GetBytes(name), v); });
+    }
+
+    public void Dispose() => Image.Dispose();
+}

@@ -1,0 +1,355 @@
+using BtrfsLite.Format;
+using BtrfsLite.Trees;
+
+namespace BtrfsLite.Fs;
+
+/// <summary>One EXTENT_DATA item of a file, copied out.</summary>
+public readonly record struct FileExtent(ulong FileOffset, FileExtentType Type, ulong DiskBytenr, ulong DiskNumBytes,
+    ulong Offset, ulong NumBytes, ulong RamBytes, byte[]? Inline)
+{
+    public ulong End => FileOffset + (Type == FileExtentType.Inline ? RamBytes : NumBytes);
+    public bool IsHole => Type != FileExtentType.Inline && DiskBytenr == 0;
+}
+
+public sealed partial class FsTree
+{
+    /// <summary>The file's extent items in order.</summary>
+    public List<FileExtent> ReadExtents(ulong ino)
+    {
+        var list = new List<FileExtent>();
+        var c = _tx.NewCursor();
+        if (!c.SeekPrefix(Root, ino, ItemType.ExtentData)) return list;
+        do
+        {
+            if (c.ObjectId != ino || c.Type != ItemType.ExtentData) break;
+            var fe = new FileExtentItem(c.Data);
+            if (fe.Type == FileExtentType.Inline)
+                list.Add(new FileExtent(c.Offset, fe.Type, 0, 0, 0, 0, fe.RamBytes, fe.InlineData.ToArray()));
+            else
+                list.Add(new FileExtent(c.Offset, fe.Type, fe.DiskBytenr, fe.DiskNumBytes, fe.Offset, fe.NumBytes, fe.RamBytes, null));
+        } while (c.Next());
+        return list;
+    }
+
+    /// <summary>Reads file bytes [offset, offset+buffer.Length) (clamped to the file size); returns the count.</summary>
+    public int Read(ulong ino, ulong offset, Span<byte> buffer)
+    {
+        var info = ReadInode(ino);
+        if (offset >= info.Size) return 0;
+        int n = (int)Math.Min((ulong)buffer.Length, info.Size - offset);
+        var dst = buffer[..n];
+        dst.Clear();
+        ulong end = offset + (ulong)n;
+        foreach (var e in ReadExtents(ino))
+        {
+            if (e.End <= offset || e.FileOffset >= end) continue;
+            ulong s = Math.Max(offset, e.FileOffset), t = Math.Min(end, e.End);
+            var part = dst.Slice((int)(s - offset), (int)(t - s));
+            if (e.Type == FileExtentType.Inline) e.Inline.AsSpan((int)(s - e.FileOffset), part.Length).CopyTo(part);
+            else if (e.Type == FileExtentType.Regular && !e.IsHole) _tx.ReadData(e.DiskBytenr + e.Offset + (s - e.FileOffset), part);
+            // prealloc and holes read as zeros
+        }
+        return n;
+    }
+
+    /// <summary>Replaces the file's content with an inline extent (a small file or a symlink target).</summary>
+    public void WriteInline(ulong ino, ReadOnlySpan<byte> data)
+    {
+        var d = Tree.Insert(new Key(ino, ItemType.ExtentData, 0), FileExtentItem.HeaderSize + data.Length);
+        var fe = new FileExtentItem(d);
+        fe.Generation = _tx.Generation;
+        fe.RamBytes = (ulong)data.Length;
+        fe.Type = FileExtentType.Inline;
+        data.CopyTo(fe.InlineData);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="data"/> at <paramref name="offset"/> copy-on-write: whole sectors in new extents, the
+    /// edges read-modify-written, old extents cut back (bookends keep referencing their whole extent). A small
+    /// whole file is stored inline.
+    /// </summary>
+    public void Write(ulong ino, ulong offset, ReadOnlySpan<byte> data)
+    {
+        if (data.Length == 0) return;
+        var info = ReadInode(ino);
+        if (!info.IsReg) throw new FsException("EINVAL", $"inode {ino} is not a regular file");
+        ulong end = offset + (ulong)data.Length;
+        ulong newSize = Math.Max(info.Size, end);
+        var extents = ReadExtents(ino);
+        bool inlineNow = extents.Count == 1 && extents[0].Type == FileExtentType.Inline;
+        // Small files stay (or become) inline: the whole file in one inline extent at offset 0.
+        if (newSize <= MaxInline && newSize < SectorSize && (extents.Count == 0 || inlineNow) && (info.Flags & InodeFlags.NoDataCow) == 0)
+        {
+            var whole = new byte[newSize];
+            if (inlineNow) extents[0].Inline.AsSpan(0, (int)Math.Min((ulong)extents[0].Inline!.Length, newSize)).CopyTo(whole);
+            data.CopyTo(whole.AsSpan((int)offset));
+            if (inlineNow) Tree.Delete(new Key(ino, ItemType.ExtentData, 0));
+            WriteInline(ino, whole);
+            var now0 = Clock();
+            EditInode(ino, i => { i.FileSize = newSize; i.NBytes = newSize; i.Mtime = now0; i.Ctime = now0; });
+            return;
+        }
+        if (inlineNow) ConvertInlineToRegular(ino, extents[0]);
+
+        ulong sector = SectorSize;
+        ulong aStart = offset / sector * sector, aEnd = (end + sector - 1) / sector * sector;
+        var buf = new byte[aEnd - aStart];
+        // Edges keep the bytes around the write (read before the old extents are cut).
+        if (aStart < offset) Read(ino, aStart, buf.AsSpan(0, (int)(offset - aStart)));
+        if (end < aEnd && end < info.Size) Read(ino, end, buf.AsSpan((int)(end - aStart)));
+        data.CopyTo(buf.AsSpan((int)(offset - aStart)));
+        DropExtents(ino, aStart, aEnd);
+        InsertNewExtents(ino, aStart, buf, (info.Flags & InodeFlags.NoDataSum) == 0);
+        var now = Clock();
+        EditInode(ino, i =>
+        {
+            i.FileSize = newSize;
+            i.NBytes += aEnd - aStart;
+            i.Mtime = now; i.Ctime = now;
+        });
+    }
+
+    private void ConvertInlineToRegular(ulong ino, FileExtent inline)
+    {
+        Tree.Delete(new Key(ino, ItemType.ExtentData, 0));
+        ulong ram = inline.RamBytes;
+        EditInode(ino, i => i.NBytes -= ram);
+        var buf = new byte[(ulong)inline.Inline!.Length + SectorSize - 1 & ~(SectorSize - 1)];
+        inline.Inline.CopyTo(buf, 0);
+        InsertNewExtents(ino, 0, buf, (ReadInode(ino).Flags & InodeFlags.NoDataSum) == 0);
+        EditInode(ino, i => i.NBytes += (ulong)buf.Length);
+    }
+
+    /// <summary>Allocates extents for <paramref name="buf"/> (sector multiple) at file offset <paramref name="fileOffset"/>, writes them, inserts items, csums and refs.</summary>
+    private void InsertNewExtents(ulong ino, ulong fileOffset, ReadOnlySpan<byte> buf, bool csum)
+    {
+        int done = 0;
+        while (done < buf.Length)
+        {
+            var (bytenr, len) = _tx.AllocateData((ulong)(buf.Length - done));
+            var chunk = buf.Slice(done, (int)len);
+            _tx.WriteData(bytenr, chunk);
+            InsertFileExtent(ino, fileOffset + (ulong)done, FileExtentType.Regular, bytenr, len, 0, len);
+            if (csum) InsertCsums(bytenr, chunk);
+            done += (int)len;
+        }
+    }
+
+    /// <summary>Inserts one regular/prealloc EXTENT_DATA item and its data backref.</summary>
+    internal void InsertFileExtent(ulong ino, ulong fileOffset, FileExtentType type, ulong diskBytenr, ulong diskNumBytes, ulong extentOffset, ulong numBytes)
+    {
+        var fe = new FileExtentItem(Tree.Insert(new Key(ino, ItemType.ExtentData, fileOffset), FileExtentItem.Size));
+        fe.Generation = _tx.Generation;
+        fe.RamBytes = diskNumBytes;
+        fe.Type = type;
+        fe.DiskBytenr = diskBytenr;
+        fe.DiskNumBytes = diskNumBytes;
+        fe.Offset = extentOffset;
+        fe.NumBytes = numBytes;
+        if (diskBytenr != 0) _tx.AddDataRef(diskBytenr, diskNumBytes, RootId, ino, fileOffset - extentOffset, +1);
+    }
+
+    /// <summary>crc32c of every sector, in EXTENT_CSUM items of at most one leaf's worth.</summary>
+    private void InsertCsums(ulong bytenr, ReadOnlySpan<byte> data)
+    {
+        var csum = _tx.Tree(ObjectIds.CsumTree);
+        int sector = (int)SectorSize;
+        int perItem = Math.Min(MaxItemPayload / Checksums.CsumSize, 4057 / 1);
+        int sectors = data.Length / sector;
+        for (int first = 0; first < sectors; first += perItem)
+        {
+            int n = Math.Min(perItem, sectors - first);
+            var item = new ExtentCsumItem(csum.Insert(new Key(ObjectIds.ExtentCsum, ItemType.ExtentCsum, bytenr + (ulong)(first * sector)), n * Checksums.CsumSize));
+            for (int i = 0; i < n; i++) item[i] = Checksums.Crc32C(data.Slice((first + i) * sector, sector));
+        }
+    }
+
+    /// <summary>
+    /// Removes file data in [start, end) (sector aligned): extents inside go, extents across an edge are cut,
+    /// keeping the same data reference (a bookend). nbytes shrinks by what no longer maps.
+    /// </summary>
+    public void DropExtents(ulong ino, ulong start, ulong end)
+    {
+        ulong dropped = 0;
+        foreach (var e in ReadExtents(ino))
+        {
+            if (e.End <= start || e.FileOffset >= end) continue;
+            var key = new Key(ino, ItemType.ExtentData, e.FileOffset);
+            if (e.Type == FileExtentType.Inline)
+            {
+                // Only whole-file operations reach an inline extent (truncate/punch convert or rewrite it first).
+                Tree.Delete(key);
+                dropped += e.RamBytes;
+                continue;
+            }
+            ulong ks = e.FileOffset, ke = e.End;
+            ulong refOffset = ks - e.Offset; // the data backref's offset: the same for every piece of this extent
+            Tree.Delete(key);
+            if (!e.IsHole) _tx.AddDataRef(e.DiskBytenr, e.DiskNumBytes, RootId, ino, refOffset, -1);
+            if (ks < start) InsertFileExtent(ino, ks, e.Type, e.DiskBytenr, e.DiskNumBytes, e.Offset, start - ks);
+            if (ke > end) InsertFileExtent(ino, end, e.Type, e.DiskBytenr, e.DiskNumBytes, e.Offset + (end - ks), ke - end);
+            if (!e.IsHole) dropped += Math.Min(ke, end) - Math.Max(ks, start);
+        }
+        if (dropped != 0) EditInode(ino, i => i.NBytes -= dropped);
+    }
+
+    /// <summary>Sets the file size; shrinking drops data past it and zeroes the tail of the last sector.</summary>
+    public void Truncate(ulong ino, ulong size)
+    {
+        var info = ReadInode(ino);
+        if (!info.IsReg) throw new FsException("EINVAL", $"inode {ino} is not a regular file");
+        var now = Clock();
+        if (size >= info.Size)
+        {
+            EditInode(ino, i => { i.FileSize = size; i.Mtime = now; i.Ctime = now; });
+            return;
+        }
+        var extents = ReadExtents(ino);
+        if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline)
+        {
+            Tree.Delete(new Key(ino, ItemType.ExtentData, 0));
+            ulong old = extents[0].RamBytes;
+            if (size > 0) WriteInline(ino, extents[0].Inline.AsSpan(0, (int)Math.Min(size, old)));
+            EditInode(ino, i => { i.FileSize = size; i.NBytes = Math.Min(size, old); i.Mtime = now; i.Ctime = now; });
+            return;
+        }
+        ulong sector = SectorSize;
+        ulong keep = (size + sector - 1) / sector * sector;
+        if (size % sector != 0 && ExtentAt(extents, size) is { IsHole: false, Type: FileExtentType.Regular })
+        {
+            // The kernel zeroes the rest of the last sector so that a later extension reads zeros.
+            var tail = new byte[sector];
+            ulong s0 = size / sector * sector;
+            Read(ino, s0, tail.AsSpan(0, (int)(size - s0)));
+            EditInode(ino, i => i.FileSize = keep); // let Write see the whole sector
+            Write(ino, s0, tail);
+        }
+        DropExtents(ino, keep, ulong.MaxValue);
+        EditInode(ino, i => { i.FileSize = size; i.Mtime = now; i.Ctime = now; });
+    }
+
+    private static FileExtent? ExtentAt(List<FileExtent> extents, ulong pos)
+    {
+        foreach (var e in extents) if (pos >= e.FileOffset && pos < e.End) return e;
+        return null;
+    }
+
+    /// <summary>Punches a hole: whole sectors are dropped, partial edge sectors zeroed (as the kernel does).</summary>
+    public void PunchHole(ulong ino, ulong offset, ulong length)
+    {
+        var info = ReadInode(ino);
+        if (!info.IsReg) throw new FsException("EINVAL", $"inode {ino} is not a regular file");
+        ulong end = Math.Min(offset + length, info.Size);
+        if (end <= offset) return;
+        var extents = ReadExtents(ino);
+        if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline)
+        {
+            var zeros = new byte[end - offset];
+            Write(ino, offset, zeros);
+            return;
+        }
+        ulong sector = SectorSize;
+        ulong aStart = (offset + sector - 1) / sector * sector, aEnd = end / sector * sector;
+        if (aStart > aEnd) { Write(ino, offset, new byte[end - offset]); return; }
+        if (offset < aStart) Write(ino, offset, new byte[aStart - offset]);
+        if (aEnd < end) Write(ino, aEnd, new byte[end - aEnd]);
+        if (aStart < aEnd) DropExtents(ino, aStart, aEnd);
+        var now = Clock();
+        EditInode(ino, i => { i.Mtime = now; i.Ctime = now; });
+    }
+
+    /// <summary>Preallocates the holes of [offset, offset+length) (sector aligned outward); extends the size unless keepSize.</summary>
+    public void Fallocate(ulong ino, ulong offset, ulong length, bool keepSize)
+    {
+        var info = ReadInode(ino);
+        if (!info.IsReg) throw new FsException("EINVAL", $"inode {ino} is not a regular file");
+        if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
+        var extents = ReadExtents(ino);
+        if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline) { ConvertInlineToRegular(ino, extents[0]); extents = ReadExtents(ino); }
+        ulong sector = SectorSize;
+        ulong aStart = offset / sector * sector, aEnd = (offset + length + sector - 1) / sector * sector;
+        ulong added = 0;
+        foreach (var (hs, he) in Holes(extents, aStart, aEnd))
+        {
+            ulong pos = hs;
+            while (pos < he)
+            {
+                var (bytenr, len) = _tx.AllocateData(he - pos);
+                InsertFileExtent(ino, pos, FileExtentType.Prealloc, bytenr, len, 0, len);
+                pos += len;
+                added += len;
+            }
+        }
+        var now = Clock();
+        EditInode(ino, i =>
+        {
+            i.NBytes += added;
+            if (added > 0) i.Flags |= InodeFlags.Prealloc;
+            if (!keepSize && offset + length > i.FileSize) i.FileSize = offset + length;
+            i.Ctime = now;
+            if (!keepSize) i.Mtime = now;
+        });
+    }
+
+    private static IEnumerable<(ulong Start, ulong End)> Holes(List<FileExtent> extents, ulong start, ulong end)
+    {
+        ulong pos = start;
+        foreach (var e in extents.OrderBy(e => e.FileOffset))
+        {
+            if (e.End <= pos || e.IsHole) continue;
+            if (e.FileOffset >= end) break;
+            if (e.FileOffset > pos) yield return (pos, e.FileOffset);
+            pos = Math.Max(pos, e.End);
+        }
+        if (pos < end) yield return (pos, end);
+    }
+
+    /// <summary>
+    /// Reflinks [srcOffset, srcOffset+length) of <paramref name="src"/> (in <paramref name="srcTree"/>) to
+    /// <paramref name="dstOffset"/> of <paramref name="dst"/> in this tree: the destination's items reference the same
+    /// data extents (no data is copied). Offsets and length are sector aligned (length may end at the source EOF).
+    /// </summary>
+    public void Clone(FsTree srcTree, ulong src, ulong srcOffset, ulong length, ulong dst, ulong dstOffset)
+    {
+        var sinfo = srcTree.ReadInode(src);
+        var dinfo = ReadInode(dst);
+        if (!sinfo.IsReg || !dinfo.IsReg) throw new FsException("EINVAL", "clone needs regular files");
+        ulong sector = SectorSize;
+        if (length == 0) length = sinfo.Size - Math.Min(srcOffset, sinfo.Size);
+        ulong srcEnd = srcOffset + length;
+        bool toEof = srcEnd >= sinfo.Size;
+        if (srcOffset % sector != 0 || dstOffset % sector != 0 || (!toEof && length % sector != 0))
+            throw new FsException("EINVAL", "clone offsets and length must be sector aligned (length may end at EOF)");
+        if (srcTree.RootId == RootId && src == dst && srcOffset < dstOffset + length && dstOffset < srcEnd)
+            throw new FsException("EINVAL", "overlapping clone within one file");
+        ulong alignedLen = (length + sector - 1) / sector * sector;
+        var sExtents = srcTree.ReadExtents(src);
+        if (sExtents.Count == 1 && sExtents[0].Type == FileExtentType.Inline)
+        {
+            // Inline data cannot be shared: copy it.
+            var bytes = new byte[length];
+            srcTree.Read(src, srcOffset, bytes);
+            Write(dst, dstOffset, bytes);
+            return;
+        }
+        var dExtents = ReadExtents(dst);
+        if (dExtents.Count == 1 && dExtents[0].Type == FileExtentType.Inline) ConvertInlineToRegular(dst, dExtents[0]);
+        DropExtents(dst, dstOffset, dstOffset + alignedLen);
+        ulong added = 0;
+        foreach (var e in sExtents)
+        {
+            if (e.End <= srcOffset || e.FileOffset >= srcOffset + alignedLen || e.IsHole) continue;
+            ulong s = Math.Max(e.FileOffset, srcOffset), t = Math.Min(e.End, srcOffset + alignedLen);
+            InsertFileExtent(dst, dstOffset + (s - srcOffset), e.Type, e.DiskBytenr, e.DiskNumBytes, e.Offset + (s - e.FileOffset), t - s);
+            added += t - s;
+        }
+        var now = Clock();
+        EditInode(dst, i =>
+        {
+            i.NBytes += added;
+            if (dstOffset + length > i.FileSize) i.FileSize = dstOffset + length;
+            i.Mtime = now; i.Ctime = now;
+            if (sExtents.Any(x => x.Type == FileExtentType.Prealloc)) i.Flags |= InodeFlags.Prealloc;
+        });
+    }
+}

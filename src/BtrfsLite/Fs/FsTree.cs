@@ -1,0 +1,438 @@
+using System.Text;
+using BtrfsLite.Format;
+using BtrfsLite.Transactions;
+using BtrfsLite.Trees;
+
+namespace BtrfsLite.Fs;
+
+/// <summary>Linux errno-style failures of file-system operations (ENOENT, EEXIST, ENOTDIR, ...).</summary>
+public sealed class FsException : IOException
+{
+    public string Errno { get; }
+    public FsException(string errno, string message) : base($"{errno}: {message}") => Errno = errno;
+}
+
+/// <summary>
+/// Inodes, directories and file extents of one subvolume tree, changed inside a transaction. Keeps every
+/// invariant btrfs check verifies: nlink = names, DIR_ITEM ↔ DIR_INDEX ↔ INODE_REF, directory sizes, nbytes,
+/// non-overlapping sector-aligned extents, csums for checksummed data, data backrefs.
+/// </summary>
+public sealed partial class FsTree
+{
+    public const ulong RootDirIno = 256;
+    public const int MaxInline = 2048; // the kernel's default max_inline
+    private readonly Transaction _tx;
+    private ulong _nextIno;
+
+    public FsTree(Transaction tx, ulong rootId, Func<Timespec> clock)
+    {
+        _tx = tx;
+        RootId = rootId;
+        Clock = clock;
+    }
+
+    public ulong RootId { get; }
+    public Func<Timespec> Clock { get; }
+    public Transaction Tx => _tx;
+    private CowTree Tree => _tx.Tree(RootId);
+    private TreeRoot Root => _tx.CurrentRoot(RootId);
+    private ulong SectorSize => (ulong)_tx.Image.SectorSize;
+
+    // ------------------------------------------------------------------ inodes
+
+    public bool TryReadInode(ulong ino, out InodeInfo info)
+    {
+        var c = _tx.NewCursor();
+        if (!c.Find(Root, new Key(ino, ItemType.InodeItem, 0))) { info = default; return false; }
+        info = InodeInfo.From(ino, new InodeItem(c.Data));
+        return true;
+    }
+
+    public InodeInfo ReadInode(ulong ino) =>
+        TryReadInode(ino, out var i) ? i : throw new FsException("ENOENT", $"inode {ino} not found in tree {RootId}");
+
+    /// <summary>Changes an inode item in place.</summary>
+    public void EditInode(ulong ino, InodeEdit edit)
+    {
+        if (!Tree.TryGetForWrite(new Key(ino, ItemType.InodeItem, 0), out var d))
+            throw new FsException("ENOENT", $"inode {ino} not found in tree {RootId}");
+        var item = new InodeItem(d);
+        edit(item);
+        item.Transid = _tx.Generation;
+    }
+
+    public delegate void InodeEdit(InodeItem item);
+
+    private ulong NextInodeNumber()
+    {
+        if (_nextIno == 0)
+        {
+            var c = _tx.NewCursor();
+            ulong max = RootDirIno;
+            // The highest item below the special (negative) objectids belongs to the highest inode.
+            if (c.SeekBefore(Root, new Key(ObjectIds.LastFree + 1, 0, 0)) && c.ObjectId <= ObjectIds.LastFree)
+                max = Math.Max(max, c.ObjectId);
+            _nextIno = max + 1;
+        }
+        return _nextIno++;
+    }
+
+    /// <summary>Creates an inode item (nlink 0 until it is linked).</summary>
+    public ulong CreateInode(uint mode, uint uid = 0, uint gid = 0, ulong rdev = 0, InodeFlags flags = 0, Timespec? time = null)
+    {
+        ulong ino = NextInodeNumber();
+        var t = time ?? Clock();
+        var item = new InodeItem(Tree.Insert(new Key(ino, ItemType.InodeItem, 0), InodeItem.Size));
+        item.Generation = _tx.Generation;
+        item.Transid = _tx.Generation;
+        item.Mode = mode;
+        item.Uid = uid;
+        item.Gid = gid;
+        item.Rdev = rdev;
+        item.Flags = flags;
+        item.Atime = t; item.Ctime = t; item.Mtime = t; item.Otime = t;
+        return ino;
+    }
+
+    // ------------------------------------------------------------------ directories
+
+    /// <summary>Looks a name up in a directory: the entry's location (inode or subvolume root) and type.</summary>
+    public bool TryLookup(ulong dir, ReadOnlySpan<byte> name, out Key location, out DirEntryType type)
+    {
+        location = default; type = 0;
+        var c = _tx.NewCursor();
+        if (!c.Find(Root, new Key(dir, ItemType.DirItem, Checksums.NameHash(name)))) return false;
+        var r = new DirEntryReader(c.Data);
+        while (r.Next(out var e))
+            if (e.Name.SequenceEqual(name)) { location = e.Location; type = e.Type; return true; }
+        return false;
+    }
+
+    /// <summary>A directory entry naming a subvolume (location its ROOT_ITEM; no INODE_REF, as the kernel writes it).</summary>
+    internal ulong AddSubvolumeEntry(ulong dir, ReadOnlySpan<byte> name, ulong subvolId)
+    {
+        ValidateName(name);
+        ulong index = NextDirIndex(dir);
+        AddDirEntries(dir, name, new Key(subvolId, ItemType.RootItem, ulong.MaxValue), DirEntryType.Dir, index);
+        return index;
+    }
+
+    private ulong NextDirIndex(ulong dir)
+    {
+        var c = _tx.NewCursor();
+        ulong next = 2;
+        if (c.SeekBefore(Root, new Key(dir, ItemType.DirIndex, ulong.MaxValue)) && c.ObjectId == dir && c.Type == ItemType.DirIndex)
+            next = c.Offset + 1;
+        return Math.Max(next, 2);
+    }
+
+    /// <summary>Adds name → inode in a directory (DIR_ITEM, DIR_INDEX, INODE_REF/EXTREF; sizes, nlink, times).</summary>
+    public ulong Link(ulong dir, ReadOnlySpan<byte> name, ulong ino, DirEntryType type)
+    {
+        ValidateName(name);
+        var dirInfo = ReadInode(dir);
+        if (!dirInfo.IsDir) throw new FsException("ENOTDIR", $"inode {dir} is not a directory");
+        if (TryLookup(dir, name, out _, out _)) throw new FsException("EEXIST", $"'{Encoding.UTF8.GetString(name)}' exists in directory {dir}");
+        ulong index = NextDirIndex(dir);
+        var location = new Key(ino, ItemType.InodeItem, 0);
+        AddDirEntries(dir, name, location, type, index);
+        AddInodeRef(ino, dir, index, name);
+        var now = Clock();
+        EditInode(ino, i => { i.NLink += 1; i.Ctime = now; });
+        return index;
+    }
+
+    internal void AddDirEntries(ulong dir, ReadOnlySpan<byte> name, in Key location, DirEntryType type, ulong index)
+    {
+        int entrySize = DirEntry.HeaderSize + name.Length;
+        var itemKey = new Key(dir, ItemType.DirItem, Checksums.NameHash(name));
+        scoped Span<byte> d;
+        if (Tree.TryGetForWrite(itemKey, out var existing))
+        {
+            int old = existing.Length; // a hash collision: append the entry to the item
+            d = Tree.Resize(itemKey, old + entrySize)[old..];
+        }
+        else d = Tree.Insert(itemKey, entrySize);
+        DirEntry.Write(d, location, _tx.Generation, type, name, default);
+        DirEntry.Write(Tree.Insert(new Key(dir, ItemType.DirIndex, index), entrySize), location, _tx.Generation, type, name, default);
+        var now = Clock();
+        ulong grow = (ulong)(2 * name.Length);
+        EditInode(dir, i => { i.FileSize += grow; i.Mtime = now; i.Ctime = now; });
+    }
+
+    // An INODE_REF item holds every name of the inode in one directory; past the item size limit, INODE_EXTREF.
+    private void AddInodeRef(ulong ino, ulong dir, ulong index, ReadOnlySpan<byte> name)
+    {
+        int entry = InodeRefEntry.HeaderSize + name.Length;
+        var key = new Key(ino, ItemType.InodeRef, dir);
+        int max = MaxItemPayload;
+        if (Tree.TryGetForWrite(key, out var existing))
+        {
+            int old = existing.Length;
+            if (old + entry <= max)
+            {
+                InodeRefEntry.Write(Tree.Resize(key, old + entry)[old..], index, name);
+                return;
+            }
+            var xkey = new Key(ino, ItemType.InodeExtref, Checksums.ExtrefHash(dir, name));
+            int xe = InodeExtrefEntry.HeaderSize + name.Length;
+            if (Tree.TryGetForWrite(xkey, out var x))
+            {
+                int o = x.Length;
+                InodeExtrefEntry.Write(Tree.Resize(xkey, o + xe)[o..], dir, index, name);
+            }
+            else InodeExtrefEntry.Write(Tree.Insert(xkey, xe), dir, index, name);
+            return;
+        }
+        InodeRefEntry.Write(Tree.Insert(key, entry), index, name);
+    }
+
+    private int MaxItemPayload => _tx.Image.NodeSize - NodeHeader.Size - ItemHeader.Size;
+
+    /// <summary>Removes name from a directory; returns the inode it named. Drops the inode when its last name goes.</summary>
+    public ulong Unlink(ulong dir, ReadOnlySpan<byte> name, bool allowDirectory = false)
+    {
+        if (!TryLookup(dir, name, out var loc, out var type))
+            throw new FsException("ENOENT", $"'{Encoding.UTF8.GetString(name)}' not found in directory {dir}");
+        if (loc.Type != ItemType.InodeItem) throw new FsException("EISDIR", $"'{Encoding.UTF8.GetString(name)}' is a subvolume; delete it as one");
+        ulong ino = loc.ObjectId;
+        var info = ReadInode(ino);
+        if (info.IsDir)
+        {
+            if (!allowDirectory) throw new FsException("EISDIR", $"'{Encoding.UTF8.GetString(name)}' is a directory");
+            if (info.Size != 0) throw new FsException("ENOTEMPTY", $"directory '{Encoding.UTF8.GetString(name)}' is not empty");
+        }
+        ulong index = RemoveInodeRef(ino, dir, name);
+        RemoveDirEntries(dir, name, index);
+        var now = Clock();
+        EditInode(ino, i => { i.NLink -= 1; i.Ctime = now; });
+        if (info.IsDir || info.NLink <= 1) DropInode(ino);
+        return ino;
+    }
+
+    internal void RemoveDirEntries(ulong dir, ReadOnlySpan<byte> name, ulong index)
+    {
+        var itemKey = new Key(dir, ItemType.DirItem, Checksums.NameHash(name));
+        RemoveNamedEntry(itemKey, name, DirEntryOffsets);
+        Tree.Delete(new Key(dir, ItemType.DirIndex, index));
+        var now = Clock();
+        ulong shrink = (ulong)(2 * name.Length);
+        EditInode(dir, i => { i.FileSize -= shrink; i.Mtime = now; i.Ctime = now; });
+    }
+
+    private static int DirEntryOffsets(ReadOnlySpan<byte> item, int pos, out ReadOnlySpan<byte> name)
+    {
+        int nameLen = Le16(item, pos + DirEntry.Offsets.NameLen), dataLen = Le16(item, pos + DirEntry.Offsets.DataLen);
+        name = item.Slice(pos + DirEntry.HeaderSize, nameLen);
+        return DirEntry.HeaderSize + nameLen + dataLen;
+    }
+
+    private static int Le16(ReadOnlySpan<byte> b, int off) => b[off] | (b[off + 1] << 8);
+
+    private delegate int EntryWalker(ReadOnlySpan<byte> item, int pos, out ReadOnlySpan<byte> name);
+
+    /// <summary>Deletes the entry with <paramref name="name"/> from a multi-entry item (or the item when it was alone).</summary>
+    private void RemoveNamedEntry(Key key, ReadOnlySpan<byte> name, EntryWalker walk)
+    {
+        if (!Tree.TryGetForWrite(key, out var d)) throw Corruption.Create($"tree {RootId}: item {key} missing", 0, RootId);
+        int pos = 0;
+        while (pos < d.Length)
+        {
+            int len = walk(d, pos, out var n);
+            if (n.SequenceEqual(name))
+            {
+                if (len == d.Length) { Tree.Delete(key); return; }
+                d[(pos + len)..].CopyTo(d[pos..]);
+                Tree.Resize(key, d.Length - len);
+                return;
+            }
+            pos += len;
+        }
+        throw Corruption.Create($"tree {RootId}: item {key} has no entry for the name", 0, RootId);
+    }
+
+    private ulong RemoveInodeRef(ulong ino, ulong dir, ReadOnlySpan<byte> name)
+    {
+        var c = _tx.NewCursor();
+        var key = new Key(ino, ItemType.InodeRef, dir);
+        if (c.Find(Root, key))
+        {
+            var r = new InodeRefReader(c.Data);
+            while (r.Next(out var e))
+                if (e.Name.SequenceEqual(name))
+                {
+                    ulong index = e.Index;
+                    RemoveNamedEntry(key, name, static (ReadOnlySpan<byte> item, int pos, out ReadOnlySpan<byte> n) =>
+                    {
+                        int l = Le16(item, pos + 8);
+                        n = item.Slice(pos + InodeRefEntry.HeaderSize, l);
+                        return InodeRefEntry.HeaderSize + l;
+                    });
+                    return index;
+                }
+        }
+        var xkey = new Key(ino, ItemType.InodeExtref, Checksums.ExtrefHash(dir, name));
+        if (c.Find(Root, xkey))
+        {
+            var r = new InodeExtrefReader(c.Data);
+            while (r.Next(out var e))
+                if (e.Parent == dir && e.Name.SequenceEqual(name))
+                {
+                    ulong index = e.Index;
+                    RemoveNamedEntry(xkey, name, static (ReadOnlySpan<byte> item, int pos, out ReadOnlySpan<byte> n) =>
+                    {
+                        int l = Le16(item, pos + 16);
+                        n = item.Slice(pos + InodeExtrefEntry.HeaderSize, l);
+                        return InodeExtrefEntry.HeaderSize + l;
+                    });
+                    return index;
+                }
+        }
+        throw Corruption.Create($"tree {RootId}: inode {ino} has no reference named in directory {dir}", 0, RootId);
+    }
+
+    /// <summary>Deletes an inode with no names left: its items and its file extents (dropping data references).</summary>
+    private void DropInode(ulong ino)
+    {
+        DropExtents(ino, 0, ulong.MaxValue);
+        var keys = new List<Key>();
+        var c = _tx.NewCursor();
+        if (c.Seek(Root, new Key(ino, 0, 0)))
+            do
+            {
+                if (c.ObjectId != ino) break;
+                keys.Add(c.Key);
+            } while (c.Next());
+        foreach (var k in keys) Tree.Delete(k);
+    }
+
+    /// <summary>Lists a directory in index order: (name, location, type).</summary>
+    public List<(byte[] Name, Key Location, DirEntryType Type)> ReadDir(ulong dir)
+    {
+        var list = new List<(byte[], Key, DirEntryType)>();
+        var c = _tx.NewCursor();
+        if (c.SeekPrefix(Root, dir, ItemType.DirIndex))
+            do
+            {
+                if (c.ObjectId != dir || c.Type != ItemType.DirIndex) break;
+                var r = new DirEntryReader(c.Data);
+                if (r.Next(out var e)) list.Add((e.Name.ToArray(), e.Location, e.Type));
+            } while (c.Next());
+        return list;
+    }
+
+    private static void ValidateName(ReadOnlySpan<byte> name)
+    {
+        if (name.Length == 0 || name.Length > 255) throw new FsException("ENAMETOOLONG", $"name length {name.Length} outside 1..255");
+        if (name.IndexOf((byte)'/') >= 0 || name.IndexOf((byte)0) >= 0) throw new FsException("EINVAL", "name contains '/' or NUL");
+        if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8)) throw new FsException("EINVAL", "'.' and '..' are not entries");
+    }
+
+    // ------------------------------------------------------------------ convenience
+
+    public ulong Mkdir(ulong parent, ReadOnlySpan<byte> name, uint perm = 0x1ED /* 0755 */, uint uid = 0, uint gid = 0)
+    {
+        ulong ino = CreateInode(InodeItem.SIfDir | (perm & 0xFFF), uid, gid);
+        Link(parent, name, ino, DirEntryType.Dir);
+        return ino;
+    }
+
+    public ulong CreateFile(ulong parent, ReadOnlySpan<byte> name, uint perm = 0x1A4 /* 0644 */, uint uid = 0, uint gid = 0, InodeFlags flags = 0)
+    {
+        ulong ino = CreateInode(InodeItem.SIfReg | (perm & 0xFFF), uid, gid, flags: flags);
+        Link(parent, name, ino, DirEntryType.RegFile);
+        return ino;
+    }
+
+    public ulong Symlink(ulong parent, ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, uint uid = 0, uint gid = 0)
+    {
+        if (target.Length == 0 || target.Length > Math.Min(MaxInline * 2 - 1, (int)SectorSize - 1))
+            throw new FsException("ENAMETOOLONG", $"symlink target of {target.Length} bytes");
+        ulong ino = CreateInode(InodeItem.SIfLnk | 0x1FF, uid, gid);
+        WriteInline(ino, target);
+        ulong len = (ulong)target.Length;
+        EditInode(ino, i => { i.FileSize = len; i.NBytes = len; });
+        Link(parent, name, ino, DirEntryType.Symlink);
+        return ino;
+    }
+
+    public ulong Mknod(ulong parent, ReadOnlySpan<byte> name, uint mode, ulong rdev = 0, uint uid = 0, uint gid = 0)
+    {
+        var type = InodeItem.TypeFromMode(mode);
+        if (type is DirEntryType.Unknown or DirEntryType.Dir or DirEntryType.RegFile or DirEntryType.Symlink)
+            throw new FsException("EINVAL", $"mknod of mode 0{Convert.ToString(mode, 8)}");
+        ulong ino = CreateInode(mode, uid, gid, rdev);
+        Link(parent, name, ino, type);
+        return ino;
+    }
+
+    /// <summary>Renames (moves) an entry, replacing a non-directory target like rename(2).</summary>
+    public void Rename(ulong fromDir, ReadOnlySpan<byte> fromName, ulong toDir, ReadOnlySpan<byte> toName)
+    {
+        if (!TryLookup(fromDir, fromName, out var loc, out var type))
+            throw new FsException("ENOENT", $"'{Encoding.UTF8.GetString(fromName)}' not found");
+        if (loc.Type != ItemType.InodeItem) throw new FsException("EXDEV", "renaming subvolumes is not supported");
+        if (fromDir == toDir && fromName.SequenceEqual(toName)) return;
+        if (TryLookup(toDir, toName, out var existing, out var existingType))
+        {
+            if (existingType == DirEntryType.Dir || type == DirEntryType.Dir)
+                throw new FsException("EEXIST", $"'{Encoding.UTF8.GetString(toName)}' exists");
+            Unlink(toDir, toName);
+        }
+        ulong ino = loc.ObjectId;
+        if (type == DirEntryType.Dir && IsAncestor(ino, toDir)) throw new FsException("EINVAL", "cannot move a directory into itself");
+        ulong index = RemoveInodeRef(ino, fromDir, fromName);
+        RemoveDirEntries(fromDir, fromName, index);
+        ulong newIndex = NextDirIndex(toDir);
+        AddDirEntries(toDir, toName, loc, type, newIndex);
+        AddInodeRef(ino, toDir, newIndex, toName);
+        var now = Clock();
+        EditInode(ino, i => i.Ctime = now);
+    }
+
+    private bool IsAncestor(ulong dirIno, ulong of)
+    {
+        for (ulong cur = of, guard = 0; guard < 4096; guard++)
+        {
+            if (cur == dirIno) return true;
+            if (cur == RootDirIno) return false;
+            cur = ParentOf(cur);
+        }
+        return false;
+    }
+
+    /// <summary>The directory holding a directory inode (its single INODE_REF's key offset).</summary>
+    public ulong ParentOf(ulong dirIno)
+    {
+        var c = _tx.NewCursor();
+        if (c.SeekPrefix(Root, dirIno, ItemType.InodeRef)) return c.Offset;
+        throw Corruption.Create($"tree {RootId}: directory {dirIno} has no INODE_REF", 0, RootId);
+    }
+
+    /// <summary>Sets (or replaces) an extended attribute.</summary>
+    public void SetXattr(ulong ino, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        if (name.Length == 0 || name.Length > 255) throw new FsException("ERANGE", "xattr name length");
+        if (DirEntry.HeaderSize + name.Length + value.Length > MaxItemPayload - 0) throw new FsException("E2BIG", "xattr too large for a leaf");
+        var key = new Key(ino, ItemType.XattrItem, Checksums.NameHash(name));
+        if (Tree.Contains(key)) RemoveNamedEntry(key, name, DirEntryOffsets);
+        int size = DirEntry.HeaderSize + name.Length + value.Length;
+        scoped Span<byte> d;
+        if (Tree.TryGetForWrite(key, out var existing)) { int old = existing.Length; d = Tree.Resize(key, old + size)[old..]; }
+        else d = Tree.Insert(key, size);
+        DirEntry.Write(d, default, _tx.Generation, DirEntryType.Xattr, name, value);
+        var now = Clock();
+        EditInode(ino, i => i.Ctime = now);
+    }
+}
+
+/// <summary>What an inode item says, copied out.</summary>
+public readonly record struct InodeInfo(ulong Ino, ulong Size, ulong NBytes, uint NLink, uint Mode, uint Uid, uint Gid, ulong Rdev,
+    InodeFlags Flags, Timespec Atime, Timespec Mtime, Timespec Ctime, ulong Generation)
+{
+    public bool IsDir => (Mode & InodeItem.SIfMt) == InodeItem.SIfDir;
+    public bool IsReg => (Mode & InodeItem.SIfMt) == InodeItem.SIfReg;
+    public bool IsSymlink => (Mode & InodeItem.SIfMt) == InodeItem.SIfLnk;
+    public static InodeInfo From(ulong ino, InodeItem i) =>
+        new(ino, i.FileSize, i.NBytes, i.NLink, i.Mode, i.Uid, i.Gid, i.Rdev, i.Flags, i.Atime, i.Mtime, i.Ctime, i.Generation);
+}
