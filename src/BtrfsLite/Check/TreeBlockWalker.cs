@@ -34,7 +34,7 @@ internal static class TreeBlockWalker
         or ObjectIds.DevTree or ObjectIds.CsumTree or ObjectIds.QuotaTree or ObjectIds.UuidTree or ObjectIds.FreeSpaceTree
         or ObjectIds.BlockGroupTree;
 
-    private readonly record struct PendingRoot(ulong TreeId, ulong KeyOffset, ulong Bytenr, int Level, ulong Generation, uint Refs, ulong DropObjectId, ulong Leaf, int Slot);
+    private readonly record struct PendingRoot(ulong TreeId, ulong KeyOffset, ulong Bytenr, int Level, ulong Generation, uint Refs, ulong DropObjectId, ulong Leaf, int Slot, RootItemInfo Info);
 
     private sealed class Walker
     {
@@ -53,6 +53,9 @@ internal static class TreeBlockWalker
         private ulong _tree;
         private List<ulong>? _leaves;
         private bool _fsLike;
+        private bool _knownHit;
+        private FsRootChecker.TreeCheck? _fsCheck;
+        private bool _fsCheckFailed;
 
         public TreeWalkResult Result { get; }
 
@@ -78,8 +81,8 @@ internal static class TreeBlockWalker
         public void WalkAll()
         {
             var sb = _img.Super;
-            WalkTree(ObjectIds.ChunkTree, sb.ChunkRoot, sb.ChunkRootLevel, sb.ChunkRootGeneration);
-            WalkTree(ObjectIds.RootTree, sb.Root, sb.RootLevel, sb.Generation);
+            WalkTreeTracked(ObjectIds.ChunkTree, sb.ChunkRoot, sb.ChunkRootLevel, sb.ChunkRootGeneration, null);
+            WalkTreeTracked(ObjectIds.RootTree, sb.Root, sb.RootLevel, sb.Generation, null);
             if (sb.LogRoot != 0)
                 _report.Notes.Add($"log tree at {sb.LogRoot} (transid {sb.LogRootTransid}) is not replayed and was not checked");
 
@@ -105,7 +108,7 @@ internal static class TreeBlockWalker
                     continue;
                 }
                 if (p.TreeId == ObjectIds.TreeReloc) _report.Notes.Add($"relocation tree for {p.KeyOffset} found (balance was interrupted)");
-                WalkTree(p.TreeId, p.Bytenr, p.Level, p.Generation);
+                WalkTreeTracked(p.TreeId, p.Bytenr, p.Level, p.Generation, p.Info);
             }
 
             foreach (ulong required in new[] { ObjectIds.ExtentTree, ObjectIds.DevTree, ObjectIds.FsTree, ObjectIds.CsumTree })
@@ -116,6 +119,38 @@ internal static class TreeBlockWalker
                 }
             if (!Result.TreeRoots.ContainsKey(ObjectIds.DataRelocTree))
                 _report.Notes.Add("data relocation tree (-9) missing: the kernel will refuse to mount");
+        }
+
+        /// <summary>
+        /// Walks one tree and notes whether it was clean: no finding while walking it and no block already reached from
+        /// another tree. Then a tree cursor over it would read exactly the blocks walked here, in this order, and verify
+        /// them without error, so the leaves can be handed to the fs-root check now (once, while in memory) instead of
+        /// being read again. A tree that is not clean is checked by the later phases the slow way, as before.
+        /// </summary>
+        private void WalkTreeTracked(ulong treeId, ulong bytenr, int level, ulong generation, RootItemInfo? info)
+        {
+            int before = _report.ErrorCount;
+            _knownHit = false;
+            _fsCheckFailed = false;
+            _fsCheck = info is { } ri && FsCheckState.IsCheckedFsTree(treeId) && ri.ItemSize >= RootItem.LegacySize
+                ? FsRootChecker.NewLeafFed(_ctx, ri) : null;
+            WalkTree(treeId, bytenr, level, generation);
+            bool clean = _report.ErrorCount == before && !_knownHit;
+            if (clean) Result.CleanTrees.Add(treeId);
+            var fc = _fsCheck;
+            _fsCheck = null;
+            if (fc != null && clean && !_fsCheckFailed)
+            {
+                try
+                {
+                    fc.Finish();
+                    Result.FsChecks[treeId] = fc;
+                }
+                catch (Exception)
+                {
+                    // The fs-root phase walks this tree itself and meets the same problem there.
+                }
+            }
         }
 
         private void WalkTree(ulong treeId, ulong bytenr, int level, ulong generation)
@@ -141,6 +176,7 @@ internal static class TreeBlockWalker
             string where = parent == 0 ? $"root of tree {rootId}" : $"pointed to by node {parent}";
             if (Result.Blocks.TryGetValue(bytenr, out var known))
             {
+                _knownHit = true;
                 if (_lastTree.TryGetValue(bytenr, out var last) && last == tree)
                 {
                     Add(FindingCode.BlockReferencedTwice, tree, parent, -1,
@@ -274,6 +310,11 @@ internal static class TreeBlockWalker
                 Result.BtreeSpaceWaste += (ulong)Math.Max(0, leaf.FreeSpace);
                 _leaves?.Add(bytenr);
                 ProcessLeaf(leaf, (int)nr, bytenr, owner);
+                if (_fsCheck != null && !_fsCheckFailed)
+                {
+                    try { _fsCheck.LeafSeen(leaf, (int)nr, bytenr); }
+                    catch (Exception) { _fsCheckFailed = true; } // redone (and reported) by the fs-root phase
+                }
                 return;
             }
             Result.BtreeSpaceWaste += (ulong)((_maxPtrs - (int)nr) * KeyPtr.Size);
@@ -408,7 +449,8 @@ internal static class TreeBlockWalker
                         }
                         var ri = new RootItem(data);
                         ulong id = leaf.KeyObjectId(i);
-                        _pending.Add(new PendingRoot(id, leaf.KeyOffset(i), ri.Bytenr, ri.Level, ri.Generation, ri.Refs, ri.DropProgress.ObjectId, bytenr, i));
+                        _pending.Add(new PendingRoot(id, leaf.KeyOffset(i), ri.Bytenr, ri.Level, ri.Generation, ri.Refs, ri.DropProgress.ObjectId, bytenr, i,
+                            RootItemInfo.Parse(id, leaf.KeyOffset(i), data, bytenr, i)));
                         break;
                     }
                     case ItemType.InodeItem when _fsLike:

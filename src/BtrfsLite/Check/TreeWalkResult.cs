@@ -71,6 +71,11 @@ public sealed class TreeWalkResult
     /// <summary>Readable leaves of the non-subvolume trees (root, extent, chunk, dev, csum, free space, block group, quota, uuid), in key order.</summary>
     public Dictionary<ulong, List<ulong>> Leaves { get; } = new();
 
+    /// <summary>Trees whose walk added no finding and reached no block already reached from another tree.</summary>
+    internal HashSet<ulong> CleanTrees { get; } = new();
+    /// <summary>Fs-root checks of clean fs trees, done while the walker held their leaves (reported by the fs-roots phase).</summary>
+    internal Dictionary<ulong, FsRootChecker.TreeCheck> FsChecks { get; } = new();
+
     /// <summary>False when some block could not be read or descended into: reference counts are then incomplete.</summary>
     public bool Complete { get; internal set; } = true;
 
