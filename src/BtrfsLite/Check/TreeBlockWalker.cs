@@ -54,6 +54,7 @@ internal static class TreeBlockWalker
         private List<ulong>? _leaves;
         private bool _fsLike;
         private bool _knownHit;
+        private bool _fsTree;
         private FsRootChecker.TreeCheck? _fsCheck;
         private bool _fsCheckFailed;
 
@@ -157,6 +158,7 @@ internal static class TreeBlockWalker
         {
             _tree = treeId;
             _fsLike = !IsSystemTree(treeId) || treeId == ObjectIds.RootTree;
+            _fsTree = ObjectIds.IsFsTree(treeId);
             _leaves = IsSystemTree(treeId) ? new List<ulong>() : null;
             if (_leaves != null) Result.Leaves[treeId] = _leaves;
             Result.TreeRoots[treeId] = bytenr;
@@ -465,6 +467,9 @@ internal static class TreeBlockWalker
                         var data = leaf.Data(i);
                         if (data.Length < FileExtentItem.Size) break; // inline or malformed: the fs-root phase judges it
                         var fe = new FileExtentItem(data);
+                        // What the qgroup phase counts as a leaf's reference to a data extent (any non-inline type).
+                        if (_fsTree && fe.Type != FileExtentType.Inline && fe.DiskBytenr != 0)
+                            Result.FsDataPointers.Add((fe.DiskBytenr, bytenr));
                         if (fe.Type is not (FileExtentType.Regular or FileExtentType.Prealloc)) break;
                         ulong disk = fe.DiskBytenr;
                         if (disk == 0) break;
