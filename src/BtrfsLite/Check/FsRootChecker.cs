@@ -26,8 +26,9 @@ internal static class FsRootChecker
         RefNameTooLong = 1 << 8, RefNoRootRef = 1 << 9, RefNoRootBackref = 1 << 10, RefDupRootRef = 1 << 11, RefDupRootBackref = 1 << 12;
 
     /// <summary>A check of one fs tree fed leaf by leaf (by <see cref="TreeBlockWalker"/>); its findings wait in the result.</summary>
-    internal static TreeCheck NewLeafFed(CheckContext ctx, RootItemInfo ri) =>
-        new(ctx, ri, (ctx.Image.Super.IncompatFlags & IncompatFlags.NoHoles) != 0);
+    /// <paramref name="treeBytes"/> (the root item's bytes_used) only presizes the tables: about one name per KiB of tree.
+    internal static TreeCheck NewLeafFed(CheckContext ctx, RootItemInfo ri, ulong treeBytes) =>
+        new(ctx, ri, (ctx.Image.Super.IncompatFlags & IncompatFlags.NoHoles) != 0, (int)Math.Min(treeBytes / 1024, 1u << 21));
 
     public static void Run(CheckContext ctx)
     {
@@ -149,8 +150,8 @@ internal static class FsRootChecker
         private readonly bool _noHoles;
         private readonly ulong _sectorMask;
         private readonly ulong _maxInline;
-        private readonly Dictionary<ulong, InodeSummary> _inodes = new();
-        private readonly Dictionary<NameKey, NameRec> _names = new(NameKeyComparer.Instance);
+        private Dictionary<ulong, InodeSummary> _inodes = new();
+        private Dictionary<NameKey, NameRec> _names = new(NameKeyComparer.Instance);
         private readonly HashSet<ulong> _orphans = new();
         private readonly List<(ulong Ino, ulong Leaf, int Slot)> _nlinkZero = new();
         private bool _rootDirRef;
@@ -158,8 +159,13 @@ internal static class FsRootChecker
         public readonly List<SubvolEntry> SubvolEntries = new();
         public ulong LastLeaf;
 
-        public TreeCheck(CheckContext ctx, RootItemInfo ri, bool noHoles)
+        public TreeCheck(CheckContext ctx, RootItemInfo ri, bool noHoles, int capacity = 0)
         {
+            if (capacity > 0)
+            {
+                _names = new(capacity, NameKeyComparer.Instance);
+                _inodes = new(capacity);
+            }
             _ctx = ctx; _ri = ri; _tree = ri.Id; _treeName = FsCheckState.TreeName(ri.Id); _noHoles = noHoles;
             _sectorMask = (ulong)ctx.Image.SectorSize - 1;
             // progs: min(sectorsize - 1, BTRFS_MAX_INLINE_DATA_SIZE)

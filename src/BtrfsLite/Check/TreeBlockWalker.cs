@@ -34,7 +34,7 @@ internal static class TreeBlockWalker
         or ObjectIds.DevTree or ObjectIds.CsumTree or ObjectIds.QuotaTree or ObjectIds.UuidTree or ObjectIds.FreeSpaceTree
         or ObjectIds.BlockGroupTree;
 
-    private readonly record struct PendingRoot(ulong TreeId, ulong KeyOffset, ulong Bytenr, int Level, ulong Generation, uint Refs, ulong DropObjectId, ulong Leaf, int Slot, RootItemInfo Info);
+    private readonly record struct PendingRoot(ulong TreeId, ulong KeyOffset, ulong Bytenr, int Level, ulong Generation, uint Refs, ulong DropObjectId, ulong Leaf, int Slot, RootItemInfo Info, ulong TreeBytes);
 
     private sealed class Walker
     {
@@ -82,8 +82,8 @@ internal static class TreeBlockWalker
         public void WalkAll()
         {
             var sb = _img.Super;
-            WalkTreeTracked(ObjectIds.ChunkTree, sb.ChunkRoot, sb.ChunkRootLevel, sb.ChunkRootGeneration, null);
-            WalkTreeTracked(ObjectIds.RootTree, sb.Root, sb.RootLevel, sb.Generation, null);
+            WalkTreeTracked(ObjectIds.ChunkTree, sb.ChunkRoot, sb.ChunkRootLevel, sb.ChunkRootGeneration, null, 0);
+            WalkTreeTracked(ObjectIds.RootTree, sb.Root, sb.RootLevel, sb.Generation, null, 0);
             if (sb.LogRoot != 0)
                 _report.Notes.Add($"log tree at {sb.LogRoot} (transid {sb.LogRootTransid}) is not replayed and was not checked");
 
@@ -109,7 +109,7 @@ internal static class TreeBlockWalker
                     continue;
                 }
                 if (p.TreeId == ObjectIds.TreeReloc) _report.Notes.Add($"relocation tree for {p.KeyOffset} found (balance was interrupted)");
-                WalkTreeTracked(p.TreeId, p.Bytenr, p.Level, p.Generation, p.Info);
+                WalkTreeTracked(p.TreeId, p.Bytenr, p.Level, p.Generation, p.Info, p.TreeBytes);
             }
 
             foreach (ulong required in new[] { ObjectIds.ExtentTree, ObjectIds.DevTree, ObjectIds.FsTree, ObjectIds.CsumTree })
@@ -128,13 +128,13 @@ internal static class TreeBlockWalker
         /// them without error, so the leaves can be handed to the fs-root check now (once, while in memory) instead of
         /// being read again. A tree that is not clean is checked by the later phases the slow way, as before.
         /// </summary>
-        private void WalkTreeTracked(ulong treeId, ulong bytenr, int level, ulong generation, RootItemInfo? info)
+        private void WalkTreeTracked(ulong treeId, ulong bytenr, int level, ulong generation, RootItemInfo? info, ulong treeBytes)
         {
             int before = _report.ErrorCount;
             _knownHit = false;
             _fsCheckFailed = false;
             _fsCheck = info is { } ri && FsCheckState.IsCheckedFsTree(treeId) && ri.ItemSize >= RootItem.LegacySize
-                ? FsRootChecker.NewLeafFed(_ctx, ri) : null;
+                ? FsRootChecker.NewLeafFed(_ctx, ri, treeBytes) : null;
             WalkTree(treeId, bytenr, level, generation);
             bool clean = _report.ErrorCount == before && !_knownHit;
             if (clean) Result.CleanTrees.Add(treeId);
@@ -452,7 +452,7 @@ internal static class TreeBlockWalker
                         var ri = new RootItem(data);
                         ulong id = leaf.KeyObjectId(i);
                         _pending.Add(new PendingRoot(id, leaf.KeyOffset(i), ri.Bytenr, ri.Level, ri.Generation, ri.Refs, ri.DropProgress.ObjectId, bytenr, i,
-                            RootItemInfo.Parse(id, leaf.KeyOffset(i), data, bytenr, i)));
+                            RootItemInfo.Parse(id, leaf.KeyOffset(i), data, bytenr, i), ri.BytesUsed));
                         break;
                     }
                     case ItemType.InodeItem when _fsLike:
