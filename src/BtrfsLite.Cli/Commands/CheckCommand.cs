@@ -51,7 +51,8 @@ internal static class CheckCommand
         BtrfsImage fs;
         try
         {
-            fs = BtrfsImage.Open(path);
+            // A small node cache: the check phases read leaves raw or walk each tree once (8192 nodes = 128 MiB RSS).
+            fs = BtrfsImage.Open(path, new BtrfsImage.OpenOptions(CacheNodes: 1024));
         }
         catch (Exception ex) when (OpenFailure(ex, out int code))
         {

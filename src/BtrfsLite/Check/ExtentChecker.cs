@@ -458,8 +458,8 @@ internal static class ExtentChecker
         ulong leafNr, int slot, int nodeSize, int sectorSize, bool skinny, ulong superGen)
     {
         var e = new ExtentRec { Bytenr = oid, Leaf = leafNr, Slot = slot, Level = -1 };
-        string loc = $"corrupt leaf: root=2 block={leafNr} slot={slot}, extent [{oid}]";
-        void Bad(string msg) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{loc}, {msg}"); e.Malformed = true; }
+        string Loc() => $"corrupt leaf: root=2 block={leafNr} slot={slot}, extent [{oid}]"; // built only for a finding
+        void Bad(string msg) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{Loc()}, {msg}"); e.Malformed = true; }
 
         e.Length = t == ItemType.MetadataItem ? (ulong)nodeSize : off;
         if (oid % (ulong)sectorSize != 0) Bad($"bytenr not aligned to {sectorSize}");
@@ -506,7 +506,7 @@ internal static class ExtentChecker
             ulong seq = r.SortValue;
             if (rt < lastType || (rt == lastType && seq > lastSeq))
                 report.Add(FindingCode.ExtentInlineRefOrder, 2, leafNr, slot,
-                    $"{loc}, inline ref out-of-order: has type {rt} seq 0x{seq:x}, prev type {lastType} seq 0x{lastSeq:x}");
+                    $"{Loc()}, inline ref out-of-order: has type {rt} seq 0x{seq:x}, prev type {lastType} seq 0x{lastSeq:x}");
             if (rt > lastType) lastSeq = ulong.MaxValue;
             lastType = rt;
             lastSeq = seq;
@@ -514,41 +514,41 @@ internal static class ExtentChecker
             disk.Add(new RefRec { Bytenr = oid, Type = (byte)r.Type, A = r.Offset, B = r.ObjectId, C = r.FileOffset, Count = r.Count, Leaf = leafNr, Slot = slot });
         }
         if (rd.Malformed) { Bad(rd.Error ?? "malformed inline refs"); return e; }
-        if (inlineTotal > ei.Refs) report.Add(FindingCode.ExtentRefCountMismatch, 2, leafNr, slot, $"{loc}, inline ref counts {inlineTotal} exceed refs {ei.Refs}");
+        if (inlineTotal > ei.Refs) report.Add(FindingCode.ExtentRefCountMismatch, 2, leafNr, slot, $"{Loc()}, inline ref counts {inlineTotal} exceed refs {ei.Refs}");
         e.DiskTotal = inlineTotal;
         return e;
     }
 
     private static void ParseKeyed(CheckReport report, List<RefRec> disk, ref ExtentRec e, Span<byte> data, ItemType t, ulong oid, ulong off, ulong leafNr, int slot)
     {
-        string loc = $"corrupt leaf: root=2 block={leafNr} slot={slot}, keyed {t} of extent [{oid}]";
+        string Loc() => $"corrupt leaf: root=2 block={leafNr} slot={slot}, keyed {t} of extent [{oid}]"; // built only for a finding
         bool isData = (e.Flags & ExtentFlags.Data) != 0;
         bool typeOk = isData ? t is ItemType.ExtentDataRef or ItemType.SharedDataRef : t is ItemType.TreeBlockRef or ItemType.SharedBlockRef;
-        if (!typeOk && !e.Malformed) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{loc}: wrong kind for a {(isData ? "data" : "tree block")} extent"); return; }
+        if (!typeOk && !e.Malformed) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{Loc()}: wrong kind for a {(isData ? "data" : "tree block")} extent"); return; }
         switch (t)
         {
             case ItemType.TreeBlockRef:
             case ItemType.SharedBlockRef:
-                if (data.Length != 0) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{loc}: item size {data.Length} != 0"); return; }
+                if (data.Length != 0) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{Loc()}: item size {data.Length} != 0"); return; }
                 disk.Add(new RefRec { Bytenr = oid, Type = (byte)t, A = off, Count = 1, Leaf = leafNr, Slot = slot });
                 e.DiskTotal += 1;
                 break;
             case ItemType.SharedDataRef:
-                if (data.Length != SharedDataRef.Size) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{loc}: item size {data.Length} != 4"); return; }
+                if (data.Length != SharedDataRef.Size) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{Loc()}: item size {data.Length} != 4"); return; }
                 uint c = new SharedDataRef(data).Count;
-                if (c == 0) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{loc}: count 0"); return; }
+                if (c == 0) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{Loc()}: count 0"); return; }
                 disk.Add(new RefRec { Bytenr = oid, Type = (byte)t, A = off, Count = c, Leaf = leafNr, Slot = slot });
                 e.DiskTotal += c;
                 break;
             case ItemType.ExtentDataRef:
-                if (data.Length == 0 || data.Length % ExtentDataRef.Size != 0) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{loc}: item size {data.Length} not a multiple of 28"); return; }
+                if (data.Length == 0 || data.Length % ExtentDataRef.Size != 0) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{Loc()}: item size {data.Length} not a multiple of 28"); return; }
                 for (int p = 0; p < data.Length; p += ExtentDataRef.Size)
                 {
                     var d = new ExtentDataRef(data[p..]);
-                    if (d.Count == 0) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{loc}: count 0"); continue; }
+                    if (d.Count == 0) { report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{Loc()}: count 0"); continue; }
                     ulong h = Checksums.ExtentDataRefHash(d.Root, d.ObjectId, d.Offset);
                     if (data.Length == ExtentDataRef.Size && h != off)
-                        report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{loc}: key offset 0x{off:x} != hash 0x{h:x} of (root {d.Root}, objectid {d.ObjectId}, offset {d.Offset})");
+                        report.Add(FindingCode.ExtentItemMalformed, 2, leafNr, slot, $"{Loc()}: key offset 0x{off:x} != hash 0x{h:x} of (root {d.Root}, objectid {d.ObjectId}, offset {d.Offset})");
                     disk.Add(new RefRec { Bytenr = oid, Type = (byte)t, A = d.Root, B = d.ObjectId, C = d.Offset, Count = d.Count, Leaf = leafNr, Slot = slot });
                     e.DiskTotal += d.Count;
                 }

@@ -9,6 +9,14 @@ internal readonly record struct RootItemInfo(
     ulong Flags, ulong RootDirId, int ItemSize, byte DropLevel, ulong Leaf, int Slot)
 {
     public TreeRoot TreeRoot => new(Id, Bytenr, Level, Generation);
+
+    /// <summary>A ROOT_ITEM of at least <see cref="RootItem.LegacySize"/> bytes.</summary>
+    public static RootItemInfo Parse(ulong id, ulong keyOffset, Span<byte> data, ulong leaf, int slot)
+    {
+        var ri = new RootItem(data);
+        return new RootItemInfo(id, keyOffset, ri.Bytenr, ri.Level, ri.Generation, ri.GenerationV2,
+            ri.Refs, ri.Flags, ri.RootDirId, data.Length, ri.DropLevel, leaf, slot);
+    }
 }
 
 /// <summary>One ROOT_REF (parent, 156, child) or ROOT_BACKREF (child, 144, parent).</summary>
@@ -58,9 +66,7 @@ internal sealed class FsCheckState
                             RootItems[c.ObjectId] = new RootItemInfo(c.ObjectId, c.Offset, 0, 0, 0, 0, 0, 0, 0, data.Length, 0, c.LeafBytenr, c.Slot);
                             break;
                         }
-                        var ri = new RootItem(data);
-                        RootItems[c.ObjectId] = new RootItemInfo(c.ObjectId, c.Offset, ri.Bytenr, ri.Level, ri.Generation, ri.GenerationV2,
-                            ri.Refs, ri.Flags, ri.RootDirId, data.Length, ri.DropLevel, c.LeafBytenr, c.Slot);
+                        RootItems[c.ObjectId] = RootItemInfo.Parse(c.ObjectId, c.Offset, data, c.LeafBytenr, c.Slot);
                         break;
                     }
                     case ItemType.RootRef:

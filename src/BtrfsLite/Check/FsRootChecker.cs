@@ -25,6 +25,11 @@ internal static class FsRootChecker
         RefDupDirIndex = 1 << 4, RefDupInodeRef = 1 << 5, RefIndexUnmatch = 1 << 6, RefFiletypeUnmatch = 1 << 7,
         RefNameTooLong = 1 << 8, RefNoRootRef = 1 << 9, RefNoRootBackref = 1 << 10, RefDupRootRef = 1 << 11, RefDupRootBackref = 1 << 12;
 
+    /// <summary>A check of one fs tree fed leaf by leaf (by <see cref="TreeBlockWalker"/>); its findings wait in the result.</summary>
+    /// <paramref name="treeBytes"/> (the root item's bytes_used) only presizes the tables: about one name per KiB of tree.
+    internal static TreeCheck NewLeafFed(CheckContext ctx, RootItemInfo ri, ulong treeBytes) =>
+        new(ctx, ri, (ctx.Image.Super.IncompatFlags & IncompatFlags.NoHoles) != 0, (int)Math.Min(treeBytes / 1024, 1u << 21));
+
     public static void Run(CheckContext ctx)
     {
         var state = FsCheckState.Get(ctx);
@@ -43,21 +48,50 @@ internal static class FsRootChecker
                 ctx.Report.Notes.Add($"fs tree {ri.Id} has refs 0 (subvolume being deleted); its contents are not checked");
                 continue;
             }
+            // The walker checked this tree while its leaves were in memory, when the walk of the tree found the
+            // blocks clean (so reading it through the node cache would see the same items) and the root item agrees.
+            if (ctx.Walk != null && ctx.Walk.FsChecks.TryGetValue(ri.Id, out var done) && done.Root == ri)
+            {
+                done.FlushTo(ctx.Report);
+                state.FsTreesWalked.Add(ri.Id);
+                state.SubvolEntries.AddRange(done.SubvolEntries);
+                continue;
+            }
             var walker = new TreeCheck(ctx, ri, noHoles);
             try
             {
                 walker.Walk();
                 walker.Finish();
+                walker.FlushTo(ctx.Report);
                 state.FsTreesWalked.Add(ri.Id);
             }
             catch (InvalidDataException ex)
             {
+                walker.FlushTo(ctx.Report);
                 ulong bytenr = Corruption.Bytenr(ex);
                 ctx.Report.Add(FindingCode.FsTreeUnreadable, ri.Id, bytenr != 0 ? bytenr : walker.LastLeaf, Corruption.Slot(ex),
                     $"root {FsCheckState.TreeName(ri.Id)}: fs tree could not be read past block {(bytenr != 0 ? bytenr : walker.LastLeaf)}: {ex.Message}");
             }
+            finally
+            {
+                walker.FlushTo(ctx.Report);
+            }
             state.SubvolEntries.AddRange(walker.SubvolEntries);
         }
+    }
+
+    /// <summary>One item of a leaf: what the per-item handlers read (from a cursor, or from a leaf the walker holds).</summary>
+    private readonly ref struct Item
+    {
+        private readonly Leaf _leaf;
+        public readonly int Slot;
+        public readonly ulong LeafBytenr;
+        public Item(Leaf leaf, int slot, ulong leafBytenr) { _leaf = leaf; Slot = slot; LeafBytenr = leafBytenr; }
+        public ulong ObjectId => _leaf.KeyObjectId(Slot);
+        public ItemType Type => _leaf.KeyType(Slot);
+        public ulong Offset => _leaf.KeyOffset(Slot);
+        public Span<byte> Data => _leaf.Data(Slot);
+        public int DataSize => (int)_leaf.DataSize(Slot);
     }
 
     private readonly record struct NameKey(ulong Child, ulong Dir, ulong Hash, int Len);
@@ -107,7 +141,7 @@ internal static class FsRootChecker
         public string? Detail;
     }
 
-    private sealed class TreeCheck
+    internal sealed class TreeCheck
     {
         private readonly CheckContext _ctx;
         private readonly RootItemInfo _ri;
@@ -116,8 +150,8 @@ internal static class FsRootChecker
         private readonly bool _noHoles;
         private readonly ulong _sectorMask;
         private readonly ulong _maxInline;
-        private readonly Dictionary<ulong, InodeSummary> _inodes = new();
-        private readonly Dictionary<NameKey, NameRec> _names = new(NameKeyComparer.Instance);
+        private Dictionary<ulong, InodeSummary> _inodes = new();
+        private Dictionary<NameKey, NameRec> _names = new(NameKeyComparer.Instance);
         private readonly HashSet<ulong> _orphans = new();
         private readonly List<(ulong Ino, ulong Leaf, int Slot)> _nlinkZero = new();
         private bool _rootDirRef;
@@ -125,8 +159,13 @@ internal static class FsRootChecker
         public readonly List<SubvolEntry> SubvolEntries = new();
         public ulong LastLeaf;
 
-        public TreeCheck(CheckContext ctx, RootItemInfo ri, bool noHoles)
+        public TreeCheck(CheckContext ctx, RootItemInfo ri, bool noHoles, int capacity = 0)
         {
+            if (capacity > 0)
+            {
+                _names = new(capacity, NameKeyComparer.Instance);
+                _inodes = new(capacity);
+            }
             _ctx = ctx; _ri = ri; _tree = ri.Id; _treeName = FsCheckState.TreeName(ri.Id); _noHoles = noHoles;
             _sectorMask = (ulong)ctx.Image.SectorSize - 1;
             // progs: min(sectorsize - 1, BTRFS_MAX_INLINE_DATA_SIZE)
@@ -137,7 +176,17 @@ internal static class FsRootChecker
 
         private ulong RootDirId => _ri.RootDirId != 0 ? _ri.RootDirId : ObjectIds.FirstFreeInode;
 
-        private void Add(FindingCode code, ulong leaf, int slot, string message) => _ctx.Report.Add(code, _tree, leaf, slot, message);
+        private void Add(FindingCode code, ulong leaf, int slot, string message) => Findings.Add(new Finding(code, _tree, leaf, slot, message));
+
+        /// <summary>This tree's findings in order, reported by the fs-roots phase (the walk may run earlier).</summary>
+        public readonly List<Finding> Findings = new();
+        public RootItemInfo Root => _ri;
+
+        public void FlushTo(CheckReport report)
+        {
+            foreach (var f in Findings) report.Add(f);
+            Findings.Clear();
+        }
 
         public void Walk()
         {
@@ -146,33 +195,45 @@ internal static class FsRootChecker
             do
             {
                 LastLeaf = c.LeafBytenr;
-                ulong oid = c.ObjectId;
-                if (oid != _cur.Ino)
-                {
-                    FinishInode();
-                    _cur = default;
-                    _cur.Ino = oid;
-                    _cur.ExtentStart = ulong.MaxValue;
-                    _cur.FirstGap = ulong.MaxValue;
-                }
-                var type = c.Type;
-                if (oid == ObjectIds.Orphan)
-                {
-                    if (type == ItemType.OrphanItem) _orphans.Add(c.Offset);
-                    continue;
-                }
-                if (oid < ObjectIds.FirstFreeInode || oid > ObjectIds.LastFree) continue; // free-ino cache and friends
-                switch (type)
-                {
-                    case ItemType.InodeItem: InodeItemSeen(c); break;
-                    case ItemType.InodeRef: InodeRefSeen(c); break;
-                    case ItemType.InodeExtref: InodeExtrefSeen(c); break;
-                    case ItemType.XattrItem: XattrSeen(c); break;
-                    case ItemType.DirItem:
-                    case ItemType.DirIndex: DirEntrySeen(c, type); break;
-                    case ItemType.ExtentData: FileExtentSeen(c); break;
-                }
+                ItemSeen(new Item(c.Leaf, c.Slot, c.LeafBytenr));
             } while (c.Next());
+        }
+
+        /// <summary>Every item of one leaf, in key order (the walker hands the fs tree's leaves over in tree order).</summary>
+        public void LeafSeen(Leaf leaf, int nr, ulong bytenr)
+        {
+            LastLeaf = bytenr;
+            for (int i = 0; i < nr; i++) ItemSeen(new Item(leaf, i, bytenr));
+        }
+
+        private void ItemSeen(in Item c)
+        {
+            ulong oid = c.ObjectId;
+            if (oid != _cur.Ino)
+            {
+                FinishInode();
+                _cur = default;
+                _cur.Ino = oid;
+                _cur.ExtentStart = ulong.MaxValue;
+                _cur.FirstGap = ulong.MaxValue;
+            }
+            var type = c.Type;
+            if (oid == ObjectIds.Orphan)
+            {
+                if (type == ItemType.OrphanItem) _orphans.Add(c.Offset);
+                return;
+            }
+            if (oid < ObjectIds.FirstFreeInode || oid > ObjectIds.LastFree) return; // free-ino cache and friends
+            switch (type)
+            {
+                case ItemType.InodeItem: InodeItemSeen(c); break;
+                case ItemType.InodeRef: InodeRefSeen(c); break;
+                case ItemType.InodeExtref: InodeExtrefSeen(c); break;
+                case ItemType.XattrItem: XattrSeen(c); break;
+                case ItemType.DirItem:
+                case ItemType.DirIndex: DirEntrySeen(c, type); break;
+                case ItemType.ExtentData: FileExtentSeen(c); break;
+            }
         }
 
         private void SetErr(uint bit, ulong leaf, int slot)
@@ -181,7 +242,7 @@ internal static class FsRootChecker
             _cur.Errors |= bit;
         }
 
-        private void InodeItemSeen(TreeCursor c)
+        private void InodeItemSeen(in Item c)
         {
             _cur.HasItems = true;
             var data = c.Data;
@@ -233,7 +294,7 @@ internal static class FsRootChecker
             rec.Found |= 4;
         }
 
-        private void InodeRefSeen(TreeCursor c)
+        private void InodeRefSeen(in Item c)
         {
             _cur.HasItems = true;
             var r = new InodeRefReader(c.Data);
@@ -247,7 +308,7 @@ internal static class FsRootChecker
                 Add(FindingCode.ItemInvalid, c.LeafBytenr, c.Slot, $"root {_treeName} inode {c.ObjectId}: INODE_REF {dir} entries do not end at the item end ({c.DataSize} bytes)");
         }
 
-        private void InodeExtrefSeen(TreeCursor c)
+        private void InodeExtrefSeen(in Item c)
         {
             _cur.HasItems = true;
             var r = new InodeExtrefReader(c.Data);
@@ -263,7 +324,7 @@ internal static class FsRootChecker
                 Add(FindingCode.ItemInvalid, c.LeafBytenr, c.Slot, $"root {_treeName} inode {c.ObjectId}: INODE_EXTREF entries do not end at the item end ({c.DataSize} bytes)");
         }
 
-        private void XattrSeen(TreeCursor c)
+        private void XattrSeen(in Item c)
         {
             _cur.HasItems = true;
             var r = new DirEntryReader(c.Data);
@@ -279,7 +340,7 @@ internal static class FsRootChecker
             if (r.Malformed) SetErr(IInvalidXattr, c.LeafBytenr, c.Slot);
         }
 
-        private void DirEntrySeen(TreeCursor c, ItemType type)
+        private void DirEntrySeen(in Item c, ItemType type)
         {
             _cur.HasItems = true;
             _cur.FoundDirItem = true;
@@ -333,7 +394,7 @@ internal static class FsRootChecker
             if (isIndex && n > 1) SetErr(IDupDirIndex, c.LeafBytenr, c.Slot);
         }
 
-        private void FileExtentSeen(TreeCursor c)
+        private void FileExtentSeen(in Item c)
         {
             _cur.HasItems = true;
             _cur.FoundFileExtent = true;

@@ -40,6 +40,13 @@ internal sealed class LeafSource
         }
     }
 
+    /// <summary>A leaf of a tree the walker found clean (checksum and layout verified there): read without verifying again.</summary>
+    public byte[] ReadClean(ulong bytenr)
+    {
+        _img.Nodes.ReadRaw(bytenr, _buf);
+        return _buf;
+    }
+
     /// <summary>The recorded leaves of <paramref name="tree"/> (empty when the tree was not walked).</summary>
     public static IReadOnlyList<ulong> LeavesOf(TreeWalkResult walk, ulong tree) =>
         walk.Leaves.TryGetValue(tree, out var l) ? l : Array.Empty<ulong>();

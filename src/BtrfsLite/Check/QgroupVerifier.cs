@@ -287,74 +287,105 @@ internal static class QgroupVerifier
 
         // Extent tree: every extent and its inline and keyed backrefs.
         if (!image.TryGetRoot(ObjectIds.ExtentTree, out var extentRoot)) { why = "no extent tree"; return false; }
-        var c = image.NewCursor();
-        try
+        var walk = ctx.Walk;
+        int cur = -1;
+        ulong curBytenr = ulong.MaxValue;
+        void ExtentTreeItem(Leaf leaf, int slot)
         {
-            if (c.First(extentRoot))
+            var type = leaf.KeyType(slot);
+            ulong oid = leaf.KeyObjectId(slot);
+            switch (type)
             {
-                int cur = -1;
-                ulong curBytenr = ulong.MaxValue;
-                do
+                case ItemType.ExtentItem:
+                case ItemType.MetadataItem:
                 {
-                    var type = c.Type;
-                    ulong oid = c.ObjectId;
-                    switch (type)
+                    var d = leaf.Data(slot);
+                    if (d.Length < ExtentItem.Size) { cur = -1; break; }
+                    var ei = new ExtentItem(d);
+                    bool tree = (ei.Flags & ExtentFlags.TreeBlock) != 0;
+                    ulong bytes = type == ItemType.MetadataItem ? (ulong)image.NodeSize : leaf.KeyOffset(slot);
+                    cur = g.AddExtent(oid, bytes, tree);
+                    curBytenr = oid;
+                    var rr = new InlineRefReader(d, ExtentItem.InlineRefStart(type, ei.Flags));
+                    while (rr.Next(out var r))
                     {
-                        case ItemType.ExtentItem:
-                        case ItemType.MetadataItem:
+                        switch (r.Type)
                         {
-                            var d = c.Data;
-                            if (d.Length < ExtentItem.Size) { cur = -1; break; }
-                            var ei = new ExtentItem(d);
-                            bool tree = (ei.Flags & ExtentFlags.TreeBlock) != 0;
-                            ulong bytes = type == ItemType.MetadataItem ? (ulong)image.NodeSize : c.Offset;
-                            cur = g.AddExtent(oid, bytes, tree);
-                            curBytenr = oid;
-                            var rr = new InlineRefReader(d, ExtentItem.InlineRefStart(type, ei.Flags));
-                            while (rr.Next(out var r))
-                            {
-                                switch (r.Type)
-                                {
-                                    case ItemType.TreeBlockRef:
-                                    case ItemType.ExtentDataRef:
-                                        if (ObjectIds.IsFsTree(r.Offset)) g.AddEdge(cur, r.Offset, false);
-                                        break;
-                                    case ItemType.SharedBlockRef:
-                                    case ItemType.SharedDataRef:
-                                        g.AddEdge(cur, r.Offset, true);
-                                        break;
-                                }
-                            }
-                            break;
+                            case ItemType.TreeBlockRef:
+                            case ItemType.ExtentDataRef:
+                                if (ObjectIds.IsFsTree(r.Offset)) g.AddEdge(cur, r.Offset, false);
+                                break;
+                            case ItemType.SharedBlockRef:
+                            case ItemType.SharedDataRef:
+                                g.AddEdge(cur, r.Offset, true);
+                                break;
                         }
-                        case ItemType.TreeBlockRef when cur >= 0 && oid == curBytenr:
-                            if (ObjectIds.IsFsTree(c.Offset)) g.AddEdge(cur, c.Offset, false);
-                            break;
-                        case ItemType.ExtentDataRef when cur >= 0 && oid == curBytenr:
-                        {
-                            var d = c.Data;
-                            if (d.Length >= ExtentDataRef.Size)
-                            {
-                                ulong root = new ExtentDataRef(d).Root;
-                                if (ObjectIds.IsFsTree(root)) g.AddEdge(cur, root, false);
-                            }
-                            break;
-                        }
-                        case ItemType.SharedBlockRef when cur >= 0 && oid == curBytenr:
-                        case ItemType.SharedDataRef when cur >= 0 && oid == curBytenr:
-                            g.AddEdge(cur, c.Offset, true);
-                            break;
                     }
-                } while (c.Next());
+                    break;
+                }
+                case ItemType.TreeBlockRef when cur >= 0 && oid == curBytenr:
+                    if (ObjectIds.IsFsTree(leaf.KeyOffset(slot))) g.AddEdge(cur, leaf.KeyOffset(slot), false);
+                    break;
+                case ItemType.ExtentDataRef when cur >= 0 && oid == curBytenr:
+                {
+                    var d = leaf.Data(slot);
+                    if (d.Length >= ExtentDataRef.Size)
+                    {
+                        ulong root = new ExtentDataRef(d).Root;
+                        if (ObjectIds.IsFsTree(root)) g.AddEdge(cur, root, false);
+                    }
+                    break;
+                }
+                case ItemType.SharedBlockRef when cur >= 0 && oid == curBytenr:
+                case ItemType.SharedDataRef when cur >= 0 && oid == curBytenr:
+                    g.AddEdge(cur, leaf.KeyOffset(slot), true);
+                    break;
             }
         }
-        catch (InvalidDataException ex)
+
+        if (walk != null && walk.CleanTrees.Contains(ObjectIds.ExtentTree)
+            && walk.TreeRoots.TryGetValue(ObjectIds.ExtentTree, out ulong walkedExtentRoot) && walkedExtentRoot == extentRoot.Bytenr)
         {
-            why = $"extent tree unreadable ({ex.Message})";
-            return false;
+            // The walker read the whole extent tree without a finding: its recorded leaves are what a cursor would read.
+            var src = new LeafSource(image);
+            foreach (ulong leafNr in LeafSource.LeavesOf(walk, ObjectIds.ExtentTree))
+            {
+                var buf = src.ReadClean(leafNr);
+                var leaf = new Leaf(buf);
+                int nr = leaf.NrItems;
+                for (int i = 0; i < nr; i++) ExtentTreeItem(leaf, i);
+            }
+        }
+        else
+        {
+            var c = image.NewCursor();
+            try
+            {
+                if (c.First(extentRoot))
+                    do ExtentTreeItem(c.Leaf, c.Slot); while (c.Next());
+            }
+            catch (InvalidDataException ex)
+            {
+                why = $"extent tree unreadable ({ex.Message})";
+                return false;
+            }
         }
 
         // Implied refs: each fs tree block reaches its children, each fs leaf the data extents of its file extents.
+        if (walk != null && walk.FsTreesCleanFor(image.Roots))
+        {
+            // Every subvolume tree was walked clean: the walker's edges and file extent pointers are what a second walk
+            // would find (each block once).
+            var fsBlocks = new HashSet<ulong>();
+            foreach (var (bytenr, b) in walk.Blocks)
+                if (b.Level > 0 && ObjectIds.IsFsTree(b.Tree)) fsBlocks.Add(bytenr);
+            foreach (var e in walk.Edges)
+                if (e.Parent != 0 && fsBlocks.Contains(e.Parent) && g.ByBytenr.TryGetValue(e.Child, out int ci)) g.AddEdge(ci, e.Parent, true);
+            foreach (var (disk, leaf) in walk.FsDataPointers)
+                if (g.ByBytenr.TryGetValue(disk, out int di)) g.AddEdge(di, leaf, true);
+        }
+        else
+        {
         var visited = new HashSet<ulong>();
         foreach (var (id, root) in image.Roots)
         {
@@ -368,6 +399,7 @@ internal static class QgroupVerifier
                 why = $"fs tree {id} unreadable ({ex.Message})";
                 return false;
             }
+        }
         }
 
         // Accounting.

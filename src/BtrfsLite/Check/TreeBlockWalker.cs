@@ -34,7 +34,7 @@ internal static class TreeBlockWalker
         or ObjectIds.DevTree or ObjectIds.CsumTree or ObjectIds.QuotaTree or ObjectIds.UuidTree or ObjectIds.FreeSpaceTree
         or ObjectIds.BlockGroupTree;
 
-    private readonly record struct PendingRoot(ulong TreeId, ulong KeyOffset, ulong Bytenr, int Level, ulong Generation, uint Refs, ulong DropObjectId, ulong Leaf, int Slot);
+    private readonly record struct PendingRoot(ulong TreeId, ulong KeyOffset, ulong Bytenr, int Level, ulong Generation, uint Refs, ulong DropObjectId, ulong Leaf, int Slot, RootItemInfo Info, ulong TreeBytes);
 
     private sealed class Walker
     {
@@ -53,6 +53,10 @@ internal static class TreeBlockWalker
         private ulong _tree;
         private List<ulong>? _leaves;
         private bool _fsLike;
+        private bool _knownHit;
+        private bool _fsTree;
+        private FsRootChecker.TreeCheck? _fsCheck;
+        private bool _fsCheckFailed;
 
         public TreeWalkResult Result { get; }
 
@@ -78,8 +82,8 @@ internal static class TreeBlockWalker
         public void WalkAll()
         {
             var sb = _img.Super;
-            WalkTree(ObjectIds.ChunkTree, sb.ChunkRoot, sb.ChunkRootLevel, sb.ChunkRootGeneration);
-            WalkTree(ObjectIds.RootTree, sb.Root, sb.RootLevel, sb.Generation);
+            WalkTreeTracked(ObjectIds.ChunkTree, sb.ChunkRoot, sb.ChunkRootLevel, sb.ChunkRootGeneration, null, 0);
+            WalkTreeTracked(ObjectIds.RootTree, sb.Root, sb.RootLevel, sb.Generation, null, 0);
             if (sb.LogRoot != 0)
                 _report.Notes.Add($"log tree at {sb.LogRoot} (transid {sb.LogRootTransid}) is not replayed and was not checked");
 
@@ -105,7 +109,7 @@ internal static class TreeBlockWalker
                     continue;
                 }
                 if (p.TreeId == ObjectIds.TreeReloc) _report.Notes.Add($"relocation tree for {p.KeyOffset} found (balance was interrupted)");
-                WalkTree(p.TreeId, p.Bytenr, p.Level, p.Generation);
+                WalkTreeTracked(p.TreeId, p.Bytenr, p.Level, p.Generation, p.Info, p.TreeBytes);
             }
 
             foreach (ulong required in new[] { ObjectIds.ExtentTree, ObjectIds.DevTree, ObjectIds.FsTree, ObjectIds.CsumTree })
@@ -118,10 +122,43 @@ internal static class TreeBlockWalker
                 _report.Notes.Add("data relocation tree (-9) missing: the kernel will refuse to mount");
         }
 
+        /// <summary>
+        /// Walks one tree and notes whether it was clean: no finding while walking it and no block already reached from
+        /// another tree. Then a tree cursor over it would read exactly the blocks walked here, in this order, and verify
+        /// them without error, so the leaves can be handed to the fs-root check now (once, while in memory) instead of
+        /// being read again. A tree that is not clean is checked by the later phases the slow way, as before.
+        /// </summary>
+        private void WalkTreeTracked(ulong treeId, ulong bytenr, int level, ulong generation, RootItemInfo? info, ulong treeBytes)
+        {
+            int before = _report.ErrorCount;
+            _knownHit = false;
+            _fsCheckFailed = false;
+            _fsCheck = info is { } ri && FsCheckState.IsCheckedFsTree(treeId) && ri.ItemSize >= RootItem.LegacySize
+                ? FsRootChecker.NewLeafFed(_ctx, ri, treeBytes) : null;
+            WalkTree(treeId, bytenr, level, generation);
+            bool clean = _report.ErrorCount == before && !_knownHit;
+            if (clean) Result.CleanTrees.Add(treeId);
+            var fc = _fsCheck;
+            _fsCheck = null;
+            if (fc != null && clean && !_fsCheckFailed)
+            {
+                try
+                {
+                    fc.Finish();
+                    Result.FsChecks[treeId] = fc;
+                }
+                catch (Exception)
+                {
+                    // The fs-root phase walks this tree itself and meets the same problem there.
+                }
+            }
+        }
+
         private void WalkTree(ulong treeId, ulong bytenr, int level, ulong generation)
         {
             _tree = treeId;
             _fsLike = !IsSystemTree(treeId) || treeId == ObjectIds.RootTree;
+            _fsTree = ObjectIds.IsFsTree(treeId);
             _leaves = IsSystemTree(treeId) ? new List<ulong>() : null;
             if (_leaves != null) Result.Leaves[treeId] = _leaves;
             Result.TreeRoots[treeId] = bytenr;
@@ -141,6 +178,7 @@ internal static class TreeBlockWalker
             string where = parent == 0 ? $"root of tree {rootId}" : $"pointed to by node {parent}";
             if (Result.Blocks.TryGetValue(bytenr, out var known))
             {
+                _knownHit = true;
                 if (_lastTree.TryGetValue(bytenr, out var last) && last == tree)
                 {
                     Add(FindingCode.BlockReferencedTwice, tree, parent, -1,
@@ -274,6 +312,11 @@ internal static class TreeBlockWalker
                 Result.BtreeSpaceWaste += (ulong)Math.Max(0, leaf.FreeSpace);
                 _leaves?.Add(bytenr);
                 ProcessLeaf(leaf, (int)nr, bytenr, owner);
+                if (_fsCheck != null && !_fsCheckFailed)
+                {
+                    try { _fsCheck.LeafSeen(leaf, (int)nr, bytenr); }
+                    catch (Exception) { _fsCheckFailed = true; } // redone (and reported) by the fs-root phase
+                }
                 return;
             }
             Result.BtreeSpaceWaste += (ulong)((_maxPtrs - (int)nr) * KeyPtr.Size);
@@ -408,7 +451,8 @@ internal static class TreeBlockWalker
                         }
                         var ri = new RootItem(data);
                         ulong id = leaf.KeyObjectId(i);
-                        _pending.Add(new PendingRoot(id, leaf.KeyOffset(i), ri.Bytenr, ri.Level, ri.Generation, ri.Refs, ri.DropProgress.ObjectId, bytenr, i));
+                        _pending.Add(new PendingRoot(id, leaf.KeyOffset(i), ri.Bytenr, ri.Level, ri.Generation, ri.Refs, ri.DropProgress.ObjectId, bytenr, i,
+                            RootItemInfo.Parse(id, leaf.KeyOffset(i), data, bytenr, i), ri.BytesUsed));
                         break;
                     }
                     case ItemType.InodeItem when _fsLike:
@@ -423,6 +467,9 @@ internal static class TreeBlockWalker
                         var data = leaf.Data(i);
                         if (data.Length < FileExtentItem.Size) break; // inline or malformed: the fs-root phase judges it
                         var fe = new FileExtentItem(data);
+                        // What the qgroup phase counts as a leaf's reference to a data extent (any non-inline type).
+                        if (_fsTree && fe.Type != FileExtentType.Inline && fe.DiskBytenr != 0)
+                            Result.FsDataPointers.Add((fe.DiskBytenr, bytenr));
                         if (fe.Type is not (FileExtentType.Regular or FileExtentType.Prealloc)) break;
                         ulong disk = fe.DiskBytenr;
                         if (disk == 0) break;

@@ -71,6 +71,33 @@ public sealed class TreeWalkResult
     /// <summary>Readable leaves of the non-subvolume trees (root, extent, chunk, dev, csum, free space, block group, quota, uuid), in key order.</summary>
     public Dictionary<ulong, List<ulong>> Leaves { get; } = new();
 
+    /// <summary>Trees whose walk added no finding and reached no block already reached from another tree.</summary>
+    internal HashSet<ulong> CleanTrees { get; } = new();
+    /// <summary>Fs-root checks of clean fs trees, done while the walker held their leaves (reported by the fs-roots phase).</summary>
+    internal Dictionary<ulong, FsRootChecker.TreeCheck> FsChecks { get; } = new();
+
+    /// <summary>(data extent, leaf) for every non-inline file extent item with disk_bytenr != 0 in a subvolume tree (5, 256+).</summary>
+    internal List<(ulong Disk, ulong Leaf)> FsDataPointers { get; } = new();
+
+    /// <summary>
+    /// True when every subvolume tree of <paramref name="roots"/> (and no other) was walked from that root and clean: then
+    /// the walk reached each of their blocks once, and <see cref="Edges"/> and <see cref="FsDataPointers"/> hold what a
+    /// fresh walk of them through the node cache would find, without error.
+    /// </summary>
+    internal bool FsTreesCleanFor(IReadOnlyDictionary<ulong, Trees.TreeRoot> roots)
+    {
+        int n = 0;
+        foreach (var (id, root) in roots)
+        {
+            if (!ObjectIds.IsFsTree(id)) continue;
+            n++;
+            if (!CleanTrees.Contains(id) || !TreeRoots.TryGetValue(id, out ulong b) || b != root.Bytenr) return false;
+        }
+        foreach (ulong id in TreeRoots.Keys)
+            if (ObjectIds.IsFsTree(id)) n--;
+        return n == 0;
+    }
+
     /// <summary>False when some block could not be read or descended into: reference counts are then incomplete.</summary>
     public bool Complete { get; internal set; } = true;
 
