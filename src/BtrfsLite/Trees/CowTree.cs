@@ -540,96 +540,106 @@ public sealed class CowTree
     // ================================================================ delete and merge
 
     /// <summary>
-    /// After items at <paramref name="slot"/> left the dirty path leaf: fix the parent keys, free an emptied leaf,
-    /// merge an under-filled one. True when the path is still valid (nothing structural happened).
+    /// After items at <paramref name="slot"/> left the dirty path leaf: fix the parent keys, then free an emptied
+    /// leaf or merge an under-filled one. True when the path is still valid (nothing structural happened).
     /// </summary>
     private bool AfterLeafDelete(int slot)
     {
         if (RootLevel == 0) return true;
         byte[] leaf = _pathBuf[0];
         int n = LeafOps.Nr(leaf);
-        if (n == 0)
+        if (n > 0)
         {
-            _store.Free(_pathBytenr[0], TreeId, 0);
-            RemovePtr(1, _pathSlot[1]);
-            _pathDirty = false;
-            return false;
+            if (slot == 0) FixKeys(1, new Leaf(leaf).Key(0));
+            if (LeafOps.Used(leaf) >= _leafMergeBelow) return true;
         }
-        if (slot == 0) FixKeys(1, new Leaf(leaf).Key(0));
-        if (LeafOps.Used(leaf) >= _leafMergeBelow) return true;
-        if (!TryMergeLeaf()) return true;
+        if (!Rebalance(0)) return true;
         _pathDirty = false;
         return false;
     }
 
-    private bool TryMergeLeaf()
+    private bool UnderFilled(int level, byte[] buf) =>
+        level == 0 ? LeafOps.Used(buf) < _leafMergeBelow : NodeOps.Nr(buf) < _nodeMergeBelow;
+
+    /// <summary>
+    /// The dirty path block at <paramref name="level"/> lost items. An empty block is freed and its pointer
+    /// removed (btrfs_del_leaf / del_ptr); an under-filled one is merged with a same-parent sibling as long as the
+    /// two fit in one block and the result is still under-filled; then the parent, which lost a pointer, gets the
+    /// same treatment, up to the root, which collapses while it is a node with one child. False when nothing changed.
+    /// </summary>
+    private bool Rebalance(int level)
     {
-        byte[] leaf = _pathBuf[0];
-        byte[] parent = _pathBuf[1];
-        int ps = _pathSlot[1];
-        int used = LeafOps.Used(leaf);
-        if (ps > 0 && LeafOps.Used(ReadChild(1, ps - 1)) + used <= _dataArea)
+        bool changed = false;
+        while (true)
         {
-            var (_, left) = CowChild(1, ps - 1);
-            LeafOps.AppendItems(left, leaf, 0, LeafOps.Nr(leaf));
-            _store.Free(_pathBytenr[0], TreeId, 0);
-            RemovePtr(1, ps);
+            byte[] buf = _pathBuf[level];
+            if (level == RootLevel)
+            {
+                if (level > 0 && NodeOps.Nr(buf) == 1) { CollapseRoot(); changed = true; }
+                return changed;
+            }
+            int n = level == 0 ? LeafOps.Nr(buf) : NodeOps.Nr(buf);
+            byte[] parent = _pathBuf[level + 1];
+            int ps = _pathSlot[level + 1];
+            if (n == 0)
+            {
+                _store.Free(_pathBytenr[level], TreeId, level);
+                NodeOps.RemovePtrs(parent, ps, 1);
+                if (ps == 0 && NodeOps.Nr(parent) > 0) FixKeys(level + 2, NodeOps.KeyAt(parent, 0));
+                changed = true;
+                level++;
+                continue;
+            }
+            bool merged = false;
+            while (UnderFilled(level, buf) && TryMergeOnce(level)) { merged = true; buf = _pathBuf[level]; }
+            if (!merged) return changed;
+            changed = true;
+            level++; // the parent lost a pointer (never its first: merges keep the left block)
+            if (level < RootLevel && !UnderFilled(level, _pathBuf[level])) return true;
+        }
+    }
+
+    /// <summary>
+    /// push_leaf_left/right (or balance_level for nodes) when everything fits: the path block at
+    /// <paramref name="level"/> goes into its left sibling, else its right sibling comes into it. The emptied block
+    /// is freed, its pointer removed without rebalancing the parent, and the path follows the surviving block.
+    /// </summary>
+    private bool TryMergeOnce(int level)
+    {
+        byte[] cur = _pathBuf[level];
+        byte[] parent = _pathBuf[level + 1];
+        int ps = _pathSlot[level + 1];
+        if (ps > 0 && FitsTogether(level, ReadChild(level + 1, ps - 1), cur))
+        {
+            var (lb, left) = CowChild(level + 1, ps - 1);
+            Append(level, left, cur);
+            _store.Free(_pathBytenr[level], TreeId, level);
+            NodeOps.RemovePtrs(parent, ps, 1);
+            _pathSlot[level + 1] = ps - 1;
+            _pathBuf[level] = left;
+            _pathBytenr[level] = lb;
             return true;
         }
-        if (ps + 1 < NodeOps.Nr(parent) && LeafOps.Used(ReadChild(1, ps + 1)) + used <= _dataArea)
+        if (ps + 1 < NodeOps.Nr(parent) && FitsTogether(level, cur, ReadChild(level + 1, ps + 1)))
         {
-            var (rb, right) = CowChild(1, ps + 1);
-            LeafOps.AppendItems(leaf, right, 0, LeafOps.Nr(right));
-            _store.Free(rb, TreeId, 0);
-            RemovePtr(1, ps + 1);
+            var (rb, right) = CowChild(level + 1, ps + 1);
+            Append(level, cur, right);
+            _store.Free(rb, TreeId, level);
+            NodeOps.RemovePtrs(parent, ps + 1, 1);
             return true;
         }
         return false;
     }
 
-    /// <summary>del_ptr from the dirty path node at <paramref name="level"/>, then fix keys, merge or collapse upwards.</summary>
-    private void RemovePtr(int level, int pos)
-    {
-        byte[] node = _pathBuf[level];
-        NodeOps.RemovePtrs(node, pos, 1);
-        int n = NodeOps.Nr(node);
-        if (level == RootLevel)
-        {
-            if (n == 0) throw new InvalidOperationException($"tree {TreeId}: root node {RootBytenr} lost its last child");
-            if (n == 1) CollapseRoot();
-            return;
-        }
-        if (n == 0)
-        {
-            _store.Free(_pathBytenr[level], TreeId, level);
-            RemovePtr(level + 1, _pathSlot[level + 1]);
-            return;
-        }
-        if (pos == 0) FixKeys(level + 1, NodeOps.KeyAt(node, 0));
-        if (n < _nodeMergeBelow) TryMergeNode(level);
-    }
+    private bool FitsTogether(int level, byte[] a, byte[] b) =>
+        level == 0
+            ? LeafOps.Used(a) + LeafOps.Used(b) <= _dataArea
+            : NodeOps.Nr(a) + NodeOps.Nr(b) <= _maxPtrs;
 
-    private void TryMergeNode(int level)
+    private static void Append(int level, byte[] dst, byte[] src)
     {
-        byte[] node = _pathBuf[level];
-        byte[] parent = _pathBuf[level + 1];
-        int ps = _pathSlot[level + 1];
-        int n = NodeOps.Nr(node);
-        if (ps > 0 && NodeOps.Nr(ReadChild(level + 1, ps - 1)) + n <= _maxPtrs)
-        {
-            var (_, left) = CowChild(level + 1, ps - 1);
-            NodeOps.AppendPtrs(left, node, 0, n);
-            _store.Free(_pathBytenr[level], TreeId, level);
-            RemovePtr(level + 1, ps);
-            return;
-        }
-        if (ps + 1 < NodeOps.Nr(parent) && NodeOps.Nr(ReadChild(level + 1, ps + 1)) + n <= _maxPtrs)
-        {
-            var (rb, right) = CowChild(level + 1, ps + 1);
-            NodeOps.AppendPtrs(node, right, 0, NodeOps.Nr(right));
-            _store.Free(rb, TreeId, level);
-            RemovePtr(level + 1, ps + 1);
-        }
+        if (level == 0) LeafOps.AppendItems(dst, src, 0, LeafOps.Nr(src));
+        else NodeOps.AppendPtrs(dst, src, 0, NodeOps.Nr(src));
     }
 
     /// <summary>A node root with one child: the child (CoWed) becomes the root, repeatedly.</summary>
