@@ -53,13 +53,14 @@ public class CowTreeModelTests
         return n;
     }
 
-    private static void Run(int nodeSize, Op[] ops)
+    /// <summary>Runs one sequence; returns the greatest tree height seen.</summary>
+    private static int Run(int nodeSize, Op[] ops)
     {
         var store = new MemoryTreeBlockStore(nodeSize);
         var tree = CowTree.CreateEmpty(store, 5);
         var model = new SortedDictionary<Key, byte[]>();
         int max = tree.MaxItemSize;
-        int step = 0;
+        int step = 0, height = 1;
         foreach (var op in ops)
         {
             step++;
@@ -174,6 +175,7 @@ public class CowTreeModelTests
             try
             {
                 shape = CowTreeChecks.Walk(tree, store);
+                height = Math.Max(height, shape.Height);
                 CowTreeChecks.AssertMatches(model, shape);
                 store.VerifyCommittedUnchanged();
                 if (before != null) CheckMergedAfterDelete(tree, before, shape, deleted);
@@ -189,6 +191,7 @@ public class CowTreeModelTests
         Assert.Empty(end.Items);
         Assert.Equal(0, tree.RootLevel);
         Assert.Single(end.Reachable);
+        return height;
     }
 
     /// <summary>
@@ -215,13 +218,28 @@ public class CowTreeModelTests
 
     [Fact]
     public void RandomOperationsMatchTheModel_4KiB() =>
-        OpGen.Array[1, 250].Sample(ops => Run(4096, ops), iter: 150, threads: 1);
+        OpGen.Array[1, 250].Sample(ops => { Run(4096, ops); }, iter: 150, threads: 1);
 
     [Fact]
     public void RandomOperationsMatchTheModel_16KiB() =>
-        OpGen.Array[1, 250].Sample(ops => Run(16384, ops), iter: 60, threads: 1);
+        OpGen.Array[1, 250].Sample(ops => { Run(16384, ops); }, iter: 60, threads: 1);
+
+    /// <summary>Tiny nodes (12 and 27 pointers) so that node splits, node merges and root growth/collapse happen often.</summary>
+    [Theory]
+    [InlineData(512)]
+    [InlineData(1024)]
+    public void RandomOperationsMatchTheModel_TinyNodes(int nodeSize)
+    {
+        int height = 0;
+        OpGen.Array[1, 400].Sample(ops => { height = Math.Max(height, Run(nodeSize, ops)); }, iter: 150, threads: 1);
+        Assert.True(height >= (nodeSize == 512 ? 4 : 3), $"greatest height {height}");
+    }
 
     [Fact]
-    public void LongRandomSequence_4KiB() =>
-        OpGen.Array[1500, 2000].Sample(ops => Run(4096, ops), iter: 4, threads: 1);
+    public void LongRandomSequence_4KiB()
+    {
+        int sequences = 0, height = 0;
+        OpGen.Array[1500, 2000].Sample(ops => { sequences++; height = Math.Max(height, Run(4096, ops)); }, iter: 4, threads: 1);
+        Assert.True(sequences >= 4 && height >= 2, $"{sequences} sequences, greatest height {height}");
+    }
 }
