@@ -203,6 +203,30 @@ public class CowTreeTests
     }
 
     [Fact]
+    public void WriteCursorResizesInPlaceAndAcrossLeaves()
+    {
+        var s = new MemoryTreeBlockStore(4096);
+        var t = CowTree.CreateEmpty(s, 5);
+        for (ulong i = 0; i < 300; i++) t.Insert(Ino(i), 30).Fill((byte)i);
+        s.Commit();
+        Assert.True(t.Seek(Ino(100)));
+        for (ulong i = 100; i < 200; i++)
+        {
+            Assert.Equal(Ino(i), t.CurrentKey);
+            // every 10th item grows past what its leaf can hold and moves; the rest shrink
+            var d = t.ResizeCurrent(i % 10 == 0 ? 3000 : 10);
+            Assert.Equal(Ino(i), t.CurrentKey);
+            Assert.All(d[..10].ToArray(), b => Assert.Equal((byte)i, b));
+            Assert.True(t.MoveNext());
+        }
+        var shape = CowTreeChecks.Walk(t, s);
+        Assert.Equal(300, shape.Items.Count);
+        Assert.All(shape.Items, it => Assert.Equal(
+            it.Key.ObjectId is >= 100 and < 200 ? (it.Key.ObjectId % 10 == 0 ? 3000 : 10) : 30, it.Data.Length));
+        s.VerifyCommittedUnchanged();
+    }
+
+    [Fact]
     public void DeletingEverythingCollapsesToOneEmptyLeaf()
     {
         var s = new MemoryTreeBlockStore(4096);
