@@ -35,6 +35,32 @@ public class MkfsRealToolsTests
         AssertOurCheckClean(img);
     }
 
+    [RequiresRootMountFact]
+    public void Cli_formats_a_block_device_sized_by_the_device()
+    {
+        using var tmp = new TempDir();
+        var backing = tmp.File("loop.img");
+        using (var f = File.Create(backing)) f.SetLength(192L << 20);
+        var r = RealTools.Run("losetup", "-f", "--show", backing);
+        Assert.True(r.ExitCode == 0, r.All);
+        var loop = r.Stdout.Trim();
+        try
+        {
+            r = CliProcess.Run("mkfs", loop, "--quota", "--label", "blk");
+            Assert.True(r.ExitCode == 0, r.All);
+            Assert.Contains("192.00MiB", r.Stdout);
+            AssertRealCheckClean(loop, quota: true);
+            r = CliProcess.Run("mkfs", loop);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains("already contains a btrfs filesystem", r.Stderr);
+            r = CliProcess.Run("mkfs", loop, "--force", "--size", "1G");
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains("larger than the device", r.Stderr);
+        }
+        finally { RealTools.Run("losetup", "-d", loop); }
+        AssertOurCheckClean(backing);
+    }
+
     public static IEnumerable<object[]> CompareCases() => new MkfsCase[]
     {
         new("128M"),
