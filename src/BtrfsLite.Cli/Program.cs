@@ -6,5 +6,6 @@ var root = new RootCommand("btrfslite: create, change and verify btrfs images (o
 root.Subcommands.Add(DumpSuperCommand.Create());
 root.Subcommands.Add(DumpTreeCommand.Create());
 root.Subcommands.Add(CheckCommand.Create());
+root.Subcommands.Add(MkfsCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 return CliRunner.Run(root, args);

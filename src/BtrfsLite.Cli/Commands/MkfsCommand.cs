@@ -1,0 +1,154 @@
+using System.CommandLine;
+using BtrfsLite.Format;
+using BtrfsLite.IO;
+using BtrfsLite.Mkfs;
+
+namespace BtrfsLite.Cli.Commands;
+
+/// <summary>
+/// <c>btrfslite mkfs IMG|DEVICE [--size SIZE] [--label L] [--uuid UUID] [--nodesize N] [--sectorsize N] [--quota]
+/// [--no-free-space-tree] [--metadata single|dup] [--force] [--deterministic]</c>: an empty btrfs filesystem, like
+/// mkfs.btrfs without --rootdir. Exit 0 on success, 2 for bad arguments (size, too small, existing filesystem
+/// without --force), 5 for I/O errors.
+/// </summary>
+internal static class MkfsCommand
+{
+    public static Command Create()
+    {
+        var target = new Argument<string>("image") { Description = "image file (created or extended as needed) or block device" };
+        var size = new Option<string?>("--size", "-b") { Description = "filesystem size, e.g. 128M, 1G, 20G (powers of 1024); default: the device or file size" };
+        var label = new Option<string>("--label", "-L") { Description = "filesystem label", DefaultValueFactory = _ => "" };
+        var uuid = new Option<string?>("--uuid", "-U") { Description = "filesystem uuid (default: random, or seeded with --deterministic)" };
+        var nodesize = new Option<string>("--nodesize", "-n") { Description = "tree block size, a power of two in [sectorsize, 64K]", DefaultValueFactory = _ => "16K" };
+        var sectorsize = new Option<string>("--sectorsize", "-s") { Description = "sector size: 4K or the page size", DefaultValueFactory = _ => "4K" };
+        var quota = new Option<bool>("--quota") { Description = "enable quotas (qgroup 0/5), like mkfs.btrfs -R quota" };
+        var noFst = new Option<bool>("--no-free-space-tree") { Description = "no free space tree (the kernel then uses the v1 space cache)" };
+        var metadata = new Option<string>("--metadata", "-m") { Description = "metadata profile", DefaultValueFactory = _ => "single" };
+        metadata.AcceptOnlyFromAmong("single", "dup");
+        var force = new Option<bool>("--force", "-f") { Description = "overwrite an existing filesystem or non-empty file/device" };
+        var deterministic = new Option<bool>("--deterministic") { Description = "seeded uuids and fixed times (SOURCE_DATE_EPOCH or 0): byte-identical output for the same options" };
+        var cmd = new Command("mkfs", "create an empty btrfs filesystem (like mkfs.btrfs without --rootdir)")
+        {
+            target, size, label, uuid, nodesize, sectorsize, quota, noFst, metadata, force, deterministic,
+        };
+        cmd.SetAction(pr =>
+        {
+            var path = pr.GetValue(target)!;
+            long? sz = pr.GetValue(size) is { } s ? ImageOptions.ParseSize(s) : null;
+            Guid? fsid = null;
+            if (pr.GetValue(uuid) is { } u)
+                fsid = Guid.TryParse(u, out var g) ? g : throw new ArgumentException($"--uuid '{u}' is not a uuid");
+            var epoch = ImageOptions.SourceDateEpoch();
+            var opt = new ImageOptions
+            {
+                Size = sz,
+                Label = pr.GetValue(label) ?? "",
+                Fsid = fsid,
+                NodeSize = ParseBlockSize(pr.GetValue(nodesize)!, "--nodesize"),
+                SectorSize = ParseBlockSize(pr.GetValue(sectorsize)!, "--sectorsize"),
+                Quota = pr.GetValue(quota),
+                FreeSpaceTree = !pr.GetValue(noFst),
+                MetadataProfile = pr.GetValue(metadata) == "dup" ? MetadataProfile.Dup : MetadataProfile.Single,
+                Deterministic = pr.GetValue(deterministic) || epoch != null,
+                Time = epoch,
+            };
+            return Run(path, opt, pr.GetValue(force));
+        });
+        return cmd;
+    }
+
+    private static int ParseBlockSize(string text, string option)
+    {
+        long v = ImageOptions.ParseSize(text);
+        if (v > int.MaxValue) throw new ArgumentException($"{option} {text} is too large");
+        return (int)v;
+    }
+
+    private static int Run(string path, ImageOptions opt, bool force)
+    {
+        if (Directory.Exists(path)) throw new ArgumentException($"{path} is a directory");
+        bool exists = File.Exists(path);
+        bool isBlock = false;
+        long existingLength = 0;
+        if (exists)
+        {
+            using var probe = FileBlockDevice.Open(path, writable: false);
+            isBlock = probe.IsBlockDevice;
+            existingLength = probe.Length;
+            if (!force && HasBtrfsMagic(probe))
+                throw new ArgumentException($"{path} already contains a btrfs filesystem (magic _BHRfS_M found); use --force to overwrite it");
+            if (!force && !LooksEmpty(probe))
+                throw new ArgumentException($"{path} is not empty (data in its first MiB); use --force to overwrite it");
+        }
+        else if (opt.Size == null)
+            throw new ArgumentException($"{path} does not exist: give --size to create it");
+
+        // Everything is checked before the file is touched: a bad option never destroys data.
+        long size = opt.Size ?? existingLength;
+        ImageBuilder.Validate(opt, isBlock ? existingLength : size);
+
+        ImageSummary s;
+        // A file is recreated sparse at the requested size, so nothing of an old image survives and runs are reproducible.
+        using (var dev = isBlock ? FileBlockDevice.Open(path, writable: true) : FileBlockDevice.Create(path, size))
+            s = ImageBuilder.Create(dev, opt);
+        PrintSummary(path, s);
+        return ExitCodes.Ok;
+    }
+
+    private static bool HasBtrfsMagic(IBlockDevice dev)
+    {
+        var buf = new byte[8];
+        for (int i = 0; i < 3; i++)
+        {
+            long off = Superblock.MirrorOffset(i) + Superblock.Offsets.Magic;
+            if (off + 8 > dev.Length) break;
+            dev.Read(buf, off);
+            if (BitConverter.ToUInt64(buf) == Superblock.MagicValue) return true;
+        }
+        return false;
+    }
+
+    private static bool LooksEmpty(IBlockDevice dev)
+    {
+        var buf = new byte[(int)Math.Min(dev.Length, 1L << 20)];
+        dev.Read(buf, 0);
+        return !buf.AsSpan().ContainsAnyExcept((byte)0);
+    }
+
+    private static void PrintSummary(string path, ImageSummary s)
+    {
+        var o = Console.Out;
+        o.WriteLine($"Label:              {(s.Label.Length == 0 ? "(null)" : s.Label)}");
+        o.WriteLine($"UUID:               {s.Fsid}");
+        o.WriteLine($"Node size:          {s.NodeSize}");
+        o.WriteLine($"Sector size:        {s.SectorSize}");
+        o.WriteLine($"Filesystem size:    {Human(s.TotalBytes)}");
+        o.WriteLine("Block group profiles:");
+        foreach (var (name, type) in new[] { ("Data", BlockGroupFlags.Data), ("Metadata", BlockGroupFlags.Metadata), ("System", BlockGroupFlags.System) })
+        {
+            var c = s.Chunks.First(c => (c.Type & type) != 0);
+            string profile = (c.Type & BlockGroupFlags.Dup) != 0 ? "DUP" : "single";
+            o.WriteLine($"  {name + ":",-18}{profile,-16}{Human(c.Length),10}");
+        }
+        o.WriteLine("Incompat features:  extref, skinny-metadata, no-holes");
+        var runtime = new List<string>();
+        if (s.Quota) runtime.Add("quota");
+        if (s.FreeSpaceTree) runtime.Add("free-space-tree");
+        o.WriteLine($"Runtime features:   {(runtime.Count == 0 ? "none" : string.Join(", ", runtime))}");
+        o.WriteLine("Checksum:           crc32c");
+        o.WriteLine("Number of devices:  1");
+        o.WriteLine("Devices:");
+        o.WriteLine("   ID        SIZE  PATH");
+        o.WriteLine($"    1  {Human(s.TotalBytes),10}  {path}");
+    }
+
+    /// <summary>btrfs-progs' pretty size: two decimals, binary units.</summary>
+    private static string Human(ulong bytes)
+    {
+        string[] units = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+        double v = bytes;
+        int u = 0;
+        while (v >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
+        return u == 0 ? $"{bytes}B" : $"{v.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)}{units[u]}";
+    }
+}
