@@ -1,0 +1,118 @@
+using System.Security.Cryptography;
+using BtrfsLite.Check;
+using BtrfsLite.Fs;
+using BtrfsLite.IO;
+using BtrfsLite.Mkfs;
+using BtrfsLite.Tests.Support;
+
+namespace BtrfsLite.Tests.Fs;
+
+/// <summary>Images we write pass our check and btrfs check, and read back what was written.</summary>
+public class WriterEndToEndTests
+{
+    internal static string NewImage(TempDir tmp, string name = "w.img", long size = 256L << 20, bool quota = true, bool fst = true, MetadataProfile profile = MetadataProfile.Single)
+    {
+        var path = tmp.File(name);
+        using var dev = FileBlockDevice.Create(path, size);
+        ImageBuilder.Create(dev, new ImageOptions { Size = size, Quota = quota, FreeSpaceTree = fst, MetadataProfile = profile });
+        return path;
+    }
+
+    internal static void AssertClean(string img, bool quota)
+    {
+        var report = Checker.Check(img);
+        Assert.True(report.IsClean, string.Join("\n", report.Findings.Take(20)));
+        if (!RealTools.HasBtrfsProgs) return;
+        var r = RealTools.BtrfsCheck(img);
+        Assert.True(r.ExitCode == 0, r.All);
+        if (quota)
+        {
+            var q = RealTools.BtrfsCheck(img, "--qgroup-report");
+            Assert.True(q.ExitCode == 0, q.All);
+        }
+    }
+
+    [Fact]
+    public void SmallAndLargeFilesDirectoriesAndLinksCheckClean()
+    {
+        using var tmp = new TempDir();
+        var img = NewImage(tmp);
+        var big = new byte[3 << 20];
+        new Random(1).NextBytes(big);
+        using (var fs = Filesystem.Open(img))
+        {
+            fs.Mkdir("dir/sub", parents: true);
+            fs.Write("small.txt", 0, "hello btrfs\n"u8);
+            fs.Write("dir/big.bin", 0, big);
+            fs.Write("dir/sub/unaligned", 5000, new byte[] { 1, 2, 3 });
+            fs.Symlink("dir/big.bin", "link");
+            fs.HardLink("small.txt", "dir/small-again.txt");
+        }
+        AssertClean(img, quota: true);
+        using (var fs = Filesystem.Open(img))
+        {
+            Assert.Equal("hello btrfs\n"u8.ToArray(), fs.ReadAll("small.txt"));
+            Assert.Equal(SHA256.HashData(big), SHA256.HashData(fs.ReadAll("dir/big.bin")));
+            Assert.Equal(5003UL, fs.Stat("dir/sub/unaligned").Size);
+            Assert.Equal("dir/big.bin", fs.ReadLink("link"));
+            Assert.Equal(2U, fs.Stat("small.txt").NLink);
+        }
+    }
+}
+
+/// <summary>The kernel judges our images: it mounts them, reads every byte, writes into them; then we read, check and change them again.</summary>
+public class WriterKernelInteropTests
+{
+    [RequiresRootMountFact]
+    public void KernelReadsOurFilesWritesMoreAndWeContinue()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp, quota: true);
+        var big = new byte[5 << 20];
+        new Random(2).NextBytes(big);
+        using (var fs = Filesystem.Open(img))
+        {
+            fs.Mkdir("a/b", parents: true);
+            fs.Write("a/b/big.bin", 0, big);
+            fs.Write("a/small", 0, "tiny"u8);
+            fs.Write("a/sparse", 10 << 20, "end"u8);
+            fs.Symlink("b/big.bin", "a/link");
+            fs.CreateSubvolume("vol");
+            fs.Write("vol/in-vol", 0, big.AsSpan(0, 100_000));
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        string bigSha = Convert.ToHexString(SHA256.HashData(big)).ToLowerInvariant();
+        string volSha = Convert.ToHexString(SHA256.HashData(big.AsSpan(0, 100_000))).ToLowerInvariant();
+        // The kernel reads our bytes and writes its own.
+        KernelImages.WithMounted(img, $"""
+            test "$(sha256sum a/b/big.bin | cut -d' ' -f1)" = {bigSha}
+            test "$(cat a/small)" = tiny
+            test "$(stat -c %s a/sparse)" = {(10 << 20) + 3}
+            test "$(readlink a/link)" = b/big.bin
+            test "$(sha256sum vol/in-vol | cut -d' ' -f1)" = {volSha}
+            btrfs subvolume list . | grep -q ' path vol$'
+            head -c 3000000 /dev/urandom > kernel.bin
+            echo appended >> a/small
+            mkdir kdir && touch kdir/empty
+            rm a/sparse
+            """);
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using (var fs = Filesystem.Open(img))
+        {
+            Assert.Equal("tinyappended\n"u8.ToArray(), fs.ReadAll("a/small"));
+            Assert.Equal(3_000_000UL, fs.Stat("kernel.bin").Size);
+            Assert.False(fs.Exists("a/sparse"));
+            fs.Write("kernel.bin", 1_000_000, new byte[70_000]);
+            fs.Remove("a", recursive: true);
+            fs.Snapshot("vol", "vol-snap");
+            fs.Write("vol/in-vol", 0, new byte[8192]);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        KernelImages.WithMounted(img, $"""
+            test "$(sha256sum vol-snap/in-vol | cut -d' ' -f1)" = {volSha}
+            test ! -e a
+            test -e kdir/empty
+            """);
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+}
