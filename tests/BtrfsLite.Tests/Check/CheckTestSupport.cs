@@ -3,33 +3,6 @@ using BtrfsLite.Tests.Support;
 
 namespace BtrfsLite.Tests.Check;
 
-/// <summary>Leaf surgery for corruption tests: remove an item properly (headers and payloads shifted).</summary>
-public static class LeafEdit
-{
-    /// <summary>Deletes item <paramref name="slot"/>: later item headers move down, their payloads move up by the
-    /// removed size (so the leaf stays packed), nritems drops by one, freed bytes are zeroed. Caller restamps.</summary>
-    public static void DeleteItem(byte[] block, int slot)
-    {
-        var leaf = new Leaf(block);
-        int n = leaf.NrItems;
-        if (slot < 0 || slot >= n) throw new ArgumentOutOfRangeException(nameof(slot));
-        uint size = leaf.DataSize(slot);
-        uint removedOff = leaf.DataOffset(slot);
-        int lastOff = n > 0 ? (int)leaf.DataOffset(n - 1) : leaf.DataAreaSize;
-        // Payloads of later slots sit below the removed one: [lastOff, removedOff) moves up by size.
-        int from = NodeHeader.Size + lastOff, len = (int)removedOff - lastOff;
-        Buffer.BlockCopy(block, from, block, from + (int)size, len);
-        Array.Clear(block, from, (int)size);
-        for (int i = slot + 1; i < n; i++)
-            leaf.SetItemPlacement(i, leaf.DataOffset(i) + size, leaf.DataSize(i));
-        int hdr = NodeHeader.Size + slot * ItemHeader.Size;
-        Buffer.BlockCopy(block, hdr + ItemHeader.Size, block, hdr, (n - slot - 1) * ItemHeader.Size);
-        Array.Clear(block, NodeHeader.Size + (n - 1) * ItemHeader.Size, ItemHeader.Size);
-        var header = leaf.Header;
-        header.NrItems = (uint)(n - 1);
-    }
-}
-
 /// <summary>Test-side helpers around the editor: find items by predicate over key and payload.</summary>
 public static class EditorExtensions
 {
@@ -45,7 +18,7 @@ public static class EditorExtensions
     }
 
     public static void DeleteItem(this ImageEditor ed, (ulong Leaf, int Slot, Key Key) item) =>
-        ed.EditBlock(item.Leaf, b => LeafEdit.DeleteItem(b, item.Slot));
+        ed.EditBlock(item.Leaf, b => LeafSurgery.RemoveItem(b, item.Slot));
 
     public static void SetKeyOffset(this ImageEditor ed, (ulong Leaf, int Slot, Key Key) item, ulong offset) =>
         ed.EditBlock(item.Leaf, b =>
@@ -72,17 +45,6 @@ public static class EditorExtensions
     }
 }
 
-/// <summary>A fact/theory that needs root, loop devices and btrfs in the kernel; skipped (with the reason) otherwise.</summary>
-public sealed class RequiresLoopMountFactAttribute : FactAttribute
-{
-    public RequiresLoopMountFactAttribute() { if (KernelImageFixture.SkipReason is { } r) Skip = r; }
-}
-
-public sealed class RequiresLoopMountTheoryAttribute : TheoryAttribute
-{
-    public RequiresLoopMountTheoryAttribute() { if (KernelImageFixture.SkipReason is { } r) Skip = r; }
-}
-
 /// <summary>
 /// Images written by the running kernel (loop mount), built once per test run: files, hard links, xattrs, a
 /// subvolume, a snapshot, reflinks across subvolumes, qgroups (1/100 holding 0/256 and 0/257, 1/200 holding
@@ -90,22 +52,7 @@ public sealed class RequiresLoopMountTheoryAttribute : TheoryAttribute
 /// </summary>
 public sealed class KernelImageFixture : IDisposable
 {
-    public static string? SkipReason { get; } = ComputeSkipReason();
-
-    private static string? ComputeSkipReason()
-    {
-        if (!RealTools.HasBtrfsProgs) return "btrfs-progs not installed";
-        if (Environment.UserName != "root") return "needs root to loop-mount btrfs images";
-        if (!File.Exists("/dev/loop-control")) return "no loop device support (/dev/loop-control missing)";
-        var fsList = File.Exists("/proc/filesystems") ? File.ReadAllText("/proc/filesystems") : "";
-        if (!fsList.Contains("btrfs"))
-        {
-            RealTools.Run("modprobe", "btrfs");
-            fsList = File.Exists("/proc/filesystems") ? File.ReadAllText("/proc/filesystems") : "";
-            if (!fsList.Contains("btrfs")) return "kernel has no btrfs support";
-        }
-        return null;
-    }
+    public static string? SkipReason { get; } = KernelImages.WhyNot();
 
     private readonly TempDir _dir = new();
     private readonly Lazy<string> _quota;

@@ -77,7 +77,7 @@ public class FsRootCheckTests
         AssertClean(Checker.Check(img));
     }
 
-    [RequiresLoopMountFact]
+    [RequiresRootMountFact]
     public void KernelWrittenImageHasNoFindings()
     {
         var img = _kernel.QuotaImage;

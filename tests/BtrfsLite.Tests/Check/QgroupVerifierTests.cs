@@ -21,7 +21,7 @@ public class QgroupVerifierTests
             || l.StartsWith("Rescan hasn't", StringComparison.Ordinal) || l.StartsWith("Qgroup rescan", StringComparison.Ordinal)).ToList();
     }
 
-    [RequiresLoopMountFact]
+    [RequiresRootMountFact]
     public void KernelImageRecomputedNumbersEqualInfoItemsAndProgsAgrees()
     {
         var img = _kernel.QuotaImage;

@@ -8,7 +8,7 @@ namespace BtrfsLite.Tests.IO;
 /// <summary>A block device's size comes from the device (st_size is 0). Needs root and a free loop device.</summary>
 public class LoopDeviceTests
 {
-    [RequiresLoopDeviceFact]
+    [RequiresRootMountFact]
     public void ReadsAnImageThroughALoopDevice()
     {
         using var tmp = new TempDir();
@@ -35,24 +35,3 @@ public class LoopDeviceTests
     }
 }
 
-public sealed class RequiresLoopDeviceFactAttribute : FactAttribute
-{
-    public RequiresLoopDeviceFactAttribute()
-    {
-        if (!RealTools.HasBtrfsProgs) Skip = "btrfs-progs not installed";
-        else if (!LoopSupport.Available(out var why)) Skip = why;
-    }
-}
-
-public static class LoopSupport
-{
-    public static bool Available(out string why)
-    {
-        why = "";
-        if (!OperatingSystem.IsLinux()) { why = "not Linux"; return false; }
-        if (Environment.UserName != "root") { why = "needs root for losetup/mount"; return false; }
-        if (RealTools.Which("losetup") == null) { why = "losetup not installed"; return false; }
-        if (!File.Exists("/dev/loop-control")) { why = "no /dev/loop-control (loop devices unavailable)"; return false; }
-        return true;
-    }
-}
