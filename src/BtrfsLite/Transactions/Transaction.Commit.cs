@@ -39,7 +39,8 @@ public sealed partial class Transaction
             _ => Math.Clamp(devSize / 10, 4UL << 20, 32UL << 20),
         };
         const ulong align = 1UL << 20;
-        want = Math.Max(want, (minSize + align - 1) / align * align);
+        // Chunk starts and lengths are sector (we use 1 MiB) aligned: the tree-checker rejects anything else.
+        want = Math.Max(want / align * align, (minSize + align - 1) / align * align);
 
         // Free device space: [1 MiB, device size) minus existing stripes.
         var free = new RangeSet();

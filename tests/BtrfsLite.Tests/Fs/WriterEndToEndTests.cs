@@ -116,3 +116,57 @@ public class WriterKernelInteropTests
         WriterEndToEndTests.AssertClean(img, quota: true);
     }
 }
+
+/// <summary>Space runs out in the first chunks: the allocator creates data and metadata chunks (chunk item, device extent, block group, free space info).</summary>
+public class ChunkAllocationTests
+{
+    [RequiresBtrfsProgsTheory]
+    [InlineData(BtrfsLite.Mkfs.MetadataProfile.Single)]
+    [InlineData(BtrfsLite.Mkfs.MetadataProfile.Dup)]
+    public void DataAndMetadataBeyondTheFirstChunksAllocateNewChunks(BtrfsLite.Mkfs.MetadataProfile profile)
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp, size: 512L << 20, quota: true, profile: profile);
+        var block = new byte[1 << 20];
+        new Random(3).NextBytes(block);
+        using (var fs = Filesystem.Open(img))
+        {
+            // 48 MiB of data in 6 files (the first data chunk holds 8 MiB)...
+            for (int f = 0; f < 6; f++)
+                fs.Run(tx =>
+                {
+                    var t = fs.TreeOf(tx, BtrfsLite.Format.ObjectIds.FsTree);
+                    ulong ino = t.CreateFile(FsTree.RootDirIno, System.Text.Encoding.UTF8.GetBytes($"data{f}"));
+                    for (int m = 0; m < 8; m++) t.Write(ino, (ulong)m << 20, block);
+                });
+            // ...and enough small files for more than the first 8 MiB metadata chunk.
+            fs.Run(tx =>
+            {
+                var t = fs.TreeOf(tx, BtrfsLite.Format.ObjectIds.FsTree);
+                ulong dir = t.Mkdir(FsTree.RootDirIno, "many"u8);
+                for (int i = 0; i < 30_000; i++)
+                {
+                    ulong ino = t.CreateFile(dir, System.Text.Encoding.UTF8.GetBytes($"file-{i:D6}-with-a-longish-name"));
+                    t.Write(ino, 0, BitConverter.GetBytes(i));
+                }
+            });
+            var chunks = fs.Image.Chunks.Chunks;
+            Assert.True(chunks.Count(c => (c.Type & BtrfsLite.Format.BlockGroupFlags.Data) != 0) >= 2, "no new data chunk");
+            // SINGLE starts with an 8 MiB metadata chunk (DUP with 32 MiB, which these files fit in).
+            if (profile == BtrfsLite.Mkfs.MetadataProfile.Single)
+                Assert.True(chunks.Count(c => (c.Type & BtrfsLite.Format.BlockGroupFlags.Metadata) != 0) >= 2, "no new metadata chunk");
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using (var fs = Filesystem.Open(img))
+        {
+            Assert.Equal(block, fs.ReadAll("data5").AsSpan(7 << 20, 1 << 20).ToArray());
+            Assert.Equal(BitConverter.GetBytes(29_999), fs.ReadAll("many/file-029999-with-a-longish-name"));
+        }
+        // The kernel checks chunks against device extents and block groups at mount time.
+        if (KernelImages.WhyNot() == null)
+        {
+            KernelImages.WithMounted(img, "test $(ls many | wc -l) = 30000\ntest $(stat -c %s data5) = 8388608\nhead -c 20000000 /dev/zero > more.bin");
+            WriterEndToEndTests.AssertClean(img, quota: true);
+        }
+    }
+}
