@@ -163,6 +163,8 @@ public sealed class BtrfsImage : IDisposable
         if (_write is { Stale: true }) ReloadCommittedState();
         _write ??= new Transactions.WriteState(this);
         var tx = new Transactions.Transaction(this, _write);
+        // Every commit accounts qgroups when quotas are on, whoever started the transaction.
+        tx.QgroupAccountingHook = Quota.RescanAccounting;
         _write.BeginTransaction(tx);
         return tx;
     }

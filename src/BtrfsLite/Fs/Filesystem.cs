@@ -44,7 +44,6 @@ public sealed class Filesystem : IDisposable
     public T Run<T>(Func<Transaction, T> work)
     {
         using var tx = Image.BeginTransaction();
-        tx.QgroupAccountingHook = Quota.RescanAccounting;
         var result = work(tx);
         tx.Commit();
         return result;

@@ -35,4 +35,32 @@ public class ReadmeExampleTests
         q.FreeRecord(rec);
         Assert.Equal(0UL, q.GetCounters(5).RsvData);
     }
+
+    [Fact]
+    public void WriterExampleRuns()
+    {
+        using var tmp = new TempDir();
+        var img = GoldenImages.Extract("mkfs-quota", tmp);
+        var iso = tmp.File("big.iso");
+        File.WriteAllBytes(iso, new byte[3 << 20]);
+
+        using var fs = Filesystem.Open(img);
+        fs.Mkdir("etc/app", parents: true);
+        fs.Write("etc/app/config", 0, "key=value\n"u8);
+        fs.CreateSubvolume("vol");
+        fs.Snapshot("vol", "vol-snap", readOnly: true);
+        using (var data = File.OpenRead(iso)) fs.WriteFrom("big.iso", 0, data);
+
+        using (var tx = fs.Image.BeginTransaction())
+        {
+            var t = fs.TreeOf(tx, ObjectIds.FsTree);
+            ulong ino = t.CreateFile(FsTree.RootDirIno, "a"u8);
+            t.Write(ino, 0, new byte[5000]);
+            tx.Commit();
+        }
+        Assert.Equal(5000UL, fs.Stat("a").Size);
+        Assert.Equal(3UL << 20, fs.Stat("big.iso").Size);
+        var report = Checker.Check(fs.Image);
+        Assert.True(report.IsClean, string.Join("\n", report.Findings.Take(10)));
+    }
 }
