@@ -199,10 +199,13 @@ public sealed partial class FsTree
         return aligned;
     }
 
+    /// <summary>The kernel's MAX_CSUM_ITEMS: (leaf data size - 2 item headers) / csum size - 1 (4057 for 16K nodes, 985 for 4K).</summary>
+    private int MaxCsumsPerItem => (_tx.Image.NodeSize - NodeHeader.Size - 2 * ItemHeader.Size) / Checksums.CsumSize - 1;
+
     private void InsertCsumItems(ulong bytenr, ReadOnlySpan<uint> sums)
     {
         var csum = _tx.Tree(ObjectIds.CsumTree);
-        int perItem = MaxItemPayload / Checksums.CsumSize;
+        int perItem = MaxCsumsPerItem;
         for (int first = 0; first < sums.Length; first += perItem)
         {
             int n = Math.Min(perItem, sums.Length - first);
@@ -216,7 +219,7 @@ public sealed partial class FsTree
     {
         var csum = _tx.Tree(ObjectIds.CsumTree);
         int sector = (int)SectorSize;
-        int perItem = Math.Min(MaxItemPayload / Checksums.CsumSize, 4057 / 1);
+        int perItem = MaxCsumsPerItem;
         int sectors = data.Length / sector;
         for (int first = 0; first < sectors; first += perItem)
         {
