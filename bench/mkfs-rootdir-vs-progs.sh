@@ -49,7 +49,7 @@ measure() {
   printf '%-6s %-22s wall %-9s max RSS %8s KiB  image %6s MiB\n' "$tree" "$label" "$wall" "$rss" $((size >> 20))
   rm -f "$log" "$dir/out.img"
 }
-for tree in small large; do
+for tree in ${TREES:-small large}; do
   # Same page-cache state for both: read the tree once before the rounds.
   tar -cf - -C "$dir" "$tree" >/dev/null
   for r in $(seq 1 "$rounds"); do

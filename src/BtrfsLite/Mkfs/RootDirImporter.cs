@@ -11,8 +11,8 @@ public sealed record RootDirOptions
 {
     /// <summary>Commit after this many imported inodes (bounds the dirty metadata held in memory).</summary>
     public int BatchInodes { get; init; } = 20_000;
-    /// <summary>Commit after this many bytes of file data.</summary>
-    public long BatchBytes { get; init; } = 256L << 20;
+    /// <summary>Commit after this many bytes of file data (data goes to the device at once; what grows is only its csum items, ~1 KiB per MiB, so this is large: commits flush, and a flush mid-import stalls the reads).</summary>
+    public long BatchBytes { get; init; } = 4L << 30;
     /// <summary>Called after every imported entry (cheap: the caller throttles rendering).</summary>
     public Action<RootDirProgress>? Progress { get; init; }
     /// <summary>Totals for <see cref="RootDirProgress"/> (from <see cref="RootDirImporter.Scan"/>), if known.</summary>
