@@ -2,14 +2,16 @@ using System.CommandLine;
 using BtrfsLite.Format;
 using BtrfsLite.IO;
 using BtrfsLite.Mkfs;
+using Spectre.Console;
 
 namespace BtrfsLite.Cli.Commands;
 
 /// <summary>
 /// <c>btrfslite mkfs IMG|DEVICE [--size SIZE] [--label L] [--uuid UUID] [--nodesize N] [--sectorsize N] [--quota]
-/// [--no-free-space-tree] [--metadata single|dup] [--force] [--deterministic]</c>: an empty btrfs filesystem, like
-/// mkfs.btrfs without --rootdir. Exit 0 on success, 2 for bad arguments (size, too small, existing filesystem
-/// without --force), 5 for I/O errors.
+/// [--no-free-space-tree] [--metadata single|dup] [--force] [--deterministic] [--rootdir DIR]</c>: a btrfs filesystem,
+/// empty or (--rootdir) holding a copy of DIR, like mkfs.btrfs. Exit 0 on success, 2 for bad arguments (size, too
+/// small, existing filesystem without --force), 5 for I/O errors (also: DIR does not fit in --size; the partial image
+/// file is removed).
 /// </summary>
 internal static class MkfsCommand
 {
@@ -27,9 +29,10 @@ internal static class MkfsCommand
         metadata.AcceptOnlyFromAmong("single", "dup");
         var force = new Option<bool>("--force", "-f") { Description = "overwrite an existing filesystem or non-empty file/device" };
         var deterministic = new Option<bool>("--deterministic") { Description = "seeded uuids and fixed times (SOURCE_DATE_EPOCH or 0): byte-identical output for the same options" };
-        var cmd = new Command("mkfs", "create an empty btrfs filesystem (like mkfs.btrfs without --rootdir)")
+        var rootdir = new Option<string?>("--rootdir", "-r") { Description = "copy this directory tree into the new filesystem (without --size an image file is sized to fit)" };
+        var cmd = new Command("mkfs", "create a btrfs filesystem, empty or holding a copy of a directory (like mkfs.btrfs [--rootdir])")
         {
-            target, size, label, uuid, nodesize, sectorsize, quota, noFst, metadata, force, deterministic,
+            target, size, label, uuid, nodesize, sectorsize, quota, noFst, metadata, force, deterministic, rootdir,
         };
         cmd.SetAction(pr =>
         {
@@ -52,7 +55,7 @@ internal static class MkfsCommand
                 Deterministic = pr.GetValue(deterministic) || epoch != null,
                 Time = epoch,
             };
-            return Run(path, opt, pr.GetValue(force));
+            return Run(path, opt, pr.GetValue(force), pr.GetValue(rootdir));
         });
         return cmd;
     }
@@ -64,8 +67,9 @@ internal static class MkfsCommand
         return (int)v;
     }
 
-    private static int Run(string path, ImageOptions opt, bool force)
+    private static int Run(string path, ImageOptions opt, bool force, string? rootdir)
     {
+        if (rootdir != null) return RunRootDir(path, opt, force, rootdir);
         if (Directory.Exists(path)) throw new ArgumentException($"{path} is a directory");
         bool exists = File.Exists(path);
         bool isBlock = false;
@@ -93,6 +97,96 @@ internal static class MkfsCommand
             s = ImageBuilder.Create(dev, opt);
         PrintSummary(path, s);
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// mkfs --rootdir. Size: --size if given; else a block device's size; else (an image file) what
+    /// <see cref="RootDirImporter.EstimateSize"/> computes from a scan of DIR. If DIR does not fit, the command fails
+    /// (ENOSPC, exit 5) and removes the image file it created: an image is never silently truncated.
+    /// </summary>
+    private static int RunRootDir(string path, ImageOptions opt, bool force, string rootdir)
+    {
+        if (Directory.Exists(path)) throw new ArgumentException($"{path} is a directory");
+        if (!Directory.Exists(rootdir)) throw new ArgumentException($"--rootdir '{rootdir}' is not a directory");
+        bool isBlock = false;
+        long existingLength = 0;
+        if (File.Exists(path))
+        {
+            using var probe = FileBlockDevice.Open(path, writable: false);
+            isBlock = probe.IsBlockDevice;
+            existingLength = probe.Length;
+            if (!force && HasBtrfsMagic(probe))
+                throw new ArgumentException($"{path} already contains a btrfs filesystem (magic _BHRfS_M found); use --force to overwrite it");
+            if (!force && !LooksEmpty(probe))
+                throw new ArgumentException($"{path} is not empty (data in its first MiB); use --force to overwrite it");
+        }
+        var stderr = Console.Error;
+        bool fancy = !Console.IsErrorRedirected;
+        RootDirScan? scan = null;
+        if (opt.Size == null && !isBlock || fancy)
+            scan = RootDirImporter.Scan(rootdir, opt.SectorSize);
+        bool sizeGiven = opt.Size != null;
+        long size = opt.Size ?? (isBlock ? existingLength : RootDirImporter.EstimateSize(scan!, opt));
+        opt = opt with { Size = size };
+        ImageBuilder.Validate(opt, isBlock ? existingLength : size);
+
+        ImageSummary s;
+        RootDirResult r;
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            using var dev = isBlock ? FileBlockDevice.Open(path, writable: true) : FileBlockDevice.Create(path, size);
+            if (fancy)
+            {
+                (ImageSummary?, RootDirResult?) res = default;
+                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) });
+                console.Progress().AutoClear(true).HideCompleted(true)
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                    .Start(ctx =>
+                    {
+                        var files = ctx.AddTask("entries", maxValue: Math.Max(1, scan!.Entries));
+                        var bytes = ctx.AddTask("data", maxValue: Math.Max(1, scan.DataBytes));
+                        long last = 0;
+                        res = RootDirImporter.Create(dev, opt, rootdir, new RootDirOptions
+                        {
+                            Totals = scan,
+                            Progress = p =>
+                            {
+                                long now = Environment.TickCount64;
+                                if (now - last < 100) return;
+                                last = now;
+                                files.Value = p.Entries;
+                                bytes.Value = p.Bytes;
+                                files.Description = $"entries {p.Entries}/{scan.Entries}";
+                                bytes.Description = $"data {Human((ulong)p.Bytes)}/{Human((ulong)scan.DataBytes)}";
+                            },
+                        });
+                        files.Value = files.MaxValue;
+                        bytes.Value = bytes.MaxValue;
+                    });
+                (s, r) = (res.Item1!, res.Item2!);
+            }
+            else (s, r) = RootDirImporter.Create(dev, opt, rootdir);
+        }
+        catch (IOException ex) when (ex.Message.StartsWith("ENOSPC", StringComparison.Ordinal))
+        {
+            if (!isBlock) TryDelete(path);
+            throw new IOException($"{rootdir} does not fit in {Human((ulong)size)} ({ex.Message}); {(sizeGiven || isBlock ? "give a larger --size (or none: an image file is then sized to fit)" : "the size estimate was too small; give --size")}{(isBlock ? "; the device holds an incomplete filesystem" : "; the image file was removed")}", ex);
+        }
+        catch
+        {
+            if (!isBlock) TryDelete(path);
+            throw;
+        }
+        PrintSummary(path, s);
+        foreach (var note in r.Notes) stderr.WriteLine($"NOTE: {note}");
+        Console.Out.WriteLine($"Rootdir:            {rootdir}: {r.Entries} entries ({r.Directories} dirs, {r.RegularFiles} files of which {r.InlineFiles} inline, {r.Symlinks} symlinks, {r.HardLinks} extra hard links, {r.Specials} special), {Human((ulong)r.DataBytes)} of data in {r.Commits} commits, {started.Elapsed.TotalSeconds:0.0}s");
+        return ExitCodes.Ok;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     private static bool HasBtrfsMagic(IBlockDevice dev)

@@ -149,12 +149,77 @@ public sealed partial class FsTree
         if (diskBytenr != 0) _tx.AddDataRef(diskBytenr, diskNumBytes, RootId, ino, fileOffset - extentOffset, +1);
     }
 
+    /// <summary>Fills <paramref name="buffer"/> with file bytes from <paramref name="fileOffset"/>; returns how many (0 at EOF).</summary>
+    public delegate int DataSource(Span<byte> buffer, ulong fileOffset);
+
+    /// <summary>
+    /// The import path: streams [fileOffset, fileOffset+length) of a file from <paramref name="source"/> straight into
+    /// newly allocated extents (sector aligned; the last sector zero padded; no read-modify-write, no copy of the whole
+    /// range), with their items, csums and data refs. The range must hold no extents yet. Does not touch the inode item:
+    /// returns the bytes now mapped, for the caller's nbytes.
+    /// </summary>
+    public ulong ImportData(ulong ino, ulong fileOffset, ulong length, DataSource source, byte[] buffer, bool csum = true)
+    {
+        ulong sector = SectorSize;
+        if (fileOffset % sector != 0) throw new ArgumentException("import offset must be sector aligned");
+        if (buffer.Length == 0 || (ulong)buffer.Length % sector != 0) throw new ArgumentException("buffer must be a sector multiple");
+        ulong aligned = (length + sector - 1) / sector * sector;
+        ulong done = 0;
+        uint[]? sums = null;
+        while (done < aligned)
+        {
+            var (bytenr, len) = _tx.AllocateData(aligned - done);
+            int nsums = (int)(len / sector);
+            if (csum && (sums == null || sums.Length < nsums)) sums = new uint[nsums];
+            ulong off = 0;
+            while (off < len)
+            {
+                var span = buffer.AsSpan(0, (int)Math.Min((ulong)buffer.Length, len - off));
+                ulong pos = fileOffset + done + off;
+                int got = 0;
+                // Bytes past the requested length read as zeros (the padding of the last sector).
+                int want = (int)Math.Min((ulong)span.Length, fileOffset + length > pos ? fileOffset + length - pos : 0);
+                while (got < want)
+                {
+                    int n = source(span[got..want], pos + (ulong)got);
+                    if (n <= 0) break; // the file shrank meanwhile: zeros
+                    got += n;
+                }
+                span[got..].Clear();
+                if (sums != null)
+                    for (int i = 0; i < span.Length; i += (int)sector)
+                        sums[(int)(off / sector) + i / (int)sector] = Checksums.Crc32C(span.Slice(i, (int)sector));
+                _tx.WriteData(bytenr + off, span);
+                off += (ulong)span.Length;
+            }
+            InsertFileExtent(ino, fileOffset + done, FileExtentType.Regular, bytenr, len, 0, len);
+            if (sums != null) InsertCsumItems(bytenr, sums.AsSpan(0, nsums));
+            done += len;
+        }
+        return aligned;
+    }
+
+    /// <summary>The kernel's MAX_CSUM_ITEMS: (leaf data size - 2 item headers) / csum size - 1 (4057 for 16K nodes, 985 for 4K).</summary>
+    private int MaxCsumsPerItem => (_tx.Image.NodeSize - NodeHeader.Size - 2 * ItemHeader.Size) / Checksums.CsumSize - 1;
+
+    private void InsertCsumItems(ulong bytenr, ReadOnlySpan<uint> sums)
+    {
+        var csum = _tx.Tree(ObjectIds.CsumTree);
+        int perItem = MaxCsumsPerItem;
+        for (int first = 0; first < sums.Length; first += perItem)
+        {
+            int n = Math.Min(perItem, sums.Length - first);
+            var item = new ExtentCsumItem(csum.Insert(new Key(ObjectIds.ExtentCsum, ItemType.ExtentCsum, bytenr + (ulong)first * SectorSize), n * Checksums.CsumSize));
+            for (int i = 0; i < n; i++) item[i] = sums[first + i];
+        }
+    }
+
     /// <summary>crc32c of every sector, in EXTENT_CSUM items of at most one leaf's worth.</summary>
     private void InsertCsums(ulong bytenr, ReadOnlySpan<byte> data)
     {
         var csum = _tx.Tree(ObjectIds.CsumTree);
         int sector = (int)SectorSize;
-        int perItem = Math.Min(MaxItemPayload / Checksums.CsumSize, 4057 / 1);
+        int perItem = MaxCsumsPerItem;
         int sectors = data.Length / sector;
         for (int first = 0; first < sectors; first += perItem)
         {

@@ -39,7 +39,7 @@ public sealed partial class Transaction
             _ => Math.Clamp(devSize / 10, 4UL << 20, 32UL << 20),
         };
         const ulong align = 1UL << 20;
-        // Chunk starts and lengths are sector (we use 1 MiB) aligned: the tree-checker rejects anything else.
+        // Chunk lengths must be sector aligned (btrfs check and the kernel's tree checker): whole MiBs.
         want = Math.Max(want / align * align, (minSize + align - 1) / align * align);
 
         // Free device space: [1 MiB, device size) minus existing stripes.
@@ -85,7 +85,7 @@ public sealed partial class Transaction
                 _state.NewChunkItems[logical] = chunkBytes;
                 return true;
             }
-            size /= 2;
+            size = size / 2 / align * align;
         }
         return false;
     }

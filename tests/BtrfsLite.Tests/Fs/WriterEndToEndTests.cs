@@ -33,6 +33,18 @@ public class WriterEndToEndTests
     }
 
     [Fact]
+    public void CsumItemsStayWithinTheKernelLimitOn4KNodes()
+    {
+        // MAX_CSUM_ITEMS for 4K nodes is 985 csums; a 16 MiB file needs 4096, in several items.
+        using var tmp = new TempDir();
+        var path = tmp.File("n4k.img");
+        using (var dev = FileBlockDevice.Create(path, 256L << 20))
+            ImageBuilder.Create(dev, new ImageOptions { Size = 256L << 20, NodeSize = 4096 });
+        using (var fs = Filesystem.Open(path)) fs.Write("big", 0, new byte[16 << 20]);
+        AssertClean(path, quota: false);
+    }
+
+    [Fact]
     public void SmallAndLargeFilesDirectoriesAndLinksCheckClean()
     {
         using var tmp = new TempDir();
