@@ -22,6 +22,8 @@ internal static class CsumChecker
         // Csum coverage (merged) from well-formed items in key order.
         var cover = new List<(ulong Start, ulong End)>();
         ulong prevEnd = 0, total = 0;
+        // The kernel's MAX_CSUM_ITEMS: what fits in a leaf next to two item headers, less one.
+        int maxCsums = (ctx.Image.NodeSize - NodeHeader.Size - 2 * ItemHeader.Size) / Checksums.CsumSize - 1;
         foreach (var c in walk.CsumItems)
         {
             string loc = $"corrupt leaf: root=7 block={c.Leaf} slot={c.Slot}";
@@ -31,6 +33,8 @@ internal static class CsumChecker
                 continue;
             }
             ulong s = c.Start, e = c.Start + (ulong)c.Count * ss;
+            if (c.Count > maxCsums)
+                report.Add(FindingCode.ItemInvalid, T, c.Leaf, c.Slot, $"{loc}, csum item [{s}, {e}) holds {c.Count} csums, more than the {maxCsums} an item may hold");
             if (s < prevEnd)
                 report.Add(FindingCode.ItemInvalid, T, c.Leaf, c.Slot, $"{loc}, csum item [{s}, {e}) overlaps the previous one ending at {prevEnd}");
             prevEnd = Math.Max(prevEnd, e);

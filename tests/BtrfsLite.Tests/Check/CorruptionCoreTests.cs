@@ -266,3 +266,37 @@ public class CorruptionCoreTests
             Assert.True(progs.ExitCode == 0, $"btrfs check now flags '{c.Name}' (update the table):\n{progs.All}");
     }
 }
+
+/// <summary>A csum item over the kernel's per-item limit (MAX_CSUM_ITEMS) is an error for btrfs check and for us.</summary>
+public class CsumItemLimitTests
+{
+    [RequiresBtrfsProgsFact]
+    public void OversizedCsumItemIsFlaggedByBothCheckers()
+    {
+        using var tmp = new TempDir();
+        var img = BtrfsLite.Tests.Fs.WriterEndToEndTests.NewImage(tmp, size: 256L << 20, quota: false);
+        using (var fs = BtrfsLite.Fs.Filesystem.Open(img))
+        {
+            fs.Write("big", 0, new byte[20 << 20]); // 5120 sectors: our writer splits its csums at 4057 per item
+            // Rewrite the csums of that extent as one item of 4058: one more than allowed.
+            fs.Run(tx =>
+            {
+                var csum = tx.Tree(ObjectIds.CsumTree);
+                var c = tx.NewCursor();
+                var items = new List<(Key Key, byte[] Data)>();
+                if (c.SeekPrefix(tx.CurrentRoot(ObjectIds.CsumTree), ObjectIds.ExtentCsum, ItemType.ExtentCsum))
+                    do items.Add((c.Key, c.Data.ToArray())); while (c.Next());
+                Assert.True(items.Count >= 2);
+                var all = items.SelectMany(i => i.Data).ToArray();
+                foreach (var (k, _) in items) csum.Delete(k);
+                int first = 4058 * Checksums.CsumSize;
+                all.AsSpan(0, first).CopyTo(csum.Insert(items[0].Key, first));
+                var rest = new Key(ObjectIds.ExtentCsum, ItemType.ExtentCsum, items[0].Key.Offset + 4058UL * 4096);
+                all.AsSpan(first).CopyTo(csum.Insert(rest, all.Length - first));
+            });
+        }
+        var report = Checker.Check(img);
+        Assert.Contains(report.Findings, f => f.Code == FindingCode.ItemInvalid && f.Message.Contains("more than the 4057"));
+        Assert.NotEqual(0, RealTools.BtrfsCheck(img).ExitCode);
+    }
+}
