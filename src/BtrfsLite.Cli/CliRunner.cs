@@ -1,5 +1,6 @@
 using System.CommandLine;
 using BtrfsLite.Format;
+using BtrfsLite.Fs;
 
 namespace BtrfsLite.Cli;
 
@@ -18,6 +19,12 @@ public static class CliRunner
         {
             // System.CommandLine's default handler would print a stack trace and return 1; map exceptions here instead.
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (FsException ex)
+        {
+            // The file system refused the operation (ENOENT, EEXIST, ENOTEMPTY, ...): the transaction was aborted.
+            Console.Error.WriteLine($"ERROR: {ex.Message}");
+            return ExitCodes.Findings;
         }
         catch (BtrfsUnsupportedException ex)
         {

@@ -4,7 +4,7 @@ namespace BtrfsLite.Cli;
 public static class ExitCodes
 {
     public const int Ok = 0;
-    /// <summary>The command ran and found problems (check: errors found).</summary>
+    /// <summary>The command ran and found problems (check: errors found; file commands: the file system refused, ERROR: ENOENT: ...).</summary>
     public const int Findings = 1;
     /// <summary>Bad arguments.</summary>
     public const int Usage = 2;

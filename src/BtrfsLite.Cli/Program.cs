@@ -8,4 +8,8 @@ root.Subcommands.Add(DumpTreeCommand.Create());
 root.Subcommands.Add(CheckCommand.Create());
 root.Subcommands.Add(MkfsCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+foreach (var c in FileCommands.Create()) root.Subcommands.Add(c);
+root.Subcommands.Add(CopyInCommand.Create());
+root.Subcommands.Add(SubvolumeCommands.Create());
+foreach (var c in SubvolumeCommands.CreateReflink()) root.Subcommands.Add(c);
 return CliRunner.Run(root, args);

@@ -169,6 +169,13 @@ public sealed class BtrfsImage : IDisposable
         return tx;
     }
 
+    /// <summary>
+    /// A read-only view of the committed state for the file-system layer (FsTree reads through a transaction). Works on
+    /// a read-only device and on images the writer refuses; builds no allocator; changes through it throw. It may be
+    /// open next to a write transaction (it sees the last commit).
+    /// </summary>
+    public Transactions.Transaction BeginReadTransaction() => new(this, null);
+
     private void ReloadCommittedState()
     {
         _write = null;

@@ -35,6 +35,10 @@ public sealed class Filesystem : IDisposable
     public static Filesystem Open(string path, FilesystemOptions? options = null) =>
         new(BtrfsImage.Open(path, new BtrfsImage.OpenOptions(Writable: true)), options);
 
+    /// <summary>Opens an image read-only: reads (ReadAll, ReadTo, Stat, List, ReadLink, ListSubvolumes) only.</summary>
+    public static Filesystem OpenReadOnly(string path, FilesystemOptions? options = null) =>
+        new(BtrfsImage.Open(path, new BtrfsImage.OpenOptions(Writable: false)), options);
+
     public BtrfsImage Image { get; }
 
     private Timespec Now() => Timespec.FromDateTimeOffset(_options.Clock?.Invoke() ?? DateTimeOffset.UtcNow);
@@ -43,10 +47,16 @@ public sealed class Filesystem : IDisposable
     /// <summary>Runs <paramref name="work"/> in one transaction and commits it; an exception aborts it.</summary>
     public T Run<T>(Func<Transaction, T> work)
     {
-        using var tx = Image.BeginTransaction();
+        using var tx = BeginTransaction();
         var result = work(tx);
         tx.Commit();
         return result;
+    }
+
+    /// <summary>A write transaction set up as <see cref="Run{T}"/> does (qgroup accounting at commit); the caller commits it.</summary>
+    public Transaction BeginTransaction()
+    {
+        return Image.BeginTransaction(); // qgroup accounting is installed by the image
     }
 
     public void Run(Action<Transaction> work) => Run(tx => { work(tx); return 0; });
@@ -98,10 +108,11 @@ public sealed class Filesystem : IDisposable
 
     public bool Exists(string path) => ReadOnly(tx => { try { Resolve(tx, path); return true; } catch (FsException) { return false; } });
 
-    /// <summary>A read-only look at the committed state (a transaction that is never committed).</summary>
+    /// <summary>A read-only look at the committed state (works on an image opened read-only).</summary>
     public T ReadOnly<T>(Func<Transaction, T> read)
     {
-        using var tx = Image.BeginTransaction();
+        // Not a write transaction: aborting one marks the writer's state stale and rebuilds it (a scan of the extent tree).
+        using var tx = Image.BeginReadTransaction();
         return read(tx);
     }
 
@@ -293,8 +304,16 @@ public sealed class Filesystem : IDisposable
         t.Fallocate(ino, offset, length, keepSize);
     });
 
-    /// <summary>Reflinks a whole file (creating or replacing the destination's content).</summary>
-    public void Reflink(string src, string dst) => CloneRange(src, 0, 0, dst, 0);
+    /// <summary>Reflinks a whole file (creating or replacing the destination's content, like cp --reflink).</summary>
+    public void Reflink(string src, string dst) => Run(tx =>
+    {
+        var s = Resolve(tx, src);
+        var (dt, dino) = OpenOrCreateFile(tx, dst);
+        if (s.Tree == dt.RootId && s.Ino == dino) throw new FsException("EINVAL", $"'{src}' and '{dst}' are the same file");
+        // The old content goes first: a longer destination must not keep its tail.
+        dt.Truncate(dino, 0);
+        dt.Clone(TreeOf(tx, s.Tree), s.Ino, 0, 0, dino, 0);
+    });
 
     /// <summary>Clones [srcOffset, srcOffset+length) of src to dstOffset of dst (length 0: to the source's end).</summary>
     public void CloneRange(string src, ulong srcOffset, ulong length, string dst, ulong dstOffset) => Run(tx =>

@@ -409,6 +409,24 @@ public sealed partial class FsTree
         throw Corruption.Create($"tree {RootId}: directory {dirIno} has no INODE_REF", 0, RootId);
     }
 
+    /// <summary>The path of a directory inode from this tree's root directory ("" for the root), through its INODE_REFs.</summary>
+    public string PathOf(ulong dirIno)
+    {
+        var parts = new List<string>();
+        var c = _tx.NewCursor();
+        for (ulong cur = dirIno, guard = 0; cur != RootDirIno && guard < 4096; guard++)
+        {
+            if (!c.SeekPrefix(Root, cur, ItemType.InodeRef) || c.ObjectId != cur || c.Type != ItemType.InodeRef)
+                throw Corruption.Create($"tree {RootId}: directory {cur} has no INODE_REF", 0, RootId);
+            var r = new InodeRefReader(c.Data);
+            if (!r.Next(out var e)) throw Corruption.Create($"tree {RootId}: empty INODE_REF of {cur}", 0, RootId);
+            parts.Add(Encoding.UTF8.GetString(e.Name));
+            cur = c.Offset;
+        }
+        parts.Reverse();
+        return string.Join('/', parts);
+    }
+
     /// <summary>Sets (or replaces) an extended attribute.</summary>
     public void SetXattr(ulong ino, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {

@@ -82,7 +82,7 @@ public sealed partial class Transaction
                 g.IsNew = true;
                 g.AllocationChanged = true;
                 _pendingChunks.Add(new PendingChunk(logical, size, type | profile, phys));
-                _state.NewChunkItems[logical] = chunkBytes;
+                State.NewChunkItems[logical] = chunkBytes;
                 return true;
             }
             size = size / 2 / align * align;
@@ -93,7 +93,7 @@ public sealed partial class Transaction
     /// <summary>Makes every change durable: the superblock written last is the commit point.</summary>
     public void Commit()
     {
-        ThrowIfDone();
+        ThrowIfReadOnly();
         bool accounted = false;
         for (int round = 0; ; round++)
         {
@@ -125,7 +125,7 @@ public sealed partial class Transaction
         var extentTree = Tree(ObjectIds.ExtentTree);
         foreach (var p in pending)
         {
-            var bytes = _state.NewChunkItems[p.Logical];
+            var bytes = State.NewChunkItems[p.Logical];
             chunkTree.Insert(new Key(ObjectIds.FirstChunkTree, ItemType.ChunkItem, p.Logical), bytes.Length);
             chunkTree.TryGetForWrite(new Key(ObjectIds.FirstChunkTree, ItemType.ChunkItem, p.Logical), out var d);
             bytes.CopyTo(d);
@@ -136,7 +136,7 @@ public sealed partial class Transaction
                 de.ChunkObjectId = ObjectIds.FirstChunkTree;
                 de.ChunkOffset = p.Logical;
                 de.Length = p.Length;
-                de.ChunkTreeUuid = _state.ChunkTreeUuid;
+                de.ChunkTreeUuid = State.ChunkTreeUuid;
             }
             var bg = new BlockGroupItem(extentTree.Insert(new Key(p.Logical, ItemType.BlockGroupItem, p.Length), BlockGroupItem.Size));
             bg.Used = 0;
@@ -146,7 +146,7 @@ public sealed partial class Transaction
             // DEV_ITEM bytes_used, in the chunk tree (the superblock copy follows at write-out).
             if (chunkTree.TryGetForWrite(new Key(ObjectIds.DevItems, ItemType.DevItem, 1), out var di))
                 new DevItem(di).BytesUsed += p.Length * (ulong)p.Physical.Length;
-            if ((p.Type & BlockGroupFlags.System) != 0) _state.SysChunkArrayDirty = true;
+            if ((p.Type & BlockGroupFlags.System) != 0) State.SysChunkArrayDirty = true;
         }
         return true;
     }
@@ -239,7 +239,7 @@ public sealed partial class Transaction
             {
                 Allocator.Free(head.Bytenr, head.NumBytes, head.IsNew);
                 _dirty.Remove(head.Bytenr);
-                _state.FreedThisCommit.Add(head.Bytenr);
+                State.FreedThisCommit.Add(head.Bytenr);
                 if (head.IsData) DeleteCsums(head.Bytenr, head.NumBytes);
                 else if (!head.ChildrenHandled && exists)
                 {
@@ -461,7 +461,7 @@ public sealed partial class Transaction
         var c = NewCursor();
         if (c.Find(chunkRoot, new Key(ObjectIds.DevItems, ItemType.DevItem, 1)))
             c.Data[..DevItem.Size].CopyTo(super.AsSpan(Superblock.Offsets.DevItem, DevItem.Size));
-        if (_state.SysChunkArrayDirty) RebuildSysChunkArray(sb, chunkRoot);
+        if (State.SysChunkArrayDirty) RebuildSysChunkArray(sb, chunkRoot);
         FillBackupRoot(sb);
         for (int m = 0; m < 3; m++)
         {
@@ -480,14 +480,14 @@ public sealed partial class Transaction
         var roots = new Dictionary<ulong, TreeRoot>();
         foreach (var t in _trees.Values) roots[t.TreeId] = new TreeRoot(t.TreeId, t.RootBytenr, (byte)t.RootLevel, t.RootGeneration);
         foreach (var b in _dirty.Keys) _image.Nodes.Invalidate(b);
-        foreach (var b in _state.FreedThisCommit) _image.Nodes.Invalidate(b);
-        _state.FreedThisCommit.Clear();
-        _state.SysChunkArrayDirty = false;
-        _state.NewChunkItems.Clear();
+        foreach (var b in State.FreedThisCommit) _image.Nodes.Invalidate(b);
+        State.FreedThisCommit.Clear();
+        State.SysChunkArrayDirty = false;
+        State.NewChunkItems.Clear();
         Allocator.Unpin();
         foreach (var g in Allocator.Groups) g.IsNew = false;
         _image.ApplyCommit(super, roots);
-        _state.EndTransaction(this, committed: true);
+        State.EndTransaction(this, committed: true);
     }
 
     private void RebuildSysChunkArray(Superblock sb, TreeRoot chunkRoot)

@@ -13,7 +13,7 @@ public sealed partial class Transaction
     /// </summary>
     public CowTree SnapshotTree(ulong sourceTreeId, ulong newTreeId)
     {
-        ThrowIfDone();
+        ThrowIfReadOnly();
         if (_trees.TryGetValue(sourceTreeId, out var open) && IsDirty(open.RootBytenr))
             throw new InvalidOperationException($"tree {sourceTreeId} changed in this transaction: commit before snapshotting it");
         var src = CurrentRoot(sourceTreeId);
@@ -30,7 +30,7 @@ public sealed partial class Transaction
     /// <summary>Drops a whole tree: its root loses the tree's reference; blocks and data no longer referenced are freed at commit.</summary>
     public void DropTree(ulong treeId)
     {
-        ThrowIfDone();
+        ThrowIfReadOnly();
         var root = CurrentRoot(treeId);
         var head = GetTreeHead(root.Bytenr, root.Level);
         head.Add(BackrefKey.TreeBlock(treeId), -1);

@@ -14,14 +14,14 @@ namespace BtrfsLite.Transactions;
 public sealed partial class Transaction : ITreeBlockStore, IDisposable
 {
     private readonly BtrfsImage _image;
-    private readonly WriteState _state;
+    private readonly WriteState? _state; // null: a read-only view (see BtrfsImage.BeginReadTransaction)
     private readonly Dictionary<ulong, byte[]> _dirty = new();
     private readonly Dictionary<ulong, CowTree> _trees = new();
     private readonly DelayedRefs _refs = new();
     private readonly List<PendingChunk> _pendingChunks = new();
     private bool _done;
 
-    internal Transaction(BtrfsImage image, WriteState state)
+    internal Transaction(BtrfsImage image, WriteState? state)
     {
         _image = image;
         _state = state;
@@ -32,7 +32,10 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     public BtrfsImage Image => _image;
     public ulong Generation { get; }
     public int NodeSize { get; }
-    public ExtentAllocator Allocator => _state.Allocator;
+    public ExtentAllocator Allocator => State.Allocator;
+    /// <summary>A read-only view of the committed state: reads work (on a read-only device too), changes throw.</summary>
+    public bool IsReadOnly => _state == null;
+    private WriteState State => _state ?? throw new InvalidOperationException("this is a read-only transaction: it cannot change the image");
     public DelayedRefs DelayedRefs => _refs;
     /// <summary>Called during commit, after the extent tree is final for this generation, to account qgroups.</summary>
     public Action<Transaction>? QgroupAccountingHook { get; set; }
@@ -54,7 +57,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     /// <summary>Creates a new, empty tree (its ROOT_ITEM is written at commit by the caller's item).</summary>
     public CowTree CreateTree(ulong treeId)
     {
-        ThrowIfDone();
+        ThrowIfReadOnly();
         var t = CowTree.CreateEmpty(this, treeId);
         _trees[treeId] = t;
         return t;
@@ -92,14 +95,14 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
 
     public (ulong Bytenr, byte[] Buffer) Allocate(ulong owner, int level)
     {
-        ThrowIfDone();
+        ThrowIfReadOnly();
         ulong bytenr = AllocateTreeBlockSpace(owner);
         var buf = new byte[NodeSize];
         var h = new NodeHeader(buf);
         h.Fsid = _image.Fsid;
         h.Bytenr = bytenr;
         h.Flags = NodeHeader.FlagWritten | (NodeHeader.MixedBackrefRev << NodeHeader.BackrefRevShift);
-        h.ChunkTreeUuid = _state.ChunkTreeUuid;
+        h.ChunkTreeUuid = State.ChunkTreeUuid;
         h.Generation = Generation;
         h.Owner = owner;
         h.Level = (byte)level;
@@ -111,7 +114,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
 
     public (ulong Bytenr, byte[] Buffer) Cow(ulong bytenr, int level, ulong generation, ulong owner)
     {
-        ThrowIfDone();
+        ThrowIfReadOnly();
         var old = Read(bytenr, new NodeExpectation(generation, level, 0));
         var oldHeader = new NodeHeader(old);
         ulong oldOwner = oldHeader.Owner;
@@ -155,7 +158,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
 
     public void Free(ulong bytenr, ulong owner, int level)
     {
-        ThrowIfDone();
+        ThrowIfReadOnly();
         var head = GetTreeHead(bytenr, level);
         head.Add(BackrefKey.TreeBlock(owner), -1);
         head.ChildrenHandled = true; // emptied: its items or pointers were moved away or deleted
@@ -241,7 +244,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     /// </summary>
     public (ulong Bytenr, ulong Length) AllocateData(ulong maxLen)
     {
-        ThrowIfDone();
+        ThrowIfReadOnly();
         ulong sector = (ulong)_image.SectorSize;
         maxLen = Math.Min(maxLen, MaxExtentSize);
         for (int attempt = 0; attempt < 2; attempt++)
@@ -284,7 +287,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     /// <summary>Writes file data at a logical address inside a data extent allocated in this transaction.</summary>
     public void WriteData(ulong logical, ReadOnlySpan<byte> data)
     {
-        ThrowIfDone();
+        ThrowIfReadOnly();
         var chunk = _image.Chunks.Find(logical) ?? throw new InvalidOperationException($"logical {logical} is not mapped");
         if (logical + (ulong)data.Length > chunk.End) throw new InvalidOperationException("data write crosses a chunk end");
         foreach (var phys in chunk.PhysicalStripes)
@@ -303,11 +306,17 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         if (_done) throw new InvalidOperationException("the transaction has already been committed or aborted");
     }
 
+    private void ThrowIfReadOnly()
+    {
+        ThrowIfDone();
+        _ = State;
+    }
+
     /// <summary>Abort: drop every change. Data written to new extents is unreferenced and harmless.</summary>
     public void Dispose()
     {
         if (_done) return;
         _done = true;
-        _state.EndTransaction(this, committed: false);
+        _state?.EndTransaction(this, committed: false);
     }
 }
