@@ -87,8 +87,12 @@ public sealed class FaultInjectingDevice : IBlockDevice
     public void FailNextWrite() => _failNext = true;
     private bool _failNext;
 
-    /// <summary>The next flush throws <see cref="IOException"/>.</summary>
-    public void FailFlush(int count = 1) => _failFlushes = count;
+    /// <summary>The next <paramref name="count"/> flushes throw <see cref="IOException"/>.</summary>
+    public void FailFlush(int count = 1) { _flushesBeforeFailure = 0; _failFlushes = count; }
+
+    /// <summary>The next <paramref name="n"/> flushes succeed; the one after them throws <see cref="IOException"/>.</summary>
+    public void FailFlushAfter(int n) { _flushesBeforeFailure = n; _failFlushes = 1; }
+    private int _flushesBeforeFailure;
 
     /// <summary>Disarms every failure (not a power cut: power does not come back to a write that was dropped).</summary>
     public void Heal()
@@ -96,6 +100,7 @@ public sealed class FaultInjectingDevice : IBlockDevice
         _failAfter = long.MaxValue;
         _failNext = false;
         _failFlushes = 0;
+        _flushesBeforeFailure = 0;
     }
 
     public void Read(Span<byte> buffer, long offset) => _inner.Read(buffer, offset);
@@ -144,7 +149,8 @@ public sealed class FaultInjectingDevice : IBlockDevice
     {
         Flushes++;
         if (PowerCut) return;
-        if (_failFlushes > 0)
+        if (_failFlushes > 0 && _flushesBeforeFailure > 0) _flushesBeforeFailure--;
+        else if (_failFlushes > 0)
         {
             _failFlushes--;
             throw new IOException($"{Name}: injected flush error (flush #{Flushes})");

@@ -101,13 +101,23 @@ public sealed class CrashHarness
         return dev;
     }
 
+    /// <summary>Runs the first <paramref name="count"/> steps, uninterrupted, on a fresh copy: <see cref="Disk"/> holds the result.</summary>
+    public void RunSteps(int count)
+    {
+        Buffer.BlockCopy(Workload.BaseImage, 0, Disk, 0, Disk.Length);
+        using var img = BtrfsImage.Open(new MemoryBlockDevice(Disk), new BtrfsImage.OpenOptions(Writable: true));
+        var fs = new Filesystem(img, CrashWorkload.Options());
+        for (int k = 0; k < count; k++) Workload.Steps[k].Apply(fs);
+    }
+
     public sealed record Outcome(ulong Generation, CheckReport Report);
 
     /// <summary>
     /// Opens <see cref="Disk"/> (writes refused), asserts its generation, that the file tree equals the model at that
     /// generation byte for byte; returns our checker's report (the caller decides what findings are allowed).
     /// </summary>
-    public Outcome Verify(string context, ulong? expectGeneration = null, ulong[]? allowedGenerations = null)
+    public Outcome Verify(string context, ulong? expectGeneration = null, ulong[]? allowedGenerations = null,
+        IReadOnlyList<SortedDictionary<string, string>>? acceptableManifests = null)
     {
         var ro = new FaultInjectingDevice(new MemoryBlockDevice(Disk));
         ro.FailWritesAfter(0);
@@ -122,6 +132,16 @@ public sealed class CrashHarness
             if (allowedGenerations != null && !allowedGenerations.Contains(gen))
                 throw new Xunit.Sdk.XunitException($"{context}: generation {gen}, expected one of {string.Join(", ", allowedGenerations)}");
             int step = (int)(gen - Workload.BaseGeneration);
+            if (acceptableManifests != null)
+            {
+                var rep = Checker.Check(img);
+                SortedDictionary<string, string> files;
+                try { files = FsModel.ManifestOf(new Filesystem(img)); }
+                catch (Exception ex) { throw new Xunit.Sdk.XunitException($"{context}: reading the file tree at generation {gen} failed: {ex.Message}\nchecker: {string.Join("\n", rep.Findings.Take(10))}"); }
+                if (!acceptableManifests.Any(a => FsModel.Diff(a, files).Length == 0))
+                    throw new Xunit.Sdk.XunitException($"{context}: at generation {gen} the files are none of the acceptable states; against the first:\n{FsModel.Diff(acceptableManifests[0], files)}\nchecker: {string.Join("\n", rep.Findings.Take(10))}");
+                return new Outcome(gen, rep);
+            }
             if (step < 0 || step >= Workload.Expected.Count)
                 throw new Xunit.Sdk.XunitException($"{context}: generation {gen} is outside the workload");
             var report = Checker.Check(img);

@@ -73,9 +73,10 @@ public sealed class CrashWorkload
     }
 
     /// <summary>Deterministic options: a fixed clock and seeded subvolume UUIDs, so that every replay writes the same bytes.</summary>
-    public static FilesystemOptions Options()
+    /// <remarks>Each handle on one image needs its own <paramref name="seed"/>: a restarted sequence would repeat UUIDs already in the uuid tree.</remarks>
+    public static FilesystemOptions Options(int seed = 99)
     {
-        var r = new Random(99);
+        var r = new Random(seed);
         return new FilesystemOptions
         {
             Clock = () => new DateTimeOffset(2024, 6, 2, 12, 0, 0, TimeSpan.Zero),
