@@ -39,7 +39,8 @@ public sealed partial class Transaction
             _ => Math.Clamp(devSize / 10, 4UL << 20, 32UL << 20),
         };
         const ulong align = 1UL << 20;
-        want = Math.Max(want, (minSize + align - 1) / align * align);
+        // A tenth of the device is rarely a whole number of MiB: chunks must be aligned (btrfs check refuses them).
+        want = Math.Max(want / align * align, (minSize + align - 1) / align * align);
 
         // Free device space: [1 MiB, device size) minus existing stripes.
         var free = new RangeSet();
@@ -84,7 +85,7 @@ public sealed partial class Transaction
                 _state.NewChunkItems[logical] = chunkBytes;
                 return true;
             }
-            size /= 2;
+            size = size / 2 / align * align;
         }
         return false;
     }
