@@ -32,6 +32,7 @@ public sealed class CrashWorkload
         var patch = Bytes(70_000);
         var vol = Bytes(1_500_000);
         var snapPatch = Bytes(20_000);
+        var grow = Bytes(6 << 20);
         var hello = "hello, crash\n"u8.ToArray();
 
         Steps = new Step[]
@@ -47,6 +48,7 @@ public sealed class CrashWorkload
             new("ln docs/mid.bin docs/mid.link", f => f.HardLink("docs/mid.bin", "docs/mid.link"), m => m.HardLink("docs/mid.bin", "docs/mid.link")),
             new("subvolume create vol", f => f.CreateSubvolume("vol"), m => m.CreateSubvolume("vol")),
             new("write 1.5 MB vol/a.bin", f => f.Write("vol/a.bin", 0, vol), m => m.Write("vol/a.bin", 0, vol)),
+            new("write 6 MiB grow.bin (a new data chunk)", f => f.Write("grow.bin", 0, grow), m => m.Write("grow.bin", 0, grow)),
             new("snapshot vol snap", f => f.Snapshot("vol", "snap"), m => m.Snapshot("vol", "snap")),
             new("write inside the snapshot", f => f.Write("snap/a.bin", 3 * 4096 + 5, snapPatch), m => m.Write("snap/a.bin", 3 * 4096 + 5, snapPatch)),
             new("reflink big.bin big.clone", f => f.Reflink("big.bin", "big.clone"), m => m.CloneRange("big.bin", 0, 0, "big.clone", 0)),

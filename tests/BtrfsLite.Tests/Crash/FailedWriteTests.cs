@@ -102,8 +102,8 @@ public class FailedWriteTests : IClassFixture<CrashHarnessFixture>
         var pre = new byte[CrashWorkload.DeviceSize];
         var failures = new List<string>();
         int runs = 0;
-        // The 3 MiB write (data before commit), the snapshot (a new tree), the reflink (shared extents).
-        foreach (int m in new[] { 2, 11, 13 })
+        // The 3 MiB write (data before commit), the 6 MiB write (a new data chunk), the snapshot (a new tree), the reflink (shared extents).
+        foreach (int m in new[] { 2, 11, 12, 14 })
         {
             _h.RunSteps(m);
             _h.Disk.CopyTo(pre, 0);
