@@ -106,10 +106,19 @@ internal static class SuperblockChecker
                 report.Notes.Add($"superblock mirror {i} at {off} is absent (no magic)");
                 continue;
             }
-            if (!m.CsumMatches(out uint stored, out uint computed))
+            bool csumOk = m.CsumMatches(out uint stored, out uint computed);
+            if (!csumOk)
                 report.Add(FindingCode.SuperMirrorMismatch, 0, (ulong)off, -1, $"superblock mirror {i} at {off}: checksum mismatch, stored 0x{stored:x8} computed 0x{computed:x8}");
             if (m.Bytenr != (ulong)off)
                 report.Add(FindingCode.SuperMirrorMismatch, 0, (ulong)off, -1, $"superblock mirror {i} at {off}: bytenr {m.Bytenr} is not its offset");
+            var p = new Superblock(primary);
+            if (csumOk && m.Bytenr == (ulong)off && m.Fsid == p.Fsid && m.Generation < p.Generation)
+            {
+                // Mirrors are written after the primary (the commit point): power lost in between leaves an intact
+                // older mirror. That is a crash's normal state, not damage; the next commit rewrites it.
+                report.Notes.Add($"superblock mirror {i} at {off} is at generation {m.Generation}, older than the primary's {p.Generation} (a commit was interrupted after its primary superblock)");
+                continue;
+            }
             int diff = FirstDifference(primary, mirror);
             if (diff >= 0)
                 report.Add(FindingCode.SuperMirrorMismatch, 0, (ulong)off, -1,

@@ -152,6 +152,7 @@ public sealed class BtrfsImage : IDisposable
     public Transactions.Transaction BeginTransaction()
     {
         if (!Device.CanWrite) throw new InvalidOperationException($"{Device.Name} is open read-only");
+        if (_writeFailure != null) throw new IOException($"{Device.Name}: {_writeFailure}; this handle no longer knows what is committed: reopen the device");
         var sb = Super;
         if ((sb.IncompatFlags & IncompatFlags.SkinnyMetadata) == 0)
             Throw.Unsupported("writing needs the SKINNY_METADATA feature (this image has EXTENT_ITEM tree blocks)");
@@ -186,6 +187,14 @@ public sealed class BtrfsImage : IDisposable
         _roots.Clear();
         LoadRoots();
     }
+
+    private string? _writeFailure;
+
+    /// <summary>A commit failed at its commit point (the superblock): no further transaction on this handle.</summary>
+    internal void FailWrites(string why) => _writeFailure ??= why;
+
+    /// <summary>Why this handle refuses transactions (a commit failed at its superblock), or null.</summary>
+    public string? WriteFailure => _writeFailure;
 
     /// <summary>After a commit's superblock is on disk: the new committed state.</summary>
     internal void ApplyCommit(byte[] super, Dictionary<ulong, TreeRoot> changedRoots)

@@ -463,16 +463,36 @@ public sealed partial class Transaction
             c.Data[..DevItem.Size].CopyTo(super.AsSpan(Superblock.Offsets.DevItem, DevItem.Size));
         if (State.SysChunkArrayDirty) RebuildSysChunkArray(sb, chunkRoot);
         FillBackupRoot(sb);
-        for (int m = 0; m < 3; m++)
+
+        // The primary superblock is the commit point. Once its write has begun, a failure leaves the outcome unknown
+        // (it may be on disk): the in-memory state can no longer be trusted either way (rolled back, the next
+        // transaction would reuse blocks the new generation may be using), so the handle refuses to go on.
+        sb.Bytenr = (ulong)Superblock.PrimaryOffset;
+        sb.StampCsum();
+        try
+        {
+            dev.Write(super, Superblock.PrimaryOffset);
+            dev.Flush();
+        }
+        catch (IOException ex)
+        {
+            _image.FailWrites($"the commit of generation {Generation} failed at its superblock ({ex.Message})");
+            throw new IOException($"{dev.Name}: writing the superblock of generation {Generation} failed; the commit may or may not be on disk. Reopen the device to continue.", ex);
+        }
+
+        // The commit is durable. Mirrors are redundancy: like the kernel, a failure to write one is not the commit's
+        // failure (the primary is authoritative; the next commit rewrites the mirrors).
+        for (int m = 1; m < 3; m++)
         {
             long off = Superblock.MirrorOffset(m);
             if (off + Superblock.Size > dev.Length) break;
             sb.Bytenr = (ulong)off;
             sb.StampCsum();
-            dev.Write(super, off);
-            if (m == 0) dev.Flush(); // the primary is the commit point; mirrors follow
+            try { dev.Write(super, off); }
+            catch (IOException ex) { _image.Warnings.Add($"generation {Generation}: superblock mirror {m} at {off} not written: {ex.Message}"); }
         }
-        dev.Flush();
+        try { dev.Flush(); }
+        catch (IOException ex) { _image.Warnings.Add($"generation {Generation}: flushing the superblock mirrors failed: {ex.Message}"); }
         sb.Bytenr = (ulong)Superblock.PrimaryOffset;
         sb.StampCsum();
 
