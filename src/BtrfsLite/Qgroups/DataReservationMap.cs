@@ -470,6 +470,17 @@ public sealed class DataReservationMap
             return;
         }
         int right = AllocLeaf();
+        if (pos == LeafCap)
+        {
+            // Appending past a full leaf (sequential writes): the new range opens a leaf of its own
+            // and the full one stays full, so a file written front to back gets packed leaves.
+            int nb = right * LeafCap;
+            _ks[nb] = s;
+            _ke[nb] = e;
+            _leafCount[right] = 1;
+            InsertChild(1, s, right);
+            return;
+        }
         const int half = LeafCap / 2;
         int lbase = leaf * LeafCap, rbase = right * LeafCap;
         Array.Copy(_ks, lbase + half, _ks, rbase, LeafCap - half); Array.Copy(_ke, lbase + half, _ke, rbase, LeafCap - half);
@@ -515,6 +526,16 @@ public sealed class DataReservationMap
             return;
         }
         int right = AllocNode();
+        if (pos == NodeCap)
+        {
+            // Same for inner nodes: a child appended past a full node starts a new node.
+            int nb = right * NodeCap;
+            _sep[nb] = key;
+            _child[nb] = child;
+            _nodeCount[right] = 1;
+            InsertChild(level + 1, key, right);
+            return;
+        }
         const int half = NodeCap / 2;
         int lb = node * NodeCap, rb = right * NodeCap;
         Array.Copy(_sep, lb + half, _sep, rb, NodeCap - half);
