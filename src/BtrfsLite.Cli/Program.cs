@@ -11,5 +11,6 @@ root.Subcommands.Add(DemoCommand.Create());
 foreach (var c in FileCommands.Create()) root.Subcommands.Add(c);
 root.Subcommands.Add(CopyInCommand.Create());
 root.Subcommands.Add(SubvolumeCommands.Create());
+root.Subcommands.Add(ReplayCommand.Create());
 foreach (var c in SubvolumeCommands.CreateReflink()) root.Subcommands.Add(c);
 return CliRunner.Run(root, args);

@@ -42,7 +42,7 @@ public sealed class Filesystem : IDisposable
     public BtrfsImage Image { get; }
 
     private Timespec Now() => Timespec.FromDateTimeOffset(_options.Clock?.Invoke() ?? DateTimeOffset.UtcNow);
-    private Guid NewUuid() => _options.NewUuid?.Invoke() ?? Guid.NewGuid();
+    internal Guid NewUuid() => _options.NewUuid?.Invoke() ?? Guid.NewGuid();
 
     /// <summary>Runs <paramref name="work"/> in one transaction and commits it; an exception aborts it.</summary>
     public T Run<T>(Func<Transaction, T> work)

@@ -135,6 +135,80 @@ public sealed partial class FsTree
         }
     }
 
+    /// <summary>
+    /// The kernel's NOCOW check for a write into preallocated space: [start, end) (sectors) lies inside prealloc extents
+    /// that only this inode references (no other item, inode, subvolume or snapshot), so the data can go to the
+    /// extent's own blocks and no new extent is needed.
+    /// </summary>
+    public bool CanWriteInPlace(ulong ino, ulong start, ulong end, List<FileExtent>? extents = null)
+    {
+        extents ??= ReadExtents(ino);
+        ulong pos = start;
+        foreach (var e in extents)
+        {
+            if (e.End <= pos || e.FileOffset >= end) continue;
+            if (e.FileOffset > pos || e.Type != FileExtentType.Prealloc || e.IsHole || !ExclusivelyOurs(ino, e, extents)) return false;
+            pos = e.End;
+            if (pos >= end) return true;
+        }
+        return pos >= end;
+    }
+
+    private bool ExclusivelyOurs(ulong ino, in FileExtent e, List<FileExtent> extents)
+    {
+        long ours = 0;
+        foreach (var x in extents) if (x.DiskBytenr == e.DiskBytenr && !x.IsHole) ours++;
+        long refs = 0;
+        bool newHere = false;
+        if (_tx.DelayedRefs.TryGet(e.DiskBytenr, out var head))
+        {
+            foreach (var (k, d) in head.Deltas)
+                if (k.Type != ItemType.ExtentDataRef || k.Root != RootId || k.ObjectId != ino) return false;
+            refs += head.NetDelta;
+            newHere = head.IsNew;
+        }
+        if (!newHere)
+        {
+            var c = _tx.NewCursor();
+            if (!c.Find(_tx.CurrentRoot(ObjectIds.ExtentTree), new Key(e.DiskBytenr, ItemType.ExtentItem, e.DiskNumBytes))) return false;
+            var item = new ExtentItem(c.Data);
+            refs += (long)item.Refs;
+            // Written before the subvolume's last snapshot: a snapshot may share it through its tree blocks.
+            var rc = _tx.NewCursor();
+            if (rc.SeekPrefix(_tx.CurrentRoot(ObjectIds.RootTree), RootId, ItemType.RootItem) && rc.ObjectId == RootId && rc.Type == ItemType.RootItem
+                && item.Generation <= new RootItem(rc.Data).LastSnapshot) return false;
+        }
+        return refs == ours;
+    }
+
+    /// <summary>
+    /// Writes whole sectors into this inode's preallocated extents in place (check <see cref="CanWriteInPlace"/> first):
+    /// the data goes to the extent's blocks and the written part of each item becomes a regular extent referencing the
+    /// same disk extent, as the kernel's prealloc NOCOW writeback does. No new extent; nbytes unchanged.
+    /// </summary>
+    public void WriteInPlace(ulong ino, ulong offset, ReadOnlySpan<byte> data, ulong newSize)
+    {
+        ulong end = offset + (ulong)data.Length;
+        bool csum = (ReadInode(ino).Flags & InodeFlags.NoDataSum) == 0;
+        foreach (var e in ReadExtents(ino))
+        {
+            if (e.End <= offset || e.FileOffset >= end) continue;
+            if (e.Type != FileExtentType.Prealloc) throw new InvalidOperationException($"inode {ino}: [{e.FileOffset}, {e.End}) is not preallocated");
+            ulong os = Math.Max(offset, e.FileOffset), oe = Math.Min(end, e.End);
+            var part = data.Slice((int)(os - offset), (int)(oe - os));
+            ulong disk = e.DiskBytenr + e.Offset + (os - e.FileOffset);
+            _tx.WriteData(disk, part);
+            if (csum) InsertCsums(disk, part);
+            Tree.Delete(new Key(ino, ItemType.ExtentData, e.FileOffset));
+            _tx.AddDataRef(e.DiskBytenr, e.DiskNumBytes, RootId, ino, e.FileOffset - e.Offset, -1);
+            if (os > e.FileOffset) InsertFileExtent(ino, e.FileOffset, FileExtentType.Prealloc, e.DiskBytenr, e.DiskNumBytes, e.Offset, os - e.FileOffset);
+            InsertFileExtent(ino, os, FileExtentType.Regular, e.DiskBytenr, e.DiskNumBytes, e.Offset + (os - e.FileOffset), oe - os);
+            if (oe < e.End) InsertFileExtent(ino, oe, FileExtentType.Prealloc, e.DiskBytenr, e.DiskNumBytes, e.Offset + (oe - e.FileOffset), e.End - oe);
+        }
+        var now = Clock();
+        EditInode(ino, i => { i.FileSize = Math.Max(i.FileSize, newSize); i.Mtime = now; i.Ctime = now; });
+    }
+
     /// <summary>Inserts one regular/prealloc EXTENT_DATA item and its data backref.</summary>
     internal void InsertFileExtent(ulong ino, ulong fileOffset, FileExtentType type, ulong diskBytenr, ulong diskNumBytes, ulong extentOffset, ulong numBytes)
     {
@@ -356,7 +430,7 @@ public sealed partial class FsTree
         });
     }
 
-    private static IEnumerable<(ulong Start, ulong End)> Holes(List<FileExtent> extents, ulong start, ulong end)
+    internal static IEnumerable<(ulong Start, ulong End)> Holes(List<FileExtent> extents, ulong start, ulong end)
     {
         ulong pos = start;
         foreach (var e in extents.OrderBy(e => e.FileOffset))

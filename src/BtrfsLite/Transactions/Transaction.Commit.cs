@@ -165,6 +165,8 @@ public sealed partial class Transaction
 
     private void RunHead(DelayedRefHead head)
     {
+        // The seed's hand-off: bytes reserved for this extent's data are accounted with it.
+        if (head.QgroupReserved != 0) _accountedReservations.Add((head.QgroupReservedRoot, head.QgroupReserved));
         var extentTree = Tree(ObjectIds.ExtentTree);
         var itemKey = head.IsData
             ? new Key(head.Bytenr, ItemType.ExtentItem, head.NumBytes)

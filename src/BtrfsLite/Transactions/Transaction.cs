@@ -281,7 +281,24 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     /// <summary>Attaches the qgroup bytes reserved for writing this new extent (freed when it is accounted at commit).</summary>
     public void AttachQgroupReserved(ulong bytenr, ulong root, ulong bytes)
     {
-        if (_refs.TryGet(bytenr, out var h)) { h.QgroupReserved += bytes; h.QgroupReservedRoot = root; }
+        if (bytes == 0) return;
+        if (_refs.TryGet(bytenr, out var h) && (h.QgroupReserved == 0 || h.QgroupReservedRoot == root)) { h.QgroupReserved += bytes; h.QgroupReservedRoot = root; }
+        else _accountedReservations.Add((root, bytes)); // no head of its own: still freed at this commit
+    }
+
+    private readonly List<(ulong Root, ulong Bytes)> _accountedReservations = new();
+
+    /// <summary>
+    /// After <see cref="Commit"/>: the reserved bytes the delayed-ref heads of this transaction carried, now accounted
+    /// (the caller gives them back to the qgroups). After an abort: what was attached, to be freed as well.
+    /// </summary>
+    public IReadOnlyList<(ulong Root, ulong Bytes)> AccountedReservations
+    {
+        get
+        {
+            if (!_done) throw new InvalidOperationException("the transaction is still running");
+            return _accountedReservations;
+        }
     }
 
     /// <summary>Writes file data at a logical address inside a data extent allocated in this transaction.</summary>
@@ -317,6 +334,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     {
         if (_done) return;
         _done = true;
+        foreach (var h in _refs.TakeAll()) if (h.QgroupReserved != 0) _accountedReservations.Add((h.QgroupReservedRoot, h.QgroupReserved));
         _state?.EndTransaction(this, committed: false);
     }
 }

@@ -1,0 +1,634 @@
+using BtrfsLite.Format;
+using BtrfsLite.Qgroups;
+using BtrfsLite.Transactions;
+
+namespace BtrfsLite.Fs;
+
+/// <summary>Options of a <see cref="FsSession"/>.</summary>
+public sealed record FsSessionOptions
+{
+    /// <summary>How data reservations behave (the seed's fix, or the 2015 behaviour).</summary>
+    public QgroupReservationMode Reservations { get; init; } = QgroupReservationMode.Default;
+    /// <summary>Dirty bytes held in memory before they are written back (into the running transaction, no commit).</summary>
+    public long DirtyThreshold { get; init; } = 256L << 20;
+    /// <summary>Timestamps and UUIDs as for <see cref="Filesystem"/>.</summary>
+    public FilesystemOptions? Filesystem { get; init; }
+}
+
+/// <summary>Outcome of a buffered write: the bytes copied, and the errno that stopped it early (null when all were).</summary>
+public readonly record struct WriteResult(ulong Written, string? Errno)
+{
+    public bool Complete => Errno == null;
+}
+
+/// <summary>
+/// A long-lived writable handle with the kernel's write path (design.md): buffered writes land in a page cache after a
+/// qgroup data reservation (only sectors not yet reserved are charged), writeback releases the reserved bytes into the
+/// delayed-ref heads of the new extents (or frees them for in-place writes into preallocated space), and a commit
+/// accounts the changed extents and only then frees those bytes. Metadata operations join one running transaction;
+/// <see cref="Sync"/> commits it. With quotas off the engine is absent and nothing is reserved.
+/// </summary>
+public sealed partial class FsSession : IDisposable, IQgroupFlusher
+{
+    private readonly Filesystem _fs;
+    private readonly FsSessionOptions _options;
+    private readonly Dictionary<(ulong Tree, ulong Ino), DirtyInode> _dirty = new();
+    private Transaction? _tx;
+    private long _dirtyBytes;
+    private bool _disposed;
+
+    private const ulong MetaItemsPerOp = 5; // btrfs_start_transaction(root, 5) of create/mkdir/unlink: qgroup meta = items × nodesize
+
+    /// <summary>Pages of one inode not yet written back, and its in-memory size.</summary>
+    private sealed class DirtyInode
+    {
+        public readonly SortedDictionary<ulong, byte[]> Pages = new(); // key: page index
+        public ulong Size;
+        public ulong MetaReserved; // META_PREALLOC held for its outstanding extents
+    }
+
+    public FsSession(Filesystem fs, FsSessionOptions? options = null)
+    {
+        _fs = fs;
+        _options = options ?? new FsSessionOptions();
+        ReloadQuota();
+    }
+
+    public static FsSession Open(string path, FsSessionOptions? options = null) =>
+        new(Filesystem.Open(path, options?.Filesystem), options);
+
+    public Filesystem Filesystem => _fs;
+    public BtrfsImage Image => _fs.Image;
+    public QgroupReservationMode Mode => _options.Reservations;
+
+    /// <summary>The reservation engine (null when quotas are off).</summary>
+    public QgroupReservations? Qgroups { get; private set; }
+
+    private uint Sector => (uint)Image.SectorSize;
+    private uint NodeSize => (uint)Image.NodeSize;
+
+    /// <summary>Every qgroup's counters as sysfs shows them, in (level, id) order; empty when quotas are off.</summary>
+    public List<QgroupCounters> Counters()
+    {
+        var list = new List<QgroupCounters>();
+        if (Qgroups == null) return list;
+        foreach (var id in Qgroups.GetQgroupIds().OrderBy(QgroupId.LevelOf).ThenBy(QgroupId.IdOf)) list.Add(Qgroups.GetCounters(id));
+        return list;
+    }
+
+    // ------------------------------------------------------------------ transaction
+
+    private Transaction Tx()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _tx ??= _fs.BeginTransaction();
+    }
+
+    /// <summary>Writes back every dirty page and commits the running transaction (sync(2) / `btrfs filesystem sync`).</summary>
+    public void Sync()
+    {
+        WritebackAll(null);
+        Commit();
+    }
+
+    /// <summary>Writes back the file's dirty pages into the running transaction (no commit: fsync logs, it does not commit).</summary>
+    public void Fsync(string path)
+    {
+        var loc = _fs.Resolve(Tx(), path);
+        Writeback(loc.Tree, loc.Ino, 0, ulong.MaxValue);
+    }
+
+    /// <summary>The flush of the EDQUOT retry: write back all dirty data of the subvolume and commit.</summary>
+    void IQgroupFlusher.FlushAndCommit(ulong rootId)
+    {
+        WritebackAll(rootId);
+        Commit();
+    }
+
+    private void Commit()
+    {
+        if (_tx == null) return;
+        var tx = _tx;
+        _tx = null;
+        try
+        {
+            tx.Commit();
+        }
+        finally
+        {
+            AfterTransaction(tx);
+        }
+    }
+
+    /// <summary>
+    /// Commit accounting is done (or the transaction was aborted): the bytes carried by the heads go back, per-transaction
+    /// metadata is freed, and the engine takes the persisted referenced/exclusive numbers.
+    /// </summary>
+    private void AfterTransaction(Transaction tx)
+    {
+        tx.Dispose();
+        if (Qgroups == null) return;
+        foreach (var (root, bytes) in tx.AccountedReservations) Qgroups.FreeRecord(new QgroupReservedRecord(root, bytes));
+        Qgroups.FreeAllMetaPertrans();
+        var state = QgroupTree.Read(Image);
+        if (state == null) return;
+        foreach (var q in state.Qgroups)
+            if (Qgroups.QgroupExists(q.QgroupId)) Qgroups.SetUsage(q.QgroupId, q.Referenced, q.Exclusive);
+    }
+
+    /// <summary>Rebuilds the engine from the persisted quota state (outstanding reservations are dropped: only after a commit with nothing dirty).</summary>
+    private void ReloadQuota()
+    {
+        var state = QgroupTree.Read(Image);
+        Qgroups = state?.ToEngine(_options.Reservations, Sector, NodeSize);
+        if (Qgroups != null) Qgroups.Flusher = this;
+    }
+
+    // ------------------------------------------------------------------ buffered writes
+
+    /// <summary>
+    /// A buffered write (pwrite): reserves data for the sectors not yet reserved, then copies into the page cache. When a
+    /// limit stops it part-way (after the flush-and-retry), the bytes before the failing sector are written and the
+    /// result says EDQUOT, as the kernel's short write does. Creates the file.
+    /// </summary>
+    public WriteResult Write(string path, ulong offset, ReadOnlySpan<byte> data)
+    {
+        var (tree, ino) = OpenOrCreate(path);
+        if (data.Length == 0) return new WriteResult(0, null);
+        ulong len = (ulong)data.Length;
+        ulong done = ReserveForWrite(tree, ino, offset, len, out string? errno);
+        if (done > 0) CopyToPages(tree, ino, offset, data[..(int)done]);
+        if (_dirtyBytes > _options.DirtyThreshold) WritebackAll(null);
+        return new WriteResult(done, errno);
+    }
+
+    /// <summary>Reserves for [offset, offset+len): all of it, or the longest sector prefix the limits allow. Returns the bytes covered.</summary>
+    private ulong ReserveForWrite(ulong tree, ulong ino, ulong offset, ulong len, out string? errno)
+    {
+        errno = null;
+        var q = Qgroups;
+        if (q == null || !QgroupReservations.IsSubvolumeRoot(tree)) return len;
+        if (TryReserveRange(q, tree, ino, offset, len)) return len;
+        // Short write: the kernel copies page by page; each page reserves (flush and retry once on EDQUOT) until one fails.
+        ulong pos = offset;
+        ulong end = offset + len;
+        while (pos < end)
+        {
+            ulong next = Math.Min(end, (pos / Sector + 1) * Sector);
+            if (!TryReserveRange(q, tree, ino, pos, next - pos)) break;
+            pos = next;
+        }
+        if (pos < end) errno = "EDQUOT";
+        return pos - offset;
+    }
+
+    private bool TryReserveRange(QgroupReservations q, ulong tree, ulong ino, ulong offset, ulong len)
+    {
+        var cs = new ChangeSet();
+        var r = q.ReserveDataOrInPlace(tree, ino, offset, len, (s, l) => CanWriteInPlace(tree, ino, s, l), cs);
+        if (!r.Succeeded) return false;
+        // Delalloc metadata: one nodesize per outstanding extent of the inode (a dirty run of up to 128 MiB).
+        // (A flush inside a reservation writes this inode back and drops its entry: always look it up again.)
+        var d = DirtyOf(tree, ino);
+        ulong dirtyAfter = (ulong)d.Pages.Count * Sector + len;
+        ulong want = NodeSize * Math.Max(1, (dirtyAfter + Transaction.MaxExtentSize - 1) / Transaction.MaxExtentSize);
+        if (want > d.MetaReserved)
+        {
+            ulong extra = want - d.MetaReserved;
+            var m = q.ReserveMetaPrealloc(tree, extra);
+            if (!m.Succeeded)
+            {
+                q.FreeData(tree, ino, cs);
+                return false;
+            }
+            DirtyOf(tree, ino).MetaReserved += extra;
+        }
+        return true;
+    }
+
+    private bool CanWriteInPlace(ulong tree, ulong ino, ulong start, ulong len)
+    {
+        ulong s = start / Sector * Sector, e = (start + len + Sector - 1) / Sector * Sector;
+        return _fs.TreeOf(Tx(), tree).CanWriteInPlace(ino, s, e);
+    }
+
+    private DirtyInode DirtyOf(ulong tree, ulong ino)
+    {
+        if (!_dirty.TryGetValue((tree, ino), out var d))
+        {
+            d = new DirtyInode { Size = _fs.TreeOf(Tx(), tree).ReadInode(ino).Size };
+            _dirty[(tree, ino)] = d;
+        }
+        return d;
+    }
+
+    private void CopyToPages(ulong tree, ulong ino, ulong offset, ReadOnlySpan<byte> data)
+    {
+        var d = DirtyOf(tree, ino);
+        ulong end = offset + (ulong)data.Length;
+        FsTree? t = null;
+        for (ulong pos = offset; pos < end;)
+        {
+            ulong index = pos / Sector, pageStart = index * Sector;
+            ulong n = Math.Min(end, pageStart + Sector) - pos;
+            if (!d.Pages.TryGetValue(index, out var page))
+            {
+                page = new byte[Sector];
+                // A page partly written is read first (read-modify-write), as the page cache does.
+                if ((pos > pageStart || n < Sector) && pageStart < d.Size)
+                {
+                    t ??= _fs.TreeOf(Tx(), tree);
+                    t.Read(ino, pageStart, page);
+                }
+                d.Pages[index] = page;
+                _dirtyBytes += Sector;
+            }
+            data.Slice((int)(pos - offset), (int)n).CopyTo(page.AsSpan((int)(pos - pageStart)));
+            pos += n;
+        }
+        d.Size = Math.Max(d.Size, end);
+    }
+
+    // ------------------------------------------------------------------ writeback
+
+    private void WritebackAll(ulong? tree)
+    {
+        foreach (var key in _dirty.Keys.Where(k => tree == null || k.Tree == tree).OrderBy(k => k).ToList())
+            Writeback(key.Tree, key.Ino, 0, ulong.MaxValue);
+    }
+
+    /// <summary>
+    /// Writes back the dirty pages of [start, end): each run of consecutive pages becomes one extent (up to 128 MiB, as
+    /// the kernel's delalloc does) whose reservation is released into its delayed-ref head; runs inside preallocated
+    /// extents only this inode uses are written in place and their reservation is freed at once.
+    /// </summary>
+    private void Writeback(ulong tree, ulong ino, ulong start, ulong end)
+    {
+        if (!_dirty.TryGetValue((tree, ino), out var d)) return;
+        var tx = Tx();
+        var t = _fs.TreeOf(tx, tree);
+        var q = Qgroups;
+        ulong first = start / Sector, last = end == ulong.MaxValue ? ulong.MaxValue : (end + Sector - 1) / Sector;
+        var pages = d.Pages.Keys.Where(k => k >= first && k < last).ToList();
+        int i = 0;
+        while (i < pages.Count)
+        {
+            int j = i + 1;
+            while (j < pages.Count && pages[j] == pages[j - 1] + 1 && (ulong)(j - i) * Sector < Transaction.MaxExtentSize) j++;
+            ulong runStart = pages[i] * Sector;
+            ulong runEnd = Math.Min((pages[j - 1] + 1) * Sector, Math.Max(d.Size, runStart));
+            var buf = new byte[(pages[j - 1] + 1) * Sector - runStart];
+            for (int k = i; k < j; k++) d.Pages[pages[k]].CopyTo(buf, (int)((ulong)(k - i) * Sector));
+            if (runEnd > runStart) WriteRun(t, q, tree, ino, runStart, runEnd, buf, d.Size);
+            for (int k = i; k < j; k++) d.Pages.Remove(pages[k]);
+            _dirtyBytes -= (long)((ulong)(j - i) * Sector);
+            i = j;
+        }
+        var info = t.ReadInode(ino);
+        if (info.Size != d.Size) t.EditInode(ino, it => it.FileSize = d.Size);
+        if (d.Pages.Count == 0) DropDirty(tree, ino, d, convertMeta: true);
+    }
+
+    private void WriteRun(FsTree t, QgroupReservations? q, ulong tree, ulong ino, ulong runStart, ulong runEnd, byte[] buf, ulong size)
+    {
+        ulong aEnd = (runEnd + Sector - 1) / Sector * Sector;
+        var extents = t.ReadExtents(ino);
+        if (t.CanWriteInPlace(ino, runStart, aEnd, extents))
+        {
+            t.WriteInPlace(ino, runStart, buf.AsSpan(0, (int)(aEnd - runStart)), size);
+            q?.FreeData(tree, ino, runStart, aEnd - runStart); // no new extent to account
+            return;
+        }
+        t.Write(ino, runStart, buf.AsSpan(0, (int)(runEnd - runStart)));
+        if (q == null) return;
+        var after = t.ReadExtents(ino);
+        if (after.Count == 1 && after[0].Type == FileExtentType.Inline)
+        {
+            q.FreeData(tree, ino, runStart, aEnd - runStart); // inline: no data extent, the reservation goes back at once
+            return;
+        }
+        var rec = q.ReleaseData(tree, ino, runStart, aEnd - runStart);
+        ulong bytenr = 0;
+        foreach (var e in after) if (e.FileOffset <= runStart && runStart < e.End) { bytenr = e.DiskBytenr; break; }
+        t.Tx.AttachQgroupReserved(bytenr, rec.Root, rec.Bytes);
+    }
+
+    private void DropDirty(ulong tree, ulong ino, DirtyInode d, bool convertMeta)
+    {
+        _dirtyBytes -= (long)d.Pages.Count * Sector;
+        d.Pages.Clear();
+        if (d.MetaReserved != 0 && Qgroups != null)
+        {
+            // Ordered completion converts the inode's delalloc metadata to the transaction's; dropped pages free it.
+            if (convertMeta) Qgroups.ConvertMetaPreallocToPertrans(tree, d.MetaReserved);
+            else Qgroups.FreeMetaPrealloc(tree, d.MetaReserved);
+        }
+        _dirty.Remove((tree, ino));
+    }
+
+    /// <summary>Drops dirty pages at and past <paramref name="fromPage"/> (their reservations freed at once).</summary>
+    private void DiscardPages(ulong tree, ulong ino, ulong fromPage)
+    {
+        if (!_dirty.TryGetValue((tree, ino), out var d)) return;
+        foreach (var k in d.Pages.Keys.Where(k => k >= fromPage).ToList())
+        {
+            d.Pages.Remove(k);
+            _dirtyBytes -= Sector;
+        }
+        Qgroups?.FreeData(tree, ino, fromPage * Sector, ulong.MaxValue - fromPage * Sector);
+        if (d.Pages.Count == 0) DropDirty(tree, ino, d, convertMeta: false);
+    }
+
+    // ------------------------------------------------------------------ metadata operations
+
+    private (ulong Tree, ulong Ino) OpenOrCreate(string path)
+    {
+        var tx = Tx();
+        var (dir, name) = _fs.ResolveParent(tx, path);
+        var t = _fs.TreeOf(tx, dir.Tree);
+        if (t.TryLookup(dir.Ino, name, out var l, out var type))
+        {
+            if (l.Type == ItemType.RootItem || type == DirEntryType.Dir) throw new FsException("EISDIR", $"'{path}' is a directory");
+            if (type != DirEntryType.RegFile) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+            return (dir.Tree, l.ObjectId);
+        }
+        ReserveMetaItems(dir.Tree);
+        return (dir.Tree, _fs.TreeOf(Tx(), dir.Tree).CreateFile(dir.Ino, name));
+    }
+
+    /// <summary>Transaction start with items: qgroup metadata (items × nodesize) reserved, enforced, as PERTRANS.</summary>
+    private void ReserveMetaItems(ulong tree, ulong items = MetaItemsPerOp)
+    {
+        if (Qgroups == null) return;
+        var r = Qgroups.ReserveMetaPrealloc(tree, items * NodeSize);
+        if (!r.Succeeded) throw new FsException("EDQUOT", $"disk quota exceeded reserving metadata for subvolume {tree}");
+        Qgroups.ConvertMetaPreallocToPertrans(tree, items * NodeSize);
+    }
+
+    /// <summary>
+    /// The directory and name of an entry about to be made, refused (EEXIST, ENOTDIR) before anything changes: the running
+    /// transaction holds earlier steps, so a step must fail before it mutates.
+    /// </summary>
+    private (FsLocation Dir, byte[] Name) NewEntry(string path)
+    {
+        var (dir, name) = _fs.ResolveParent(Tx(), path);
+        if (_fs.TreeOf(Tx(), dir.Tree).TryLookup(dir.Ino, name, out _, out _)) throw new FsException("EEXIST", $"'{path}' exists");
+        return (dir, name);
+    }
+
+    public void Mkdir(string path)
+    {
+        var (dir, name) = NewEntry(path);
+        ReserveMetaItems(dir.Tree);
+        _fs.TreeOf(Tx(), dir.Tree).Mkdir(dir.Ino, name);
+    }
+
+    /// <summary>Removes a file (or a directory tree): dirty data of an inode whose last link goes is dropped and its reservation freed at once.</summary>
+    public void Remove(string path)
+    {
+        var tx = Tx();
+        var (dir, name) = _fs.ResolveParent(tx, path);
+        var t = _fs.TreeOf(tx, dir.Tree);
+        if (!t.TryLookup(dir.Ino, name, out var l, out var type)) throw new FsException("ENOENT", $"'{path}' not found");
+        if (l.Type == ItemType.RootItem) throw new FsException("EPERM", $"'{path}' is a subvolume (use subvol delete)");
+        ReserveMetaItems(dir.Tree);
+        if (type == DirEntryType.Dir)
+        {
+            foreach (var (child, _, _) in _fs.TreeOf(Tx(), dir.Tree).ReadDir(l.ObjectId))
+                Remove(path.TrimEnd('/') + "/" + System.Text.Encoding.UTF8.GetString(child));
+            _fs.TreeOf(Tx(), dir.Tree).Unlink(dir.Ino, name, allowDirectory: true);
+            return;
+        }
+        t = _fs.TreeOf(Tx(), dir.Tree);
+        t.Unlink(dir.Ino, name);
+        if (!t.TryReadInode(l.ObjectId, out _)) Evict(dir.Tree, l.ObjectId); // the last link went: the inode is evicted
+    }
+
+    private void Evict(ulong tree, ulong ino)
+    {
+        if (_dirty.TryGetValue((tree, ino), out var d)) DropDirty(tree, ino, d, convertMeta: false);
+        Qgroups?.FreeInode(tree, ino);
+    }
+
+    /// <summary>truncate(2): dirty pages past the new end are dropped (freed at once); a partial last sector is zeroed through the write path.</summary>
+    public void Truncate(string path, ulong size)
+    {
+        var loc = _fs.Resolve(Tx(), path);
+        var t = _fs.TreeOf(Tx(), loc.Tree);
+        var info = t.ReadInode(loc.Ino);
+        if (!info.IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+        ReserveMetaItems(loc.Tree, 2);
+        ulong cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
+        if (size >= cur)
+        {
+            if (d != null) d.Size = size;
+            _fs.TreeOf(Tx(), loc.Tree).Truncate(loc.Ino, size);
+            return;
+        }
+        ulong keep = (size + Sector - 1) / Sector * Sector;
+        DiscardPages(loc.Tree, loc.Ino, keep / Sector);
+        var extents = _fs.TreeOf(Tx(), loc.Tree).ReadExtents(loc.Ino);
+        bool inline = extents.Count == 1 && extents[0].Type == FileExtentType.Inline;
+        if (size % Sector != 0 && !inline)
+        {
+            // btrfs_truncate_block: the rest of the last sector is zeroed in the page cache (a one-sector reservation).
+            bool hasData = _dirty.TryGetValue((loc.Tree, loc.Ino), out d) && d.Pages.ContainsKey(size / Sector)
+                || extents.Any(e => e.Type == FileExtentType.Regular && !e.IsHole && e.FileOffset <= size && size < e.End);
+            if (hasData) ZeroRange(loc.Tree, loc.Ino, size, keep - size);
+        }
+        if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d)) d.Size = size;
+        t = _fs.TreeOf(Tx(), loc.Tree);
+        if (inline) t.Truncate(loc.Ino, size);
+        else
+        {
+            t.DropExtents(loc.Ino, keep, ulong.MaxValue);
+            t.EditInode(loc.Ino, i => i.FileSize = size);
+        }
+    }
+
+    /// <summary>Zeroes bytes through the page cache (edges of punch, zero range and truncate): reserves like a write.</summary>
+    private void ZeroRange(ulong tree, ulong ino, ulong offset, ulong len)
+    {
+        if (len == 0) return;
+        var q = Qgroups;
+        if (q != null && QgroupReservations.IsSubvolumeRoot(tree) && !TryReserveRange(q, tree, ino, offset, len))
+            throw new FsException("EDQUOT", $"disk quota exceeded zeroing [{offset}, {offset + len}) of inode {ino}");
+        var keepSize = DirtyOf(tree, ino).Size;
+        CopyToPages(tree, ino, offset, new byte[len]);
+        DirtyOf(tree, ino).Size = keepSize; // zeroing never extends the file
+    }
+
+    /// <summary>fallocate(PUNCH_HOLE|KEEP_SIZE): the range is written back first (its reservation then waits for the commit), whole sectors dropped, partial edges zeroed through the page cache.</summary>
+    public void PunchHole(string path, ulong offset, ulong length)
+    {
+        var loc = _fs.Resolve(Tx(), path);
+        var info = _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino);
+        if (!info.IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+        ReserveMetaItems(loc.Tree, 3);
+        ulong size = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
+        ulong end = Math.Min(offset + length, size);
+        if (end <= offset) return;
+        Writeback(loc.Tree, loc.Ino, offset, end);
+        ulong aStart = (offset + Sector - 1) / Sector * Sector, aEnd = end / Sector * Sector;
+        if (aStart >= aEnd) { ZeroRange(loc.Tree, loc.Ino, offset, end - offset); return; }
+        ZeroRange(loc.Tree, loc.Ino, offset, aStart - offset);
+        ZeroRange(loc.Tree, loc.Ino, aEnd, end - aEnd);
+        _fs.TreeOf(Tx(), loc.Tree).PunchHole(loc.Ino, aStart, aEnd - aStart);
+    }
+
+    /// <summary>
+    /// fallocate(0 or KEEP_SIZE): the range is written back, then only the holes get new preallocated extents: reserved
+    /// all or nothing (EDQUOT changes nothing), released into the new extents' heads.
+    /// </summary>
+    public void Fallocate(string path, ulong offset, ulong length, bool keepSize)
+    {
+        if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
+        var (tree, ino) = OpenOrCreate(path);
+        ReserveMetaItems(tree, 3);
+        Writeback(tree, ino, offset, offset + length);
+        ulong aStart = offset / Sector * Sector, aEnd = (offset + length + Sector - 1) / Sector * Sector;
+        var t = _fs.TreeOf(Tx(), tree);
+        var holes = FsTree.Holes(t.ReadExtents(ino), aStart, aEnd).Select(h => new FileRange(h.Start, h.End)).ToArray();
+        var q = Qgroups;
+        if (q != null && QgroupReservations.IsSubvolumeRoot(tree) && holes.Length > 0)
+        {
+            var r = q.ReserveFallocate(tree, ino, holes);
+            if (!r.Succeeded) throw new FsException("EDQUOT", $"disk quota exceeded preallocating {string.Join(", ", holes)} of '{path}'");
+        }
+        t = _fs.TreeOf(Tx(), tree);
+        t.Fallocate(ino, offset, length, keepSize);
+        if (_dirty.TryGetValue((tree, ino), out var d) && !keepSize) d.Size = Math.Max(d.Size, offset + length);
+        if (q == null) return;
+        var after = t.ReadExtents(ino);
+        foreach (var h in holes)
+        {
+            var rec = q.ReleaseData(tree, ino, h.Start, h.Length);
+            ulong bytenr = after.FirstOrDefault(e => e.FileOffset <= h.Start && h.Start < e.End).DiskBytenr;
+            t.Tx.AttachQgroupReserved(bytenr, rec.Root, rec.Bytes);
+        }
+    }
+
+    /// <summary>fallocate(ZERO_RANGE): written back, whole sectors not already preallocated become preallocated (reserved like fallocate), edges zeroed through the page cache.</summary>
+    public void ZeroRange(string path, ulong offset, ulong length)
+    {
+        if (length == 0) throw new FsException("EINVAL", "zero range of length 0");
+        var (tree, ino) = OpenOrCreate(path);
+        ReserveMetaItems(tree, 3);
+        ulong end = offset + length;
+        Writeback(tree, ino, offset, end);
+        ulong aStart = (offset + Sector - 1) / Sector * Sector, aEnd = end / Sector * Sector;
+        var d = DirtyOf(tree, ino);
+        ulong size = Math.Max(d.Size, end);
+        if (aStart >= aEnd) ZeroRange(tree, ino, offset, length);
+        else
+        {
+            ZeroRange(tree, ino, offset, aStart - offset);
+            ZeroRange(tree, ino, aEnd, end - aEnd);
+            var t = _fs.TreeOf(Tx(), tree);
+            // Sectors not already preallocated: dropped, then preallocated.
+            var extents = t.ReadExtents(ino);
+            ulong pos = aStart;
+            foreach (var e in extents.Where(e => e.Type == FileExtentType.Prealloc && e.End > aStart && e.FileOffset < aEnd))
+            {
+                if (e.FileOffset > pos) t.DropExtents(ino, pos, e.FileOffset);
+                pos = Math.Max(pos, e.End);
+            }
+            if (pos < aEnd) t.DropExtents(ino, pos, aEnd);
+            Fallocate(path, aStart, aEnd - aStart, keepSize: true);
+        }
+        d = DirtyOf(tree, ino);
+        d.Size = size;
+        _fs.TreeOf(Tx(), tree).EditInode(ino, i => i.FileSize = Math.Max(i.FileSize, size));
+    }
+
+    /// <summary>FICLONE: the source and the destination are written back first, the destination emptied, then every extent shared.</summary>
+    public void Reflink(string src, string dst)
+    {
+        var s = _fs.Resolve(Tx(), src);
+        var (dt, dino) = OpenOrCreate(dst);
+        if (s.Tree == dt && s.Ino == dino) throw new FsException("EINVAL", $"'{src}' and '{dst}' are the same file");
+        ReserveMetaItems(dt, 3);
+        Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
+        DiscardPages(dt, dino, 0);
+        var t = _fs.TreeOf(Tx(), dt);
+        t.Truncate(dino, 0);
+        t.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, 0, 0, dino, 0);
+    }
+
+    /// <summary>FICLONERANGE (length 0: to the source's end): both ranges are written back first.</summary>
+    public void CloneRange(string src, ulong srcOffset, ulong length, string dst, ulong dstOffset)
+    {
+        var s = _fs.Resolve(Tx(), src);
+        var sinfo = _fs.TreeOf(Tx(), s.Tree).ReadInode(s.Ino);
+        if (!sinfo.IsReg) throw new FsException("EINVAL", $"'{src}' is not a regular file");
+        ulong srcSize = _dirty.TryGetValue((s.Tree, s.Ino), out var sd) ? sd.Size : sinfo.Size;
+        ulong srcEnd = length == 0 ? srcSize : srcOffset + length;
+        // FICLONERANGE's rules, checked before anything changes: aligned offsets, a length aligned or reaching EOF.
+        if (srcOffset % Sector != 0 || dstOffset % Sector != 0 || srcEnd > srcSize || srcEnd < srcOffset || (srcEnd % Sector != 0 && srcEnd != srcSize))
+            throw new FsException("EINVAL", $"clone of [{srcOffset}, {srcEnd}) of '{src}' (size {srcSize}) to {dstOffset}: offsets must be sector aligned and the range inside the file");
+        var (dt, dino) = OpenOrCreate(dst);
+        if (s.Tree == dt && s.Ino == dino && srcOffset < dstOffset + (srcEnd - srcOffset) && dstOffset < srcEnd)
+            throw new FsException("EINVAL", $"clone of '{src}' onto an overlapping range of itself");
+        ReserveMetaItems(dt, 3);
+        Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
+        Writeback(dt, dino, 0, ulong.MaxValue);
+        _fs.TreeOf(Tx(), dt).Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset);
+    }
+
+    /// <summary>Creates a subvolume (in the running transaction), optionally a member of <paramref name="inherit"/>.</summary>
+    public ulong CreateSubvolume(string path, ulong? inherit = null)
+    {
+        var (dir, name) = NewEntry(path);
+        ReserveMetaItems(dir.Tree);
+        ulong id = Subvolumes.Create(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, _fs.NewUuid);
+        Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
+        if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
+        return id;
+    }
+
+    /// <summary>Snapshot: the source subvolume is written back, the snapshot made, and the transaction committed (as the kernel's snapshot ioctl does).</summary>
+    public ulong Snapshot(string source, string path, bool readOnly = false, ulong? inherit = null)
+    {
+        var src = _fs.Resolve(Tx(), source);
+        if (src.Ino != FsTree.RootDirIno) throw new FsException("EINVAL", $"'{source}' is not a subvolume");
+        var (dir, name) = NewEntry(path);
+        WritebackAll(src.Tree);
+        ulong id = Subvolumes.Snapshot(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, src.Tree, readOnly, _fs.NewUuid);
+        Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
+        if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
+        Commit();
+        return id;
+    }
+
+    /// <summary>Deletes a subvolume and drops its tree at once (the kernel's cleaner, waited for), with its qgroup and every reservation of its inodes; commits.</summary>
+    public void DeleteSubvolume(string path)
+    {
+        var (dir, name) = _fs.ResolveParent(Tx(), path);
+        var t = _fs.TreeOf(Tx(), dir.Tree);
+        if (!t.TryLookup(dir.Ino, name, out var l, out _) || l.Type != ItemType.RootItem) throw new FsException("ENOENT", $"'{path}' is not a subvolume");
+        foreach (var key in _dirty.Keys.Where(k => k.Tree == l.ObjectId).ToList()) Evict(key.Tree, key.Ino);
+        Subvolumes.Delete(t, dir.Ino, name);
+        if (Qgroups != null)
+        {
+            Qgroups.FreeMetaPertrans(l.ObjectId);
+            Qgroups.DestroyQgroup(QgroupId.ForSubvolume(l.ObjectId));
+        }
+        Commit();
+    }
+
+    /// <summary>Writes back and commits everything, then closes the image.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        try
+        {
+            if (Image.Device.CanWrite && Image.WriteFailure == null) Sync();
+        }
+        finally
+        {
+            _tx?.Dispose();
+            _disposed = true;
+            _fs.Dispose();
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using BtrfsLite.Fs;
+using BtrfsLite.Qgroups;
+
+namespace BtrfsLite.Workloads;
+
+/// <summary>What one step did, and every qgroup's counters right after it.</summary>
+public sealed record StepResult(int Step, string Line, bool Ok, string? Errno, ulong? Written, IReadOnlyList<QgroupCounters> Qgroups, string? Message);
+
+/// <summary>
+/// Runs a workload on one <see cref="FsSession"/>, so dirty data and reservations live across steps as in one process on
+/// the kernel. A step that fails with an errno (EDQUOT, ENOENT, ...) is reported and the run goes on.
+/// </summary>
+public static class WorkloadRunner
+{
+    public static void Run(FsSession session, Workload workload, Action<StepResult> onStep)
+    {
+        foreach (var step in workload.Steps)
+        {
+            string? errno = null, message = null;
+            ulong? written = step.IsWrite ? 0 : null;
+            try
+            {
+                written = Execute(session, step);
+            }
+            catch (FsException ex)
+            {
+                errno = ex.Errno;
+                message = ex.Message;
+            }
+            catch (IOException ex) when (ex.Message.StartsWith("ENOSPC", StringComparison.Ordinal))
+            {
+                errno = "ENOSPC";
+                message = ex.Message;
+            }
+            if (step.IsWrite && written is null) written = 0;
+            if (written is ulong w && step.IsWrite && errno == null && w < WriteLength(step)) errno = "EDQUOT";
+            onStep(new StepResult(step.Number, step.Line, errno == null, errno, written, session.Counters(), message));
+        }
+    }
+
+    private static ulong WriteLength(WorkloadStep s) => Workload.ParseSize(s.Args[2], "", true);
+
+    /// <summary>Runs one step; returns the bytes written for a write step.</summary>
+    private static ulong? Execute(FsSession s, WorkloadStep step)
+    {
+        var x = step.Args;
+        string where = $"step {step.Number}";
+        ulong Sz(int i) => Workload.ParseSize(x[i], where, allowZero: true);
+        switch (step.Verb)
+        {
+            case "quota":
+                if (x[0] == "enable") s.QuotaEnable(); else if (x[0] == "disable") s.QuotaDisable(); else s.QuotaRescan();
+                return null;
+            case "qgroup":
+                switch (x[0])
+                {
+                    case "create": s.QgroupCreate(Workload.Qgroup(x[1], where)); break;
+                    case "destroy": s.QgroupDestroy(Workload.Qgroup(x[1], where)); break;
+                    case "assign": s.QgroupAssign(Workload.Qgroup(x[1], where), Workload.Qgroup(x[2], where)); break;
+                    default: s.QgroupRemove(Workload.Qgroup(x[1], where), Workload.Qgroup(x[2], where)); break;
+                }
+                return null;
+            case "limit":
+                s.QgroupLimit(Workload.Qgroup(x[1], where), x[0] == "excl", x[2] == "none" ? null : Sz(2));
+                return null;
+            case "write":
+                return Write(s, x[0], Sz(1), Sz(2), x.Length < 4 ? 0 : x[3] == "zeros" ? null : ulong.Parse(x[3], System.Globalization.CultureInfo.InvariantCulture));
+            case "fallocate": s.Fallocate(x[0], Sz(1), Sz(2), keepSize: x.Length == 4); return null;
+            case "punch": s.PunchHole(x[0], Sz(1), Sz(2)); return null;
+            case "zero": s.ZeroRange(x[0], Sz(1), Sz(2)); return null;
+            case "truncate": s.Truncate(x[0], Sz(1)); return null;
+            case "fsync": s.Fsync(x[0]); return null;
+            case "sync": s.Sync(); return null;
+            case "rm": s.Remove(x[0]); return null;
+            case "mkdir": s.Mkdir(x[0]); return null;
+            case "reflink": s.Reflink(x[0], x[1]); return null;
+            case "clone": s.CloneRange(x[0], Sz(1), Sz(2), x[3], Sz(4)); return null;
+            case "snapshot":
+            {
+                var (name, src, ro, inherit) = Workload.SnapshotArgs(x, where);
+                s.Snapshot(src, name, ro, inherit);
+                return null;
+            }
+            case "subvol":
+                if (x[0] == "create") s.CreateSubvolume(x[1], x.Length == 4 ? Workload.Qgroup(x[3], where) : null);
+                else s.DeleteSubvolume(x[1]);
+                return null;
+            default:
+                throw new WorkloadException($"{where}: unknown step '{step.Verb}'");
+        }
+    }
+
+    /// <summary>A pwrite of len bytes in 1 MiB calls: stops at the first short one (its prefix counts).</summary>
+    private static ulong Write(FsSession s, string path, ulong offset, ulong len, ulong? seed)
+    {
+        var block = WorkloadData.Block(seed);
+        if (len == 0) { s.Write(path, offset, ReadOnlySpan<byte>.Empty); return 0; }
+        ulong done = 0;
+        while (done < len)
+        {
+            int n = (int)Math.Min((ulong)WorkloadData.BlockSize, len - done);
+            var r = s.Write(path, offset + done, block.AsSpan(0, n));
+            done += r.Written;
+            if (!r.Complete) break;
+        }
+        return done;
+    }
+}
