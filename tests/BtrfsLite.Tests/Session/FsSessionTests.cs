@@ -1,0 +1,282 @@
+using System.Security.Cryptography;
+using BtrfsLite.Format;
+using BtrfsLite.Fs;
+using BtrfsLite.Qgroups;
+using BtrfsLite.Tests.Fs;
+using BtrfsLite.Tests.Support;
+
+namespace BtrfsLite.Tests.Session;
+
+/// <summary>
+/// The write path of design.md on real images: reservations taken by buffered writes, released into delayed-ref heads
+/// at writeback, freed at commit accounting; the numbers the kernel showed on Linux 6.18 (qgroup-semantics.md).
+/// Every image ends checked by our check and by btrfs check --qgroup-report.
+/// </summary>
+public class FsSessionTests
+{
+    private const ulong MiB = 1 << 20;
+    private const ulong Node = 16384;
+    private static readonly ulong Fs = QgroupId.ForSubvolume(ObjectIds.FsTree);
+
+    private static byte[] Bytes(int n, int seed)
+    {
+        var b = new byte[n];
+        new Random(seed).NextBytes(b);
+        return b;
+    }
+
+    private static QgroupCounters Top(FsSession s) => s.Qgroups!.GetCounters(Fs);
+
+    [Fact]
+    public void SeedScenario_DefaultModeNeverFailsAndReservesTwoMiBOnce()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        var data = Bytes(2 << 20, 1);
+        using (var s = FsSession.Open(img))
+        {
+            s.QgroupLimit(Fs, exclusive: true, 16 * MiB);
+            for (int i = 0; i < 10; i++)
+            {
+                var r = s.Write("a", 0, data);
+                Assert.True(r.Complete, $"write {i + 1}: {r}");
+                Assert.Equal(2 * MiB, Top(s).RsvData); // rewriting dirty sectors reserves nothing more
+            }
+            s.Sync();
+            var c = Top(s);
+            Assert.Equal((0UL, 0UL, 0UL), (c.RsvData, c.RsvMetaPertrans, c.RsvMetaPrealloc));
+            Assert.Equal(Node + 2 * MiB, c.Exclusive);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using var fs = Filesystem.OpenReadOnly(img);
+        Assert.Equal(SHA256.HashData(data), SHA256.HashData(fs.ReadAll("a")));
+    }
+
+    [Fact]
+    public void SeedScenario_LegacyModeFailsAtTheEighthWriteAndLeaksEveryRewriteButOne()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        var data = Bytes(2 << 20, 2);
+        var written = new List<WriteResult>();
+        using (var s = FsSession.Open(img, new FsSessionOptions { Reservations = QgroupReservationMode.Legacy }))
+        {
+            s.QgroupLimit(Fs, exclusive: true, 16 * MiB);
+            for (int i = 0; i < 10; i++) written.Add(s.Write("a", 0, data));
+            // Before the 8th write: excl 16384 + meta 16384 (delalloc) + 81920 (file creation, 5 items) + 7 × 2 MiB
+            // = 14794752; 2 MiB more would make 16891904 > 16777216. The 8th write gets the sectors that fit (a short write).
+            for (int i = 0; i < 7; i++) Assert.True(written[i].Complete, $"write {i + 1}");
+            ulong fit = (16 * MiB - (Node + Node + 5 * Node + 7 * 2 * MiB)) / 4096 * 4096;
+            Assert.Equal(new WriteResult(fit, "EDQUOT"), written[7]);
+            Assert.Equal(new WriteResult(0, "EDQUOT"), written[8]);
+            Assert.Equal(new WriteResult(0, "EDQUOT"), written[9]);
+            s.Sync();
+            // The commit gives back one extent's 2 MiB; every other rewrite's reservation stays: the 2015 leak.
+            Assert.Equal(7 * 2 * MiB + fit - 2 * MiB, Top(s).RsvData);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
+    [Fact]
+    public void TruncateOfDirtyDataFreesAtOnceKeepingTheTailSector()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f", 0, Bytes(4 << 20, 3));
+            s.Truncate("f", 100 * 1024);
+            Assert.Equal(102400UL, Top(s).RsvData); // observed on Linux 6.18
+            s.Write("g", 0, Bytes(64 * 1024, 4));
+            s.Truncate("g", 8192);
+            Assert.Equal(102400UL + 8192, Top(s).RsvData); // 56 KiB given back
+            s.Sync();
+            Assert.Equal(0UL, Top(s).RsvData);
+            Assert.Equal(Node + 102400 + 8192, Top(s).Referenced);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using var fs = Filesystem.OpenReadOnly(img);
+        Assert.Equal(100 * 1024UL, fs.Stat("f").Size);
+        Assert.Equal(Bytes(4 << 20, 3).AsSpan(0, 100 * 1024).ToArray(), fs.ReadAll("f"));
+    }
+
+    [Fact]
+    public void RmOfANeverSyncedFileFreesItsWholeReservation()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f", 0, Bytes(6 << 20, 5));
+            Assert.Equal(6 * MiB, Top(s).RsvData);
+            s.Remove("f");
+            Assert.Equal(0UL, Top(s).RsvData);
+            s.Sync();
+            Assert.Equal(Node, Top(s).Referenced);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
+    [Fact]
+    public void WriteIntoPreallocReservesThenFreesAtWritebackInPlace()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        var data = Bytes(3 << 20, 6);
+        using (var s = FsSession.Open(img))
+        {
+            s.Fallocate("p", 0, 8 * MiB, keepSize: false);
+            Assert.Equal(8 * MiB, Top(s).RsvData); // released into the prealloc extent's head until the commit
+            s.Sync();
+            Assert.Equal(Node + 8 * MiB, Top(s).Referenced);
+            s.Write("p", MiB, data);
+            Assert.Equal(3 * MiB, Top(s).RsvData);
+            s.Fsync("p");
+            Assert.Equal(0UL, Top(s).RsvData); // written in place: nothing new to account
+            s.Sync();
+            Assert.Equal(Node + 8 * MiB, Top(s).Referenced);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using var fs = Filesystem.OpenReadOnly(img);
+        var all = fs.ReadAll("p");
+        Assert.Equal(8 * MiB, (ulong)all.Length);
+        Assert.Equal(data, all.AsSpan(1 << 20, data.Length).ToArray());
+        Assert.True(all.AsSpan(0, 1 << 20).IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Fact]
+    public void WriteIntoPreallocSharedByASnapshotCopiesOnWrite()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.CreateSubvolume("sv");
+            s.Fallocate("sv/p", 0, 2 * MiB, keepSize: false);
+            s.Sync();
+            s.Snapshot("sv", "snap");
+            s.Write("sv/p", 0, Bytes(1 << 20, 7));
+            s.Sync();
+            // The snapshot still sees the whole prealloc extent; sv got a new 1 MiB extent.
+            var sv = s.Qgroups!.GetCounters(QgroupId.ForSubvolume(256));
+            Assert.Equal(Node + 3 * MiB, sv.Referenced);
+            Assert.Equal(Node + MiB, sv.Exclusive);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
+    [Fact]
+    public void PunchWritesBackFirstAndReservesPartialEdges()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f", 0, Bytes(1 << 20, 8));
+            s.PunchHole("f", 1000, 100_000);
+            // The dirty range went to writeback (its 1 MiB waits in the head for the commit); two partial edge sectors re-dirtied.
+            Assert.Equal(MiB + 2 * 4096, Top(s).RsvData);
+            s.Sync();
+            Assert.Equal(0UL, Top(s).RsvData);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using var fs = Filesystem.OpenReadOnly(img);
+        var expect = Bytes(1 << 20, 8);
+        expect.AsSpan(1000, 100_000).Clear();
+        Assert.Equal(expect, fs.ReadAll("f"));
+    }
+
+    [Fact]
+    public void UnalignedAndOverlappingWritesChargeEachSectorOnce()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f", 4095, new byte[] { 1, 2 }); // across a sector boundary: 8 KiB (observed on Linux 6.18)
+            Assert.Equal(8192UL, Top(s).RsvData);
+            s.Write("f", 100, new byte[] { 3 }); // inside a reserved sector: nothing
+            s.Write("f", 4200, new byte[] { 4, 5, 6 });
+            Assert.Equal(8192UL, Top(s).RsvData);
+            s.Write("f", 6000, new byte[5000]); // [4096, 12288): one new sector
+            Assert.Equal(12288UL, Top(s).RsvData);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using var fs = Filesystem.OpenReadOnly(img);
+        var f = fs.ReadAll("f");
+        Assert.Equal(11000, f.Length);
+        Assert.Equal((byte)1, f[4095]);
+        Assert.Equal((byte)3, f[100]);
+        Assert.Equal(new byte[] { 4, 5, 6 }, f.AsSpan(4200, 3).ToArray());
+        Assert.True(f.AsSpan(6000).IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Fact]
+    public void AShortWriteStopsAtTheLimitAfterTheFlushAndTheCountersStayWithinIt()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.QgroupLimit(Fs, exclusive: true, 4 * MiB);
+            s.Write("a", 0, Bytes(3 << 20, 9));
+            var r = s.Write("b", 0, Bytes(2 << 20, 10));
+            Assert.Equal("EDQUOT", r.Errno);
+            Assert.True(r.Written > 0 && r.Written < 2 * MiB, r.ToString());
+            var c = Top(s);
+            Assert.True(c.Exclusive + c.RsvTotal <= 4 * MiB, c.ToString());
+            // The flush committed a.bin: its reservation is gone and it is accounted.
+            Assert.True(c.Exclusive >= Node + 3 * MiB, c.ToString());
+            s.Sync();
+            Assert.True(Top(s).Exclusive <= 4 * MiB);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using var fs = Filesystem.OpenReadOnly(img);
+        Assert.Equal(Bytes(3 << 20, 9), fs.ReadAll("a"));
+    }
+
+    [Fact]
+    public void SnapshotAndWritesInItAccountSharedAndExclusiveAsTheKernel()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.CreateSubvolume("sv");
+            s.Write("sv/a", 0, Bytes(1 << 20, 11));
+            s.Sync();
+            s.Snapshot("sv", "snap");
+            ulong sv = QgroupId.ForSubvolume(256), snap = QgroupId.ForSubvolume(257);
+            Assert.Equal((Node + MiB, Node), (s.Qgroups!.GetCounters(sv).Referenced, s.Qgroups.GetCounters(sv).Exclusive));
+            Assert.Equal((Node + MiB, Node), (s.Qgroups.GetCounters(snap).Referenced, s.Qgroups.GetCounters(snap).Exclusive));
+            s.Write("snap/a", 0, Bytes(512 << 10, 12));
+            s.Sync();
+            Assert.Equal((Node + MiB + 512 * 1024, Node + 512 * 1024), (s.Qgroups.GetCounters(snap).Referenced, s.Qgroups.GetCounters(snap).Exclusive));
+            s.DeleteSubvolume("sv");
+            Assert.False(s.Qgroups.QgroupExists(sv));
+            Assert.Equal(s.Qgroups.GetCounters(snap).Referenced, s.Qgroups.GetCounters(snap).Exclusive);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
+    [Fact]
+    public void WithQuotasOffNothingIsReservedAndDataStillLands()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp, quota: false);
+        var data = Bytes(5 << 20, 13);
+        using (var s = FsSession.Open(img))
+        {
+            Assert.Null(s.Qgroups);
+            Assert.Empty(s.Counters());
+        }
+        using (var s = FsSession.Open(img))
+        {
+            s.Mkdir("d");
+            Assert.Equal((ulong)data.Length, s.Write("d/f", 0, data).Written);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: false);
+        using var fs = Filesystem.OpenReadOnly(img);
+        Assert.Equal(data, fs.ReadAll("d/f"));
+    }
+}
