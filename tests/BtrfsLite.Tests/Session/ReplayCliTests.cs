@@ -1,0 +1,91 @@
+using System.Text.Json;
+using BtrfsLite.Tests.Fs;
+using BtrfsLite.Tests.Support;
+using BtrfsLite.Workloads;
+
+namespace BtrfsLite.Tests.Session;
+
+/// <summary>btrfslite replay as a process: the JSON stream, the text, new images, bad workloads.</summary>
+public class ReplayCliTests
+{
+    internal static List<JsonElement> Json(string stdout) =>
+        stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+
+    [Fact]
+    public void JsonHasOneObjectPerStepWithTheLineAsWrittenAndEveryCounter()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp, size: 512L << 20);
+        var wl = tmp.File("w.wl");
+        File.WriteAllText(wl, "# comment only\nlimit excl 0/5 8M ;  write  a 0 1M 7 # trailing\nmkdir d; mkdir d\nwrite a 0 16M\nsync\nrm nope\n");
+        var r = CliProcess.Run("replay", img, wl, "--format", "json");
+        Assert.True(r.ExitCode == 0, r.All);
+        var steps = Json(r.Stdout);
+        Assert.Equal(new[] { "limit excl 0/5 8M", "write  a 0 1M 7", "mkdir d", "mkdir d", "write a 0 16M", "sync", "rm nope" },
+            steps.Select(s => s.GetProperty("line").GetString()).ToArray());
+        Assert.Equal(Enumerable.Range(1, 7), steps.Select(s => s.GetProperty("step").GetInt32()));
+        Assert.Equal(new string?[] { null, null, null, "EEXIST", "EDQUOT", null, "ENOENT" },
+            steps.Select(s => s.GetProperty("errno").GetString()).ToArray());
+        Assert.Equal(1UL << 20, steps[1].GetProperty("written").GetUInt64());
+        Assert.Equal(JsonValueKind.Null, steps[2].GetProperty("written").ValueKind);
+        ulong shortWrite = steps[4].GetProperty("written").GetUInt64();
+        Assert.InRange(shortWrite, 1UL, (8UL << 20) - 1);
+        var top = steps[1].GetProperty("qgroups").GetProperty("0/5");
+        foreach (var f in new[] { "referenced", "exclusive", "rsv_data", "rsv_meta_pertrans", "rsv_meta_prealloc", "max_referenced", "max_exclusive", "limit_flags" })
+            Assert.True(top.TryGetProperty(f, out _), f);
+        Assert.Equal(1UL << 20, top.GetProperty("rsv_data").GetUInt64());
+        Assert.Equal(8UL << 20, top.GetProperty("max_exclusive").GetUInt64());
+        Assert.Equal(2UL, top.GetProperty("limit_flags").GetUInt64());
+        var afterSync = steps[5].GetProperty("qgroups").GetProperty("0/5");
+        Assert.Equal(0UL, afterSync.GetProperty("rsv_data").GetUInt64());
+        Assert.True(afterSync.GetProperty("exclusive").GetUInt64() <= 8UL << 20);
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
+    [Fact]
+    public void ANewImageIsMadeFromTheSizeLine()
+    {
+        using var tmp = new TempDir();
+        var img = tmp.File("new.img");
+        var wl = tmp.File("w.wl");
+        File.WriteAllText(wl, "size 300M\nwrite f 0 100K 3\nsync\n");
+        var r = CliProcess.Run("replay", img, wl);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Equal(300L << 20, new FileInfo(img).Length);
+        Assert.Contains("step 1: write f 0 100K 3: ok (written 102400)", r.Stdout);
+        WriterEndToEndTests.AssertClean(img, quota: false);
+        using var fs = BtrfsLite.Fs.Filesystem.OpenReadOnly(img);
+        Assert.Equal(WorkloadData.Block(3).AsSpan(0, 102400).ToArray(), fs.ReadAll("f"));
+    }
+
+    [Theory]
+    [InlineData("write a 0\n", "w.wl:1: 'write' takes 3 to 4 arguments")]
+    [InlineData("sync\nfrobnicate x\n", "w.wl:2: unknown step 'frobnicate'")]
+    [InlineData("limit excl 0/5 12Q\n", "w.wl:1: size '12Q'")]
+    [InlineData("qgroup create banana\n", "w.wl:1: 'banana' is not a qgroup id")]
+    [InlineData("snapshot s . rw\n", "w.wl:1: expected 'snapshot NAME [SRC] [ro] [-i QG]'")]
+    public void ABadWorkloadIsRefusedWithItsLineBeforeAnythingRuns(string text, string message)
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        var before = File.ReadAllBytes(img);
+        var wl = tmp.File("w.wl");
+        File.WriteAllText(wl, text);
+        var r = CliProcess.Run("replay", img, wl);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Stderr);
+        Assert.Equal(before, File.ReadAllBytes(img));
+    }
+
+    [Fact]
+    public void AMissingImageWithoutASizeLineIsAUsageError()
+    {
+        using var tmp = new TempDir();
+        var wl = tmp.File("w.wl");
+        File.WriteAllText(wl, "sync\n");
+        var r = CliProcess.Run("replay", tmp.File("none.img"), wl);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("has no 'size' line", r.Stderr);
+        Assert.False(File.Exists(tmp.File("none.img")));
+    }
+}
