@@ -46,5 +46,11 @@ public static class CliRunner
             Console.Error.WriteLine($"ERROR: {ex.Message}");
             return ExitCodes.Usage;
         }
+        catch (InvalidOperationException ex)
+        {
+            // A state the library refuses to go on from (a bug, or an operation it cannot do yet): a message, never a crash.
+            Console.Error.WriteLine($"ERROR: internal: {ex.Message}");
+            return ExitCodes.Internal;
+        }
     }
 }

@@ -14,4 +14,6 @@ public static class ExitCodes
     public const int Unsupported = 4;
     /// <summary>The file or device could not be read or written.</summary>
     public const int IoError = 5;
+    /// <summary>The library refused to go on from an internal state (a bug to report); the image keeps its last commit.</summary>
+    public const int Internal = 6;
 }

@@ -21,16 +21,17 @@ internal static class ReplayCommand
         var workload = new Argument<string>("workload") { Description = "workload file (see README, Workload language)" };
         var legacy = new Option<bool>("--legacy-reservations") { Description = "the 2015 reservation behaviour: every write reserves its full length, rewrites leak until close, no flush-and-retry" };
         var format = new Option<string>("--format") { Description = "output format: text or json (one object per step and line)", DefaultValueFactory = _ => "text" };
+        var timings = new Option<bool>("--timings") { Description = "print the time spent per kind of step to stderr at the end" };
         format.AcceptOnlyFromAmong("text", "json");
         var cmd = new Command("replay", "run a workload file on an image and report every step's result and qgroup counters")
         {
-            image, workload, legacy, format,
+            image, workload, legacy, format, timings,
         };
-        cmd.SetAction(pr => Run(pr.GetValue(image)!, pr.GetValue(workload)!, pr.GetValue(legacy), pr.GetValue(format) == "json"));
+        cmd.SetAction(pr => Run(pr.GetValue(image)!, pr.GetValue(workload)!, pr.GetValue(legacy), pr.GetValue(format) == "json", pr.GetValue(timings)));
         return cmd;
     }
 
-    private static int Run(string imagePath, string workloadPath, bool legacy, bool json)
+    private static int Run(string imagePath, string workloadPath, bool legacy, bool json, bool timings)
     {
         if (!File.Exists(workloadPath)) throw new FileNotFoundException($"{workloadPath}: no such workload file", workloadPath);
         var wl = Workload.Load(workloadPath);
@@ -43,12 +44,27 @@ internal static class ReplayCommand
         }
         var options = new FsSessionOptions { Reservations = legacy ? QgroupReservationMode.Legacy : QgroupReservationMode.Default };
         var stdout = Console.Out;
-        using var session = FsSession.Open(imagePath, options);
-        WorkloadRunner.Run(session, wl, r =>
+        var perVerb = new SortedDictionary<string, (int Count, TimeSpan Time)>(StringComparer.Ordinal);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using (var session = FsSession.Open(imagePath, options))
         {
-            if (json) WriteJson(stdout, r); else WriteText(stdout, r);
-            stdout.Flush();
-        });
+            WorkloadRunner.Run(session, wl, r =>
+            {
+                var verb = wl.Steps[r.Step - 1].Verb;
+                var t = perVerb.GetValueOrDefault(verb);
+                perVerb[verb] = (t.Count + 1, t.Time + clock.Elapsed);
+                if (json) WriteJson(stdout, r); else WriteText(stdout, r);
+                stdout.Flush();
+                clock.Restart();
+            });
+            clock.Restart();
+        }
+        if (timings)
+        {
+            perVerb["(close)"] = (1, clock.Elapsed);
+            foreach (var (verb, (count, time)) in perVerb)
+                Console.Error.WriteLine($"{verb,-10} {count,7} steps {time.TotalMilliseconds,10:F1} ms");
+        }
         return ExitCodes.Ok;
     }
 

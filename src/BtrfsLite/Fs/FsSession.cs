@@ -592,7 +592,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         var src = _fs.Resolve(Tx(), source);
         if (src.Ino != FsTree.RootDirIno) throw new FsException("EINVAL", $"'{source}' is not a subvolume");
         var (dir, name) = NewEntry(path);
+        // The kernel makes the snapshot inside the commit, after writing back the source: the snapshot sees the
+        // source as committed (our tree copy needs the source unchanged in its transaction, so commit first).
         WritebackAll(src.Tree);
+        Commit();
+        ReserveMetaItems(dir.Tree);
         ulong id = Subvolumes.Snapshot(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, src.Tree, readOnly, _fs.NewUuid);
         Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
         if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);

@@ -112,6 +112,15 @@ public sealed partial class Transaction
             changed |= UpdateRootItems();
             if (!changed && _refs.Count == 0 && _pendingChunks.Count == 0) break;
         }
+        if (_dirty.Count == 0)
+        {
+            // Nothing changed: no new generation (a superblock of generation N+1 over a root tree of generation N
+            // would fail the parent transid check of every reader).
+            _done = true;
+            Allocator.Unpin();
+            State.EndTransaction(this, committed: true);
+            return;
+        }
         WriteOut();
     }
 

@@ -22,6 +22,33 @@ public class FsFixesTests
             Assert.Equal(SHA256.HashData(data), SHA256.HashData(fs.ReadAll("big")));
     }
 
+    /// <summary>A commit with nothing changed wrote a superblock of a new generation over the old root tree: every reader then failed the parent transid check.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ACommitThatChangedNothingKeepsTheGeneration(bool quota)
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp, quota: quota);
+        ulong gen;
+        using (var fs = Filesystem.Open(img))
+        {
+            fs.Write("a", 0, new byte[5000]);
+            gen = fs.Image.Generation;
+            using (var tx = fs.BeginTransaction())
+            {
+                _ = fs.Resolve(tx, "a");
+                tx.Commit();
+            }
+            if (!quota) Assert.Equal(gen, fs.Image.Generation);
+            fs.Write("b", 0, new byte[100]);
+        }
+        WriterEndToEndTests.AssertClean(img, quota);
+        using var ro = Filesystem.OpenReadOnly(img);
+        Assert.Equal(5000UL, ro.Stat("a").Size);
+        Assert.True(ro.Image.Generation > gen);
+    }
+
     /// <summary>Reflink onto a longer file left the destination's tail (and size) behind; it now replaces the content.</summary>
     [Fact]
     public void ReflinkReplacesALongerDestination()

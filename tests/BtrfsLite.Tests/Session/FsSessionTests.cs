@@ -259,6 +259,31 @@ public class FsSessionTests
         WriterEndToEndTests.AssertClean(img, quota: true);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SyncsWithNothingDirtyAndASnapshotRightAfterASyncLeaveAValidImage(bool quota)
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp, quota: quota);
+        using (var s = FsSession.Open(img))
+        {
+            s.CreateSubvolume("v");
+            s.Write("v/a", 0, Bytes(8192, 14));
+            s.Sync();
+            s.Fsync("v/a");
+            s.Sync();
+            s.Snapshot("v", "s");
+            s.Write("v/b", 0, Bytes(4096, 15));
+            s.Snapshot("v", "s2"); // the source changed in the running transaction: written back and committed first
+            s.Sync();
+        }
+        WriterEndToEndTests.AssertClean(img, quota);
+        using var fs = Filesystem.OpenReadOnly(img);
+        Assert.Equal(Bytes(4096, 15), fs.ReadAll("s2/b"));
+        Assert.False(fs.Exists("s/b"));
+    }
+
     [Fact]
     public void WithQuotasOffNothingIsReservedAndDataStillLands()
     {
