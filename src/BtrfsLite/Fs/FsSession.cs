@@ -209,7 +209,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private bool CanWriteInPlace(ulong tree, ulong ino, ulong start, ulong len)
     {
         ulong s = start / Sector * Sector, e = (start + len + Sector - 1) / Sector * Sector;
-        return _fs.TreeOf(Tx(), tree).CanWriteInPlace(ino, s, e);
+        var t = _fs.TreeOf(Tx(), tree);
+        return (t.ReadInode(ino).Flags & InodeFlags.Prealloc) != 0 && t.CanWriteInPlace(ino, s, e);
     }
 
     private DirtyInode DirtyOf(ulong tree, ulong ino)
@@ -292,24 +293,21 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private void WriteRun(FsTree t, QgroupReservations? q, ulong tree, ulong ino, ulong runStart, ulong runEnd, byte[] buf, ulong size)
     {
         ulong aEnd = (runEnd + Sector - 1) / Sector * Sector;
-        var extents = t.ReadExtents(ino);
-        if (t.CanWriteInPlace(ino, runStart, aEnd, extents))
+        // Only an inode flagged PREALLOC can have a target to write in place (the kernel's check, too).
+        if ((t.ReadInode(ino).Flags & InodeFlags.Prealloc) != 0 && t.CanWriteInPlace(ino, runStart, aEnd))
         {
             t.WriteInPlace(ino, runStart, buf.AsSpan(0, (int)(aEnd - runStart)), size);
             q?.FreeData(tree, ino, runStart, aEnd - runStart); // no new extent to account
             return;
         }
-        t.Write(ino, runStart, buf.AsSpan(0, (int)(runEnd - runStart)));
+        ulong bytenr = t.Write(ino, runStart, buf.AsSpan(0, (int)(runEnd - runStart)));
         if (q == null) return;
-        var after = t.ReadExtents(ino);
-        if (after.Count == 1 && after[0].Type == FileExtentType.Inline)
+        if (bytenr == 0)
         {
             q.FreeData(tree, ino, runStart, aEnd - runStart); // inline: no data extent, the reservation goes back at once
             return;
         }
         var rec = q.ReleaseData(tree, ino, runStart, aEnd - runStart);
-        ulong bytenr = 0;
-        foreach (var e in after) if (e.FileOffset <= runStart && runStart < e.End) { bytenr = e.DiskBytenr; break; }
         t.Tx.AttachQgroupReserved(bytenr, rec.Root, rec.Bytes);
     }
 

@@ -67,10 +67,11 @@ public sealed partial class FsTree
     /// Writes <paramref name="data"/> at <paramref name="offset"/> copy-on-write: whole sectors in new extents, the
     /// edges read-modify-written, old extents cut back (bookends keep referencing their whole extent). A small
     /// whole file is stored inline.
+    /// Returns the disk bytenr of the first new extent (0 when the file stayed or became inline).
     /// </summary>
-    public void Write(ulong ino, ulong offset, ReadOnlySpan<byte> data)
+    public ulong Write(ulong ino, ulong offset, ReadOnlySpan<byte> data)
     {
-        if (data.Length == 0) return;
+        if (data.Length == 0) return 0;
         var info = ReadInode(ino);
         if (!info.IsReg) throw new FsException("EINVAL", $"inode {ino} is not a regular file");
         ulong end = offset + (ulong)data.Length;
@@ -87,7 +88,7 @@ public sealed partial class FsTree
             WriteInline(ino, whole);
             var now0 = Clock();
             EditInode(ino, i => { i.FileSize = newSize; i.NBytes = newSize; i.Mtime = now0; i.Ctime = now0; });
-            return;
+            return 0;
         }
         if (inlineNow) ConvertInlineToRegular(ino, extents[0]);
 
@@ -99,7 +100,7 @@ public sealed partial class FsTree
         if (end < aEnd && end < info.Size) Read(ino, end, buf.AsSpan((int)(end - aStart)));
         data.CopyTo(buf.AsSpan((int)(offset - aStart)));
         DropExtents(ino, aStart, aEnd);
-        InsertNewExtents(ino, aStart, buf, (info.Flags & InodeFlags.NoDataSum) == 0);
+        ulong first = InsertNewExtents(ino, aStart, buf, (info.Flags & InodeFlags.NoDataSum) == 0);
         var now = Clock();
         EditInode(ino, i =>
         {
@@ -107,6 +108,7 @@ public sealed partial class FsTree
             i.NBytes += aEnd - aStart;
             i.Mtime = now; i.Ctime = now;
         });
+        return first;
     }
 
     private void ConvertInlineToRegular(ulong ino, FileExtent inline)
@@ -121,9 +123,10 @@ public sealed partial class FsTree
     }
 
     /// <summary>Allocates extents for <paramref name="buf"/> (sector multiple) at file offset <paramref name="fileOffset"/>, writes them, inserts items, csums and refs.</summary>
-    private void InsertNewExtents(ulong ino, ulong fileOffset, ReadOnlySpan<byte> buf, bool csum)
+    private ulong InsertNewExtents(ulong ino, ulong fileOffset, ReadOnlySpan<byte> buf, bool csum)
     {
         int done = 0;
+        ulong first = 0;
         while (done < buf.Length)
         {
             var (bytenr, len) = _tx.AllocateData((ulong)(buf.Length - done));
@@ -131,8 +134,10 @@ public sealed partial class FsTree
             _tx.WriteData(bytenr, chunk);
             InsertFileExtent(ino, fileOffset + (ulong)done, FileExtentType.Regular, bytenr, len, 0, len);
             if (csum) InsertCsums(bytenr, chunk);
+            if (first == 0) first = bytenr;
             done += (int)len;
         }
+        return first;
     }
 
     /// <summary>
