@@ -62,8 +62,21 @@ internal static class FileCommands
                 : src is null or "-" ? Console.OpenStandardInput()
                 : File.OpenRead(src);
             using (input)
-            using (var fs = FsCli.Open(pr.GetValue(image)!, writable: true))
-                fs.WriteFrom(pr.GetValue(path)!, off, input);
+            using (var s = FsCli.OpenSession(pr.GetValue(image)!))
+            {
+                // Buffered writes in 8 MiB pieces: a limit reached part-way keeps the prefix (the kernel's short write).
+                var buf = new byte[8 << 20];
+                var p = pr.GetValue(path)!;
+                ulong total = 0;
+                int got;
+                while ((got = input.ReadAtLeast(buf, buf.Length, throwOnEndOfStream: false)) > 0 || total == 0)
+                {
+                    var r = s.Write(p, off + total, buf.AsSpan(0, got));
+                    total += r.Written;
+                    if (!r.Complete) throw new FsException(r.Errno!, $"'{p}': stopped after {total} bytes (the qgroup limit was reached)");
+                    if (got == 0) break;
+                }
+            }
             return ExitCodes.Ok;
         });
         return cmd;
@@ -165,8 +178,8 @@ internal static class FileCommands
         {
             ulong off = FsCli.ParseSize(pr.GetValue(offset)!, "--offset");
             ulong len = FsCli.ParseSize(pr.GetValue(length)!, "--length", allowZero: false);
-            using var fs = FsCli.Open(pr.GetValue(image)!, writable: true);
-            fs.PunchHole(pr.GetValue(path)!, off, len);
+            using var s = FsCli.OpenSession(pr.GetValue(image)!);
+            s.PunchHole(pr.GetValue(path)!, off, len);
             return ExitCodes.Ok;
         });
         return cmd;
@@ -181,8 +194,8 @@ internal static class FileCommands
         cmd.SetAction(pr =>
         {
             ulong sz = FsCli.ParseSize(pr.GetValue(size)!, "--size");
-            using var fs = FsCli.Open(pr.GetValue(image)!, writable: true);
-            fs.Truncate(pr.GetValue(path)!, sz);
+            using var s = FsCli.OpenSession(pr.GetValue(image)!);
+            s.Truncate(pr.GetValue(path)!, sz);
             return ExitCodes.Ok;
         });
         return cmd;
@@ -200,8 +213,8 @@ internal static class FileCommands
         {
             ulong off = FsCli.ParseSize(pr.GetValue(offset)!, "--offset");
             ulong len = FsCli.ParseSize(pr.GetValue(length)!, "--length", allowZero: false);
-            using var fs = FsCli.Open(pr.GetValue(image)!, writable: true);
-            fs.Fallocate(pr.GetValue(path)!, off, len, pr.GetValue(keep));
+            using var s = FsCli.OpenSession(pr.GetValue(image)!);
+            s.Fallocate(pr.GetValue(path)!, off, len, pr.GetValue(keep));
             return ExitCodes.Ok;
         });
         return cmd;

@@ -23,6 +23,17 @@ internal static class FsCli
         return writable ? Filesystem.Open(image) : Filesystem.OpenReadOnly(image);
     }
 
+    /// <summary>
+    /// Opens the image for a data command (write, punch, truncate, fallocate): through <see cref="FsSession"/>, so the
+    /// qgroup reservations and limits apply as on the kernel; everything is written back and committed at the end.
+    /// </summary>
+    public static FsSession OpenSession(string image)
+    {
+        if (Directory.Exists(image)) throw new IOException($"{image} is a directory, not an image file or block device");
+        if (!File.Exists(image)) throw new FileNotFoundException($"{image}: no such file", image);
+        return FsSession.Open(image);
+    }
+
     /// <summary>A byte count: digits with an optional K/M/G/T suffix (powers of 1024); 0 allowed where <paramref name="allowZero"/>.</summary>
     public static ulong ParseSize(string text, string what, bool allowZero = true)
     {

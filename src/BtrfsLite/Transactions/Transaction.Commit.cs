@@ -90,10 +90,21 @@ public sealed partial class Transaction
         return false;
     }
 
+    /// <summary>True once the transaction changed a tree block, a reference or the chunk layout.</summary>
+    public bool HasChanges => _dirty.Count != 0 || _refs.Count != 0 || _pendingChunks.Count != 0;
+
     /// <summary>Makes every change durable: the superblock written last is the commit point.</summary>
     public void Commit()
     {
         ThrowIfReadOnly();
+        if (!HasChanges)
+        {
+            // Nothing changed: no new generation (a superblock of generation N+1 over a root tree of generation N
+            // would fail the parent transid check of every reader), and the image stays byte for byte as it was.
+            _done = true;
+            State.EndTransaction(this, committed: true);
+            return;
+        }
         bool accounted = false;
         for (int round = 0; ; round++)
         {
@@ -111,15 +122,6 @@ public sealed partial class Transaction
             }
             changed |= UpdateRootItems();
             if (!changed && _refs.Count == 0 && _pendingChunks.Count == 0) break;
-        }
-        if (_dirty.Count == 0)
-        {
-            // Nothing changed: no new generation (a superblock of generation N+1 over a root tree of generation N
-            // would fail the parent transid check of every reader).
-            _done = true;
-            Allocator.Unpin();
-            State.EndTransaction(this, committed: true);
-            return;
         }
         WriteOut();
     }

@@ -78,6 +78,29 @@ public class ReplayCliTests
     }
 
     [Fact]
+    public void TheWriteCommandHonoursQgroupLimitsWithAShortWrite()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = BtrfsLite.Fs.FsSession.Open(img))
+            s.QgroupLimit(BtrfsLite.Format.QgroupId.ForSubvolume(5), exclusive: true, 4UL << 20);
+        var r = CliProcess.Run("write", img, "big", "--length", "8M", "--pattern", "5");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("EDQUOT", r.Stderr);
+        using (var fs = BtrfsLite.Fs.Filesystem.OpenReadOnly(img))
+        {
+            ulong size = fs.Stat("big").Size;
+            Assert.InRange(size, 1UL, (4UL << 20) - 1); // the prefix that fitted stays, as after the kernel's short write
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        // At the limit now: more fails; once the file goes (and that commit is accounted) the space is back.
+        Assert.Equal(1, CliProcess.Run("write", img, "small", "--length", "64K").ExitCode);
+        Assert.Equal(0, CliProcess.Run("rm", img, "big").ExitCode);
+        var ok = CliProcess.Run("write", img, "small", "--length", "64K");
+        Assert.True(ok.ExitCode == 0, ok.All);
+    }
+
+    [Fact]
     public void AMissingImageWithoutASizeLineIsAUsageError()
     {
         using var tmp = new TempDir();
