@@ -12,4 +12,6 @@ foreach (var c in FileCommands.Create()) root.Subcommands.Add(c);
 root.Subcommands.Add(CopyInCommand.Create());
 root.Subcommands.Add(SubvolumeCommands.Create());
 foreach (var c in SubvolumeCommands.CreateReflink()) root.Subcommands.Add(c);
+root.Subcommands.Add(QuotaCommands.CreateQuota());
+root.Subcommands.Add(QuotaCommands.CreateQgroup());
 return CliRunner.Run(root, args);
