@@ -112,6 +112,14 @@ public sealed partial class Transaction
             changed |= UpdateRootItems();
             if (!changed && _refs.Count == 0 && _pendingChunks.Count == 0) break;
         }
+        if (_dirty.Count == 0 && !State.SysChunkArrayDirty)
+        {
+            // Nothing changed (e.g. enabling quotas that are on): no new generation. A superblock of generation N+1
+            // over a root tree block of generation N would fail the kernel's (and our) parent transid check.
+            _done = true;
+            State.EndTransaction(this, committed: true);
+            return;
+        }
         WriteOut();
     }
 
