@@ -13,4 +13,6 @@ root.Subcommands.Add(CopyInCommand.Create());
 root.Subcommands.Add(SubvolumeCommands.Create());
 root.Subcommands.Add(ReplayCommand.Create());
 foreach (var c in SubvolumeCommands.CreateReflink()) root.Subcommands.Add(c);
+root.Subcommands.Add(QuotaCommands.CreateQuota());
+root.Subcommands.Add(QuotaCommands.CreateQgroup());
 return CliRunner.Run(root, args);

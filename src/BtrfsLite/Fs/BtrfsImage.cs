@@ -197,8 +197,9 @@ public sealed class BtrfsImage : IDisposable
     public string? WriteFailure => _writeFailure;
 
     /// <summary>After a commit's superblock is on disk: the new committed state.</summary>
-    internal void ApplyCommit(byte[] super, Dictionary<ulong, TreeRoot> changedRoots)
+    internal void ApplyCommit(byte[] super, Dictionary<ulong, TreeRoot> changedRoots, IReadOnlyCollection<ulong> droppedRoots)
     {
+        foreach (var id in droppedRoots) _roots.Remove(id);
         super.CopyTo(_super, 0);
         var sb = Super;
         Generation = sb.Generation;

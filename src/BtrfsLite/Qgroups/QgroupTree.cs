@@ -41,7 +41,12 @@ public static class QgroupTree
     public static QuotaState? Read(BtrfsImage image)
     {
         if (!image.TryGetRoot(ObjectIds.QuotaTree, out var root)) return null;
-        var cur = image.NewCursor();
+        return Read(image.NewCursor(), root);
+    }
+
+    /// <summary>The quota state in the tree at <paramref name="root"/>, read through <paramref name="cur"/> (a transaction's cursor sees its changes).</summary>
+    public static QuotaState? Read(Trees.TreeCursor cur, Trees.TreeRoot root)
+    {
         QgroupStatusFlags status = 0;
         ulong statusGen = 0;
         bool haveStatus = false;

@@ -123,6 +123,13 @@ public sealed partial class Transaction
             changed |= UpdateRootItems();
             if (!changed && _refs.Count == 0 && _pendingChunks.Count == 0) break;
         }
+        if (_dirty.Count == 0 && !State.SysChunkArrayDirty)
+        {
+            // Still nothing to write (changes that cancelled out): no new generation, as above.
+            _done = true;
+            State.EndTransaction(this, committed: true);
+            return;
+        }
         WriteOut();
     }
 
@@ -250,13 +257,15 @@ public sealed partial class Transaction
         {
             if (exists || head.IsNew)
             {
+                // A block losing its last reference without having been emptied (a dropped tree's root, committed or
+                // made in this transaction) takes its edges with it; read it before it leaves the dirty set.
+                byte[]? block = !head.IsData && !head.ChildrenHandled ? Read(head.Bytenr, new NodeExpectation(0, head.Level, 0)) : null;
                 Allocator.Free(head.Bytenr, head.NumBytes, head.IsNew);
                 _dirty.Remove(head.Bytenr);
                 State.FreedThisCommit.Add(head.Bytenr);
                 if (head.IsData) DeleteCsums(head.Bytenr, head.NumBytes);
-                else if (!head.ChildrenHandled && exists)
+                else if (block != null)
                 {
-                    var block = Read(head.Bytenr, new NodeExpectation(0, head.Level, 0));
                     ulong owner = new NodeHeader(block).Owner;
                     bool full = (flags & ExtentFlags.FullBackref) != 0;
                     var rule = OldRule(head.Bytenr, owner, full);
@@ -512,6 +521,7 @@ public sealed partial class Transaction
         _done = true;
         var roots = new Dictionary<ulong, TreeRoot>();
         foreach (var t in _trees.Values) roots[t.TreeId] = new TreeRoot(t.TreeId, t.RootBytenr, (byte)t.RootLevel, t.RootGeneration);
+        var dropped = _dropped.Where(id => !_trees.ContainsKey(id)).ToList();
         foreach (var b in _dirty.Keys) _image.Nodes.Invalidate(b);
         foreach (var b in State.FreedThisCommit) _image.Nodes.Invalidate(b);
         State.FreedThisCommit.Clear();
@@ -519,7 +529,7 @@ public sealed partial class Transaction
         State.NewChunkItems.Clear();
         Allocator.Unpin();
         foreach (var g in Allocator.Groups) g.IsNew = false;
-        _image.ApplyCommit(super, roots);
+        _image.ApplyCommit(super, roots, dropped);
         State.EndTransaction(this, committed: true);
     }
 

@@ -35,5 +35,6 @@ public sealed partial class Transaction
         var head = GetTreeHead(root.Bytenr, root.Level);
         head.Add(BackrefKey.TreeBlock(treeId), -1);
         _trees.Remove(treeId);
+        _dropped.Add(treeId);
     }
 }

@@ -17,6 +17,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     private readonly WriteState? _state; // null: a read-only view (see BtrfsImage.BeginReadTransaction)
     private readonly Dictionary<ulong, byte[]> _dirty = new();
     private readonly Dictionary<ulong, CowTree> _trees = new();
+    private readonly HashSet<ulong> _dropped = new(); // trees dropped in this transaction (their ROOT_ITEM is gone)
     private readonly DelayedRefs _refs = new();
     private readonly List<PendingChunk> _pendingChunks = new();
     private bool _done;
@@ -47,7 +48,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     {
         ThrowIfDone();
         if (_trees.TryGetValue(treeId, out var t)) return t;
-        if (!_image.TryGetRoot(treeId, out var root))
+        if (_dropped.Contains(treeId) || !_image.TryGetRoot(treeId, out var root))
             throw new KeyNotFoundException($"tree {treeId} has no ROOT_ITEM");
         t = new CowTree(this, treeId, root.Bytenr, root.Level, root.Generation);
         _trees[treeId] = t;
@@ -60,15 +61,17 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         ThrowIfReadOnly();
         var t = CowTree.CreateEmpty(this, treeId);
         _trees[treeId] = t;
+        _dropped.Remove(treeId);
         return t;
     }
 
-    public bool HasTree(ulong treeId) => _trees.ContainsKey(treeId) || _image.TryGetRoot(treeId, out _);
+    public bool HasTree(ulong treeId) => _trees.ContainsKey(treeId) || (!_dropped.Contains(treeId) && _image.TryGetRoot(treeId, out _));
 
     /// <summary>The current root of a tree (changed or committed).</summary>
     public TreeRoot CurrentRoot(ulong treeId)
     {
         if (_trees.TryGetValue(treeId, out var t)) return new TreeRoot(treeId, t.RootBytenr, (byte)t.RootLevel, t.RootGeneration);
+        if (_dropped.Contains(treeId)) throw new KeyNotFoundException($"tree {treeId} was dropped in this transaction");
         return _image.GetRoot(treeId);
     }
 

@@ -42,6 +42,44 @@ public class ReplayCliTests
         WriterEndToEndTests.AssertClean(img, quota: true);
     }
 
+    /// <summary>images/seed/seed.wl, the reproducer of the README, in both modes.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheSeedReproducer(bool legacy)
+    {
+        using var tmp = new TempDir();
+        var img = tmp.File("seed.img");
+        var wl = Path.Combine(GoldenImages.Dir, "seed", "seed.wl");
+        var args = new List<string> { "replay", img, wl, "--format", "json" };
+        if (legacy) args.Add("--legacy-reservations");
+        var r = CliProcess.Run(args.ToArray());
+        Assert.True(r.ExitCode == 0, r.All);
+        var steps = Json(r.Stdout);
+        var writes = steps.Where(s => s.GetProperty("line").GetString()!.StartsWith("write", StringComparison.Ordinal)).ToList();
+        Assert.Equal(10, writes.Count);
+        var last = steps[^1].GetProperty("qgroups").GetProperty("0/5");
+        ulong MiB2 = 2UL << 20;
+        if (!legacy)
+        {
+            Assert.All(writes, w => Assert.True(w.GetProperty("ok").GetBoolean()));
+            Assert.All(writes, w => Assert.Equal(MiB2, w.GetProperty("qgroups").GetProperty("0/5").GetProperty("rsv_data").GetUInt64()));
+            foreach (var f in new[] { "rsv_data", "rsv_meta_pertrans", "rsv_meta_prealloc" }) Assert.Equal(0UL, last.GetProperty(f).GetUInt64());
+        }
+        else
+        {
+            Assert.Equal(new string?[] { null, null, null, null, null, null, null, "EDQUOT", "EDQUOT", "EDQUOT" },
+                writes.Select(w => w.GetProperty("errno").GetString()).ToArray());
+            ulong eighth = writes[7].GetProperty("written").GetUInt64();
+            Assert.InRange(eighth, 1UL, MiB2 - 1); // short: the sectors that still fitted
+            Assert.Equal(0UL, writes[8].GetProperty("written").GetUInt64());
+            // Every rewrite's reservation but one extent's stays after the commit: the 2015 leak.
+            Assert.Equal(7 * MiB2 + eighth - MiB2, last.GetProperty("rsv_data").GetUInt64());
+        }
+        Assert.Equal(16384 + MiB2, last.GetProperty("exclusive").GetUInt64());
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
     [Fact]
     public void ANewImageIsMadeFromTheSizeLine()
     {

@@ -1,0 +1,254 @@
+using BtrfsLite.Format;
+using BtrfsLite.Qgroups;
+using BtrfsLite.Transactions;
+using BtrfsLite.Trees;
+
+namespace BtrfsLite.Fs;
+
+/// <summary>
+/// Quota and qgroup administration inside a running write transaction, as the kernel's quota ioctls do it
+/// (fs/btrfs/qgroup.c: btrfs_quota_enable/disable, btrfs_create_qgroup, btrfs_remove_qgroup,
+/// btrfs_add/del_qgroup_relation, btrfs_limit_qgroup). Nothing here commits: the caller does, and the commit hook
+/// (<see cref="Quota.RescanAccounting"/>) writes exact referenced/exclusive numbers of every qgroup.
+/// Refusals are <see cref="FsException"/>s carrying the kernel's errno name; a refused call changes nothing.
+/// </summary>
+public static class QuotaAdmin
+{
+    /// <summary>
+    /// Creates the quota tree (tree 8): its ROOT_ITEM, the status item (version 1, ON, rescan 0) and INFO + LIMIT for
+    /// 0/5 and every subvolume with a ROOT_ITEM. The numbers are filled at commit. Already enabled: nothing happens.
+    /// </summary>
+    public static void Enable(Transaction tx)
+    {
+        if (tx.HasTree(ObjectIds.QuotaTree)) return;
+        var subvolumes = new SortedSet<ulong> { ObjectIds.FsTree };
+        var c = tx.NewCursor();
+        if (c.Seek(tx.CurrentRoot(ObjectIds.RootTree), new Key(ObjectIds.FirstFree, 0, 0)))
+            do
+            {
+                if (c.ObjectId > ObjectIds.LastFree) break;
+                if (c.Type == ItemType.RootItem) subvolumes.Add(c.ObjectId);
+            } while (c.Next());
+
+        var qt = tx.CreateTree(ObjectIds.QuotaTree);
+        // The kernel's btrfs_create_tree: refs 1, bytes_used one node, zero inode and uuid; the commit keeps
+        // bytenr/level/generation current.
+        var rd = tx.Tree(ObjectIds.RootTree).Insert(new Key(ObjectIds.QuotaTree, ItemType.RootItem, 0), RootItem.Size);
+        rd.Clear();
+        var ri = new RootItem(rd);
+        ri.Bytenr = qt.RootBytenr;
+        ri.Level = (byte)qt.RootLevel;
+        ri.Generation = qt.RootGeneration;
+        ri.GenerationV2 = qt.RootGeneration;
+        ri.Refs = 1;
+        ri.BytesUsed = (ulong)tx.NodeSize;
+
+        // 40 bytes like kernels since 6.7 (enable_gen stays 0 for full qgroups).
+        var sd = qt.Insert(new Key(0, ItemType.QgroupStatus, 0), QgroupStatusItem.SizeWithEnableGen);
+        sd.Clear();
+        var status = new QgroupStatusItem(sd);
+        status.Version = QgroupStatusItem.CurrentVersion;
+        status.Generation = tx.Generation;
+        status.Flags = QgroupStatusFlags.On;
+        status.Rescan = 0;
+        foreach (var id in subvolumes) Quota.CreateQgroupItems(tx, QgroupId.ForSubvolume(id));
+    }
+
+    /// <summary>Removes the quota tree: its ROOT_ITEM goes, every block of it is freed at commit. Not enabled: nothing happens.</summary>
+    public static void Disable(Transaction tx)
+    {
+        if (!tx.HasTree(ObjectIds.QuotaTree)) return;
+        var c = tx.NewCursor();
+        if (c.SeekPrefix(tx.CurrentRoot(ObjectIds.RootTree), ObjectIds.QuotaTree, ItemType.RootItem))
+            tx.Tree(ObjectIds.RootTree).Delete(c.Key);
+        tx.DropTree(ObjectIds.QuotaTree);
+    }
+
+    /// <summary>
+    /// Asks for a recomputation of every qgroup: clears INCONSISTENT (and RESCAN) and records a finished scan
+    /// (progress all-ones, as the kernel leaves it). The numbers themselves are written by the commit hook.
+    /// </summary>
+    public static void Rescan(Transaction tx)
+    {
+        var qt = RequireEnabled(tx);
+        if (!qt.TryGetForWrite(new Key(0, ItemType.QgroupStatus, 0), out var d))
+            throw Corruption.Create("the quota tree has no QGROUP_STATUS item", 0, ObjectIds.QuotaTree);
+        var s = new QgroupStatusItem(d);
+        s.Flags &= ~(QgroupStatusFlags.Inconsistent | QgroupStatusFlags.Rescan);
+        s.Rescan = ulong.MaxValue;
+    }
+
+    /// <summary>Creates qgroup <paramref name="qgroupId"/> (INFO + LIMIT, all zero). EEXIST when it exists.</summary>
+    public static void CreateQgroup(Transaction tx, ulong qgroupId)
+    {
+        var qt = RequireEnabled(tx);
+        if (Exists(qt, qgroupId)) throw new FsException("EEXIST", $"qgroup {QgroupId.Format(qgroupId)} exists");
+        Quota.CreateQgroupItems(tx, qgroupId);
+    }
+
+    /// <summary>
+    /// Destroys a qgroup: ENOENT when missing; EBUSY for a higher-level qgroup that still has members, and for a
+    /// level-0 qgroup whose subvolume still exists (Linux 6.18 refuses both; 0/5 included). Its relations to parents
+    /// go first, each updating the parent's numbers as <see cref="Remove"/> does.
+    /// </summary>
+    public static void DestroyQgroup(Transaction tx, ulong qgroupId)
+    {
+        var qt = RequireEnabled(tx);
+        string name = QgroupId.Format(qgroupId);
+        if (!Exists(qt, qgroupId)) throw new FsException("ENOENT", $"qgroup {name} does not exist");
+        if (QgroupId.LevelOf(qgroupId) == 0)
+        {
+            var c = tx.NewCursor();
+            if (c.SeekPrefix(tx.CurrentRoot(ObjectIds.RootTree), qgroupId, ItemType.RootItem))
+                throw new FsException("EBUSY", $"qgroup {name} belongs to an existing subvolume");
+        }
+        else if (Relations(tx, qgroupId, below: true).Count > 0)
+            throw new FsException("EBUSY", $"qgroup {name} still has members");
+        foreach (var parent in Relations(tx, qgroupId, below: false)) RemoveRelation(tx, qt, qgroupId, parent);
+        Quota.DeleteQgroupItems(tx, qgroupId);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="child"/> a member of <paramref name="parent"/> (RELATION items both ways). EINVAL when
+    /// the parent's level is not above the child's; ENOENT when either is missing (the kernel answers EINVAL there);
+    /// EEXIST when related already. When the child's referenced equals its exclusive, its exclusive bytes are added
+    /// to the parent and every ancestor; otherwise the status is marked INCONSISTENT (a rescan is needed).
+    /// </summary>
+    public static void Assign(Transaction tx, ulong child, ulong parent)
+    {
+        CheckLevels(child, parent);
+        var qt = RequireEnabled(tx);
+        foreach (var q in new[] { child, parent })
+            if (!Exists(qt, q)) throw new FsException("ENOENT", $"qgroup {QgroupId.Format(q)} does not exist");
+        if (qt.Contains(new Key(child, ItemType.QgroupRelation, parent)))
+            throw new FsException("EEXIST", $"{QgroupId.Format(child)} is already a member of {QgroupId.Format(parent)}");
+        qt.TryInsert(new Key(child, ItemType.QgroupRelation, parent), 0, out _);
+        qt.TryInsert(new Key(parent, ItemType.QgroupRelation, child), 0, out _);
+        QuickUpdate(tx, qt, child, parent, +1);
+    }
+
+    /// <summary>
+    /// Ends the membership of <paramref name="child"/> in <paramref name="parent"/>: ENOENT when neither RELATION item
+    /// exists (a half relation is cleaned up); EINVAL for a pair whose levels cannot be related (btrfs-progs refuses
+    /// it before asking the kernel). Parent numbers are updated like <see cref="Assign"/>, with the opposite sign.
+    /// </summary>
+    public static void Remove(Transaction tx, ulong child, ulong parent)
+    {
+        CheckLevels(child, parent);
+        var qt = RequireEnabled(tx);
+        RemoveRelation(tx, qt, child, parent);
+    }
+
+    /// <summary>
+    /// Sets (<paramref name="maxBytes"/> given) or clears (null) the MAX_EXCL (<paramref name="exclusive"/>) or
+    /// MAX_RFER limit of a qgroup; ENOENT when it does not exist. The other limit is left as it is.
+    /// </summary>
+    public static void Limit(Transaction tx, ulong qgroupId, bool exclusive, ulong? maxBytes)
+    {
+        var qt = RequireEnabled(tx);
+        if (!Exists(qt, qgroupId)) throw new FsException("ENOENT", $"qgroup {QgroupId.Format(qgroupId)} does not exist");
+        var key = new Key(0, ItemType.QgroupLimit, qgroupId);
+        if (!qt.TryGetForWrite(key, out var d))
+        {
+            d = qt.Insert(key, QgroupLimitItem.Size);
+            d.Clear();
+        }
+        var l = new QgroupLimitItem(d);
+        var flag = exclusive ? QgroupLimitFlags.MaxExcl : QgroupLimitFlags.MaxRfer;
+        if (maxBytes is ulong max) l.Flags |= flag;
+        else l.Flags &= ~flag;
+        if (exclusive) l.MaxExcl = maxBytes ?? 0;
+        else l.MaxRfer = maxBytes ?? 0;
+    }
+
+    /// <summary>The quota state as this transaction sees it (its own changes included); null when quotas are off.</summary>
+    public static QuotaState? Read(Transaction tx) =>
+        tx.HasTree(ObjectIds.QuotaTree) ? QgroupTree.Read(tx.NewCursor(), tx.CurrentRoot(ObjectIds.QuotaTree)) : null;
+
+    // ------------------------------------------------------------------ helpers
+
+    private static CowTree RequireEnabled(Transaction tx)
+    {
+        if (!tx.HasTree(ObjectIds.QuotaTree)) throw new FsException("ENOTCONN", "quotas are not enabled");
+        return tx.Tree(ObjectIds.QuotaTree);
+    }
+
+    private static void CheckLevels(ulong child, ulong parent)
+    {
+        if (QgroupId.LevelOf(parent) <= QgroupId.LevelOf(child))
+            throw new FsException("EINVAL", $"bad relation: the level of {QgroupId.Format(parent)} must be above that of {QgroupId.Format(child)}");
+    }
+
+    // The kernel keeps a qgroup in memory for an INFO or a LIMIT item.
+    private static bool Exists(CowTree qt, ulong qgroupId) =>
+        qt.Contains(new Key(0, ItemType.QgroupInfo, qgroupId)) || qt.Contains(new Key(0, ItemType.QgroupLimit, qgroupId));
+
+    /// <summary>The members (<paramref name="below"/>) or the parents of a qgroup, from its RELATION items.</summary>
+    private static List<ulong> Relations(Transaction tx, ulong qgroupId, bool below)
+    {
+        var list = new List<ulong>();
+        var c = tx.NewCursor();
+        if (c.SeekPrefix(tx.CurrentRoot(ObjectIds.QuotaTree), qgroupId, ItemType.QgroupRelation))
+            do
+            {
+                if (c.ObjectId != qgroupId || c.Type != ItemType.QgroupRelation) break;
+                ushort other = QgroupId.LevelOf(c.Offset), me = QgroupId.LevelOf(qgroupId);
+                if (below ? other < me : other > me) list.Add(c.Offset);
+            } while (c.Next());
+        return list;
+    }
+
+    private static void RemoveRelation(Transaction tx, CowTree qt, ulong child, ulong parent)
+    {
+        bool up = qt.Contains(new Key(child, ItemType.QgroupRelation, parent));
+        bool down = qt.Contains(new Key(parent, ItemType.QgroupRelation, child));
+        if (!up && !down)
+            throw new FsException("ENOENT", $"{QgroupId.Format(child)} is not a member of {QgroupId.Format(parent)}");
+        if (up) qt.Delete(new Key(child, ItemType.QgroupRelation, parent));
+        if (down) qt.Delete(new Key(parent, ItemType.QgroupRelation, child));
+        // The kernel knows the relation (and updates numbers) only when both qgroups exist and the member's item was there.
+        if (up && Exists(qt, child) && Exists(qt, parent)) QuickUpdate(tx, qt, child, parent, -1);
+    }
+
+    /// <summary>
+    /// The kernel's quick_update_accounting: when the member's rfer equals its excl, add (or subtract) its excl to
+    /// rfer and excl of the parent and of every ancestor of the parent, each once; otherwise mark INCONSISTENT.
+    /// </summary>
+    private static void QuickUpdate(Transaction tx, CowTree qt, ulong child, ulong parent, int sign)
+    {
+        ulong rfer = 0, excl = 0;
+        if (qt.TryGet(new Key(0, ItemType.QgroupInfo, child), out var cd) && cd.Length >= QgroupInfoItem.Size)
+        {
+            rfer = Le.U64(cd, QgroupInfoItem.Offsets.Rfer);
+            excl = Le.U64(cd, QgroupInfoItem.Offsets.Excl);
+        }
+        if (rfer != excl)
+        {
+            if (qt.TryGetForWrite(new Key(0, ItemType.QgroupStatus, 0), out var sd))
+            {
+                var s = new QgroupStatusItem(sd);
+                s.Flags |= QgroupStatusFlags.Inconsistent;
+            }
+            return;
+        }
+        if (excl == 0) return;
+        var seen = new HashSet<ulong>();
+        var todo = new Queue<ulong>();
+        todo.Enqueue(parent);
+        while (todo.Count > 0)
+        {
+            var q = todo.Dequeue();
+            if (!seen.Add(q)) continue;
+            if (qt.TryGetForWrite(new Key(0, ItemType.QgroupInfo, q), out var d))
+            {
+                var info = new QgroupInfoItem(d);
+                info.Rfer = Apply(info.Rfer, excl, sign); info.RferCmpr = Apply(info.RferCmpr, excl, sign);
+                info.Excl = Apply(info.Excl, excl, sign); info.ExclCmpr = Apply(info.ExclCmpr, excl, sign);
+            }
+            foreach (var p in Relations(tx, q, below: false)) todo.Enqueue(p);
+        }
+    }
+
+    // Underflow (numbers already off) clamps at 0; the commit's recomputation writes the exact values anyway.
+    private static ulong Apply(ulong value, ulong bytes, int sign) => sign > 0 ? value + bytes : value >= bytes ? value - bytes : 0;
+}
