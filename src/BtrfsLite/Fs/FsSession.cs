@@ -34,6 +34,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private readonly FsSessionOptions _options;
     private readonly Dictionary<(ulong Tree, ulong Ino), DirtyInode> _dirty = new();
     private Transaction? _tx;
+    private readonly ChangeSet _changes = new();
+    // Paths resolved to (tree, inode) since the last change of the namespace that could invalidate one (rm, subvolume delete).
+    private readonly Dictionary<string, (ulong Tree, ulong Ino)> _files = new(StringComparer.Ordinal);
     private long _dirtyBytes;
     private bool _disposed;
 
@@ -184,8 +187,12 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
 
     private bool TryReserveRange(QgroupReservations q, ulong tree, ulong ino, ulong offset, ulong len)
     {
-        var cs = new ChangeSet();
-        var r = q.ReserveDataOrInPlace(tree, ino, offset, len, (s, l) => CanWriteInPlace(tree, ino, s, l), cs);
+        var cs = _changes;
+        cs.Clear();
+        var r = q.ReserveData(tree, ino, offset, len, cs);
+        // Data reservation failed but the range can be written in place: go on with metadata only (the kernel's
+        // nocow fallback; asked only after a failure, it is expensive).
+        if (r.IsEdquot && CanWriteInPlace(tree, ino, offset, len)) r = new ReserveResult(QgroupStatus.MetadataOnly, 0);
         if (!r.Succeeded) return false;
         // Delalloc metadata: one nodesize per outstanding extent of the inode (a dirty run of up to 128 MiB).
         // (A flush inside a reservation writes this inode back and drops its entry: always look it up again.)
@@ -341,6 +348,14 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
 
     private (ulong Tree, ulong Ino) OpenOrCreate(string path)
     {
+        if (_files.TryGetValue(path, out var known)) return known;
+        var found = OpenOrCreateUncached(path);
+        _files[path] = found;
+        return found;
+    }
+
+    private (ulong Tree, ulong Ino) OpenOrCreateUncached(string path)
+    {
         var tx = Tx();
         var (dir, name) = _fs.ResolveParent(tx, path);
         var t = _fs.TreeOf(tx, dir.Tree);
@@ -384,6 +399,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// <summary>Removes a file (or a directory tree): dirty data of an inode whose last link goes is dropped and its reservation freed at once.</summary>
     public void Remove(string path)
     {
+        _files.Clear();
         var tx = Tx();
         var (dir, name) = _fs.ResolveParent(tx, path);
         var t = _fs.TreeOf(tx, dir.Tree);
@@ -605,6 +621,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// <summary>Deletes a subvolume and drops its tree at once (the kernel's cleaner, waited for), with its qgroup and every reservation of its inodes; commits.</summary>
     public void DeleteSubvolume(string path)
     {
+        _files.Clear();
         var (dir, name) = _fs.ResolveParent(Tx(), path);
         var t = _fs.TreeOf(Tx(), dir.Tree);
         if (!t.TryLookup(dir.Ino, name, out var l, out _) || l.Type != ItemType.RootItem) throw new FsException("ENOENT", $"'{path}' is not a subvolume");
