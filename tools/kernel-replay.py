@@ -2,14 +2,28 @@
 """Replays a BtrfsLite workload (.wl) on the Linux kernel's btrfs and prints, after every step, one JSON
 object with the step's result and every qgroup's counters as sysfs shows them.
 
-    kernel-replay.py IMG WORKLOAD [--keep]
+    kernel-replay.py IMG WORKLOAD [--keep] [--commits] [--verbose]
+    kernel-replay.py --parse WORKLOAD          (no root: {"size": N, "steps": [...]} or exit 2)
 
 Makes a fresh image IMG of the workload's `size` (default 1G) with
 `mkfs.btrfs -f -q -b SIZE -n 16384 -s 4096` (quota off), loop-mounts it with `-o commit=300` (so periodic
 commits do not interfere), runs the steps (file steps by direct syscalls, qgroup and subvolume steps through
 btrfs-progs), and always unmounts and detaches at the end. IMG is removed afterwards unless --keep.
 
-This is the kernel side of `btrfslite replay IMG WORKLOAD --format json`: the output has the same shape.
+This is the kernel side of `btrfslite replay IMG WORKLOAD --format json`: the output has the same shape,
+{"step", "line", "ok", "errno", "written", "qgroups"}. --commits adds "commits": the number of transaction
+commits the kernel made during the step (sysfs commit_stats); a commit that another process causes (any
+sync(2) on the machine commits every mounted btrfs) shows up there, which is how a disturbed run is told.
+--verbose echoes every btrfs-progs command and its output on stderr.
+
+Steps that are not plain syscalls: `quota enable` = `btrfs quota enable` + `btrfs quota rescan -w`;
+`qgroup assign/remove` wait for the rescan progs starts when the kernel marks the qgroups inconsistent;
+`snapshot`/`subvol create` onto an existing name fail with EEXIST (progs would snapshot into a directory);
+`subvol delete` = `btrfs subvolume delete --commit-after` + `btrfs subvolume sync` (the cleaner starts only
+after the deletion is committed: without the commit it waits for the 300 s periodic one). A failed progs
+command's errno is the errno whose strerror text its output contains (progs' "quota not enabled" is ENOTCONN,
+"target path already exists" EEXIST; EINVAL when there is none, e.g. "bad relation requested").
+
 Exit 0 when the workload ran (failed steps are data), 2 on a bad workload or arguments, 1 on a setup failure.
 python3 standard library only; needs root, loop devices and btrfs-progs.
 """
