@@ -64,7 +64,7 @@ class SetupError(Exception):
 
 # ---------------------------------------------------------------------------------------------- workload
 
-_SIZE_RE = re.compile(r"^([0-9]+)([KMGTkmgt]?)$")
+_SIZE_RE = re.compile(r"^([0-9]+)([KMGT]?)$")
 _SHIFT = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
 
 
@@ -73,7 +73,7 @@ def parse_size(text):
     m = _SIZE_RE.match(text)
     if not m:
         raise ValueError("bad size '%s' (bytes, or a number with K/M/G/T)" % text)
-    return int(m.group(1)) << _SHIFT[m.group(2).upper()]
+    return int(m.group(1)) << _SHIFT[m.group(2)]
 
 
 def _qgroupid(text):
@@ -83,10 +83,24 @@ def _qgroupid(text):
     return text
 
 
+def _path(text):
+    """A path relative to the top-level subvolume: never absolute, never through '..' (the harness runs as root)."""
+    if text.startswith("/") or ".." in text.split("/"):
+        raise ValueError("path '%s' must stay inside the filesystem (relative, no '..')" % text)
+    return text
+
+
+_PATH_ARGS = {"write": (1,), "fallocate": (1,), "punch": (1,), "zero": (1,), "truncate": (1,), "fsync": (1,),
+              "rm": (1,), "mkdir": (1,), "reflink": (1, 2), "clone": (1, 4)}
+
+
 def _check_step(tok):
-    """Validates one step's arguments (raises ValueError); the syntax of README's workload language."""
+    """Validates one step's arguments (raises ValueError); the syntax of the workload language."""
     verb = tok[0]
     n = len(tok) - 1
+    for i in _PATH_ARGS.get(verb, ()):
+        if i < len(tok):
+            _path(tok[i])
 
     def need(lo, hi=None):
         hi = lo if hi is None else hi
@@ -146,10 +160,14 @@ def _check_step(tok):
         parse_size(tok[3])
         parse_size(tok[5])
     elif verb == "snapshot":
-        parse_snapshot(tok)
+        name, src, _, _ = parse_snapshot(tok)
+        _path(name)
+        if src is not None:
+            _path(src)
     elif verb == "subvol":
         if n < 2 or tok[1] not in ("create", "delete"):
             raise ValueError("subvol create NAME [-i QG] | subvol delete NAME")
+        _path(tok[2])
         if tok[1] == "delete":
             need(2)
         elif n == 4 and tok[3] == "-i":
@@ -282,7 +300,7 @@ def fallocate(fd, mode, off, length):
         raise OSError(e, os.strerror(e))
 
 
-def run(args, env_extra=None):
+def run(args):
     env = dict(os.environ, LC_ALL="C", LANG="C")
     return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env)
 
@@ -309,7 +327,7 @@ class Replay:
             raise StepFailed(errno_from_text(r.stdout + r.stderr))
         return r
 
-    # Each returns `written` for writes (None otherwise); raises OSError or StepFailed when the step fails.
+    # do_write returns (written, errno or None); the others return None and raise OSError or StepFailed on failure.
     def step(self, text):
         tok = text.split()
         verb = tok[0]
@@ -592,7 +610,7 @@ def main(argv):
                     for out in (so, se):
                         if out.strip():
                             sys.stderr.write("".join("    " + l + "\n" for l in out.strip().splitlines()))
-                rp.log.clear()
+            rp.log.clear()
         return 0
     except SetupError as e:
         sys.stderr.write("kernel-replay: %s\n" % e)
