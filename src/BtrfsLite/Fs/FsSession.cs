@@ -35,6 +35,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private readonly Dictionary<(ulong Tree, ulong Ino), DirtyInode> _dirty = new();
     private Transaction? _tx;
     private readonly ChangeSet _changes = new();
+    // Subvolume ids are not reused while the file system is mounted (the kernel's in-memory highest objectid).
+    private ulong _highestSubvolume;
     // Paths resolved to (tree, inode) since the last change of the namespace that could invalidate one (rm, subvolume delete).
     private readonly Dictionary<string, (ulong Tree, ulong Ino)> _files = new(StringComparer.Ordinal);
     private long _dirtyBytes;
@@ -106,6 +108,16 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         WritebackAll(rootId);
         Commit();
+        // Observed on Linux 6.18 (workloads parent-limit and rfer-limit): after the EDQUOT flush the other subvolumes'
+        // dirty inodes hold no delalloc metadata reservation any more (their data reservation stays). Do the same, so
+        // a short write under a limit shared with them stops where the kernel's does.
+        if (Qgroups == null) return;
+        foreach (var ((tree, _), d) in _dirty)
+        {
+            if (tree == rootId || d.MetaReserved == 0) continue;
+            Qgroups.FreeMetaPrealloc(tree, d.MetaReserved);
+            d.MetaReserved = 0;
+        }
     }
 
     private void Commit()
@@ -158,57 +170,82 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         var (tree, ino) = OpenOrCreate(path);
         if (data.Length == 0) return new WriteResult(0, null);
+        ExpandTo(tree, ino, offset);
         ulong len = (ulong)data.Length;
-        ulong done = ReserveForWrite(tree, ino, offset, len, out string? errno);
-        if (done > 0) CopyToPages(tree, ino, offset, data[..(int)done]);
-        if (_dirtyBytes > _options.DirtyThreshold) WritebackAll(null);
-        return new WriteResult(done, errno);
-    }
-
-    /// <summary>Reserves for [offset, offset+len): all of it, or the longest sector prefix the limits allow. Returns the bytes covered.</summary>
-    private ulong ReserveForWrite(ulong tree, ulong ino, ulong offset, ulong len, out string? errno)
-    {
-        errno = null;
         var q = Qgroups;
-        if (q == null || !QgroupReservations.IsSubvolumeRoot(tree)) return len;
-        if (TryReserveRange(q, tree, ino, offset, len)) return len;
-        // Short write: the kernel copies page by page; each page reserves (flush and retry once on EDQUOT) until one fails.
-        ulong pos = offset;
-        ulong end = offset + len;
+        // The whole range at once when it fits without a flush (page by page would never fail then either).
+        if (q == null || !QgroupReservations.IsSubvolumeRoot(tree) || TryReserveRange(q, tree, ino, offset, len, noFlush: true))
+        {
+            CopyToPages(tree, ino, offset, data);
+            if (_dirtyBytes > _options.DirtyThreshold) WritebackAll(null);
+            return new WriteResult(len, null);
+        }
+        // Otherwise as the kernel: page by page, each page reserving first (a failure flushes the
+        // subvolume, committing the pages copied so far, and retries once); the first page that still does not fit
+        // ends the write short. A page of a range that can be written in place goes on with metadata only.
+        ulong pos = offset, end = offset + len;
         while (pos < end)
         {
             ulong next = Math.Min(end, (pos / Sector + 1) * Sector);
             if (!TryReserveRange(q, tree, ino, pos, next - pos)) break;
+            CopyToPages(tree, ino, pos, data.Slice((int)(pos - offset), (int)(next - pos)));
             pos = next;
         }
-        if (pos < end) errno = "EDQUOT";
-        return pos - offset;
+        return new WriteResult(pos - offset, pos < end ? "EDQUOT" : null);
     }
 
-    private bool TryReserveRange(QgroupReservations q, ulong tree, ulong ino, ulong offset, ulong len)
+    /// <summary>
+    /// btrfs_cont_expand: before a file grows past an unaligned end (a write beyond it, a truncate up), the rest of its
+    /// last sector is zeroed through the page cache (btrfs_truncate_block, a one-sector reservation) when it holds data.
+    /// </summary>
+    private void ExpandTo(ulong tree, ulong ino, ulong newEnd)
+    {
+        ulong size = _dirty.TryGetValue((tree, ino), out var d) ? d.Size : _fs.TreeOf(Tx(), tree).ReadInode(ino).Size;
+        if (newEnd <= size || size % Sector == 0) return;
+        if (!TailHasData(tree, ino, size)) return;
+        ZeroRange(tree, ino, size, (size / Sector + 1) * Sector - size);
+    }
+
+    private bool TailHasData(ulong tree, ulong ino, ulong size)
+    {
+        if (_dirty.TryGetValue((tree, ino), out var d) && d.Pages.ContainsKey(size / Sector)) return true;
+        foreach (var e in _fs.TreeOf(Tx(), tree).ReadExtents(ino))
+            if (e.Type == FileExtentType.Regular && !e.IsHole && e.FileOffset <= size && size < e.End) return true;
+        return false;
+    }
+
+    private bool TryReserveRange(QgroupReservations q, ulong tree, ulong ino, ulong offset, ulong len, bool noFlush = false)
     {
         var cs = _changes;
         cs.Clear();
-        var r = q.ReserveData(tree, ino, offset, len, cs);
+        var r = q.ReserveData(tree, ino, offset, len, cs, noFlush);
         // Data reservation failed but the range can be written in place: go on with metadata only (the kernel's
         // nocow fallback; asked only after a failure, it is expensive).
-        if (r.IsEdquot && CanWriteInPlace(tree, ino, offset, len)) r = new ReserveResult(QgroupStatus.MetadataOnly, 0);
+        if (r.IsEdquot && !noFlush && CanWriteInPlace(tree, ino, offset, len)) r = new ReserveResult(QgroupStatus.MetadataOnly, 0);
         if (!r.Succeeded) return false;
-        // Delalloc metadata: one nodesize per outstanding extent of the inode (a dirty run of up to 128 MiB).
-        // (A flush inside a reservation writes this inode back and drops its entry: always look it up again.)
+        // Delalloc metadata (btrfs_delalloc_reserve_metadata): the batch reserves one nodesize per extent it may
+        // create, then the inode keeps one per outstanding extent (a dirty run of up to 128 MiB) and gives back the
+        // rest. So a write needs that transient nodesize on top of what the inode holds: where the kernel's short
+        // writes stop (committed usage + reservations = limit - 16 KiB).
+        ulong batch = NodeSize * ((len + Transaction.MaxExtentSize - 1) / Transaction.MaxExtentSize);
+        var m = q.ReserveMetaPrealloc(tree, batch, noFlush: noFlush);
+        if (!m.Succeeded)
+        {
+            // Give back exactly what this call charged: its change set, and in legacy mode the rest of the full
+            // length it charged for sectors that were reserved already.
+            ulong freed = q.FreeData(tree, ino, cs);
+            if (r.Bytes > freed) q.FreeRecord(new QgroupReservedRecord(tree, r.Bytes - freed));
+            return false;
+        }
+        // (A flush inside a reservation writes this inode back and drops its entry: look it up again.)
         var d = DirtyOf(tree, ino);
+        d.MetaReserved += batch;
         ulong dirtyAfter = (ulong)d.Pages.Count * Sector + len;
         ulong want = NodeSize * Math.Max(1, (dirtyAfter + Transaction.MaxExtentSize - 1) / Transaction.MaxExtentSize);
-        if (want > d.MetaReserved)
+        if (d.MetaReserved > want)
         {
-            ulong extra = want - d.MetaReserved;
-            var m = q.ReserveMetaPrealloc(tree, extra);
-            if (!m.Succeeded)
-            {
-                q.FreeData(tree, ino, cs);
-                return false;
-            }
-            DirtyOf(tree, ino).MetaReserved += extra;
+            q.FreeMetaPrealloc(tree, d.MetaReserved - want);
+            d.MetaReserved = want;
         }
         return true;
     }
@@ -277,6 +314,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         var t = _fs.TreeOf(tx, tree);
         var q = Qgroups;
         ulong first = start / Sector, last = end == ulong.MaxValue ? ulong.MaxValue : (end + Sector - 1) / Sector;
+        // Writing back a range writes back the whole contiguous dirty (delalloc) ranges it touches, as the kernel's
+        // delalloc lookup does: they become whole extents (which a punch or clone then leaves referenced as bookends).
+        while (first > 0 && d.Pages.ContainsKey(first - 1)) first--;
+        while (last != ulong.MaxValue && d.Pages.ContainsKey(last)) last++;
         var pages = d.Pages.Keys.Where(k => k >= first && k < last).ToList();
         int i = 0;
         while (i < pages.Count)
@@ -300,21 +341,53 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private void WriteRun(FsTree t, QgroupReservations? q, ulong tree, ulong ino, ulong runStart, ulong runEnd, byte[] buf, ulong size)
     {
         ulong aEnd = (runEnd + Sector - 1) / Sector * Sector;
-        // Only an inode flagged PREALLOC can have a target to write in place (the kernel's check, too).
-        if ((t.ReadInode(ino).Flags & InodeFlags.Prealloc) != 0 && t.CanWriteInPlace(ino, runStart, aEnd))
+        // Only an inode flagged PREALLOC can have a target to write in place (the kernel's check, too). Like
+        // run_delalloc_nocow, the run is cut where the extents change: preallocated pieces only this inode uses are
+        // written in place, the rest copy-on-write.
+        if ((t.ReadInode(ino).Flags & InodeFlags.Prealloc) != 0)
         {
-            t.WriteInPlace(ino, runStart, buf.AsSpan(0, (int)(aEnd - runStart)), size);
-            q?.FreeData(tree, ino, runStart, aEnd - runStart); // no new extent to account
+            var extents = t.ReadExtents(ino);
+            ulong pos = runStart;
+            while (pos < aEnd)
+            {
+                var e = extents.FirstOrDefault(x => x.FileOffset <= pos && pos < x.End);
+                bool inPlace = e.End > pos && e.Type == FileExtentType.Prealloc && t.CanWriteInPlace(ino, pos, Math.Min(aEnd, e.End), extents);
+                ulong next = pos;
+                if (inPlace) next = Math.Min(aEnd, e.End);
+                else
+                {
+                    // Copy-on-write up to the next piece that can be written in place.
+                    next = aEnd;
+                    foreach (var x in extents)
+                        if (x.FileOffset > pos && x.FileOffset < next && x.Type == FileExtentType.Prealloc && t.CanWriteInPlace(ino, x.FileOffset, Math.Min(aEnd, x.End), extents))
+                            next = x.FileOffset;
+                }
+                var piece = buf.AsSpan((int)(pos - runStart), (int)(next - pos));
+                if (inPlace)
+                {
+                    t.WriteInPlace(ino, pos, piece, size);
+                    q?.FreeData(tree, ino, pos, next - pos); // no new extent to account
+                }
+                else CowPiece(t, q, tree, ino, pos, Math.Min(next, runEnd), piece[..(int)(Math.Min(next, runEnd) - pos)]);
+                pos = next;
+                extents = t.ReadExtents(ino);
+            }
             return;
         }
-        ulong bytenr = t.Write(ino, runStart, buf.AsSpan(0, (int)(runEnd - runStart)));
+        CowPiece(t, q, tree, ino, runStart, runEnd, buf.AsSpan(0, (int)(runEnd - runStart)));
+    }
+
+    private void CowPiece(FsTree t, QgroupReservations? q, ulong tree, ulong ino, ulong start, ulong end, ReadOnlySpan<byte> data)
+    {
+        ulong aEnd = (end + Sector - 1) / Sector * Sector;
+        ulong bytenr = t.Write(ino, start, data);
         if (q == null) return;
         if (bytenr == 0)
         {
-            q.FreeData(tree, ino, runStart, aEnd - runStart); // inline: no data extent, the reservation goes back at once
+            q.FreeData(tree, ino, start, aEnd - start); // inline: no data extent, the reservation goes back at once
             return;
         }
-        var rec = q.ReleaseData(tree, ino, runStart, aEnd - runStart);
+        var rec = q.ReleaseData(tree, ino, start, aEnd - start);
         t.Tx.AttachQgroupReserved(bytenr, rec.Root, rec.Bytes);
     }
 
@@ -369,11 +442,15 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         return (dir.Tree, _fs.TreeOf(Tx(), dir.Tree).CreateFile(dir.Ino, name));
     }
 
-    /// <summary>Transaction start with items: qgroup metadata (items × nodesize) reserved, enforced, as PERTRANS.</summary>
-    private void ReserveMetaItems(ulong tree, ulong items = MetaItemsPerOp)
+    /// <summary>
+    /// Transaction start with items: qgroup metadata (items × nodesize) reserved as PERTRANS, enforced unless
+    /// <paramref name="enforce"/> is false (unlink and subvolume delete start with the global-reserve fallback, which
+    /// does not enforce limits: removing is how one gets below a limit).
+    /// </summary>
+    private void ReserveMetaItems(ulong tree, ulong items = MetaItemsPerOp, bool enforce = true)
     {
         if (Qgroups == null) return;
-        var r = Qgroups.ReserveMetaPrealloc(tree, items * NodeSize);
+        var r = Qgroups.ReserveMetaPrealloc(tree, items * NodeSize, enforce);
         if (!r.Succeeded) throw new FsException("EDQUOT", $"disk quota exceeded reserving metadata for subvolume {tree}");
         Qgroups.ConvertMetaPreallocToPertrans(tree, items * NodeSize);
     }
@@ -405,7 +482,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         var t = _fs.TreeOf(tx, dir.Tree);
         if (!t.TryLookup(dir.Ino, name, out var l, out var type)) throw new FsException("ENOENT", $"'{path}' not found");
         if (l.Type == ItemType.RootItem) throw new FsException("EPERM", $"'{path}' is a subvolume (use subvol delete)");
-        ReserveMetaItems(dir.Tree);
+        ReserveMetaItems(dir.Tree, enforce: false);
         if (type == DirEntryType.Dir)
         {
             foreach (var (child, _, _) in _fs.TreeOf(Tx(), dir.Tree).ReadDir(l.ObjectId))
@@ -424,7 +501,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         Qgroups?.FreeInode(tree, ino);
     }
 
-    /// <summary>truncate(2): dirty pages past the new end are dropped (freed at once); a partial last sector is zeroed through the write path.</summary>
+    /// <summary>
+    /// truncate(2): shrinking drops dirty pages past the new end (their reservations freed at once) and the extents past
+    /// its sector; the rest of a dirty last page is zeroed in memory (no new reservation). Growing zeroes the rest of
+    /// the old last sector first (btrfs_cont_expand) and leaves a hole.
+    /// </summary>
     public void Truncate(string path, ulong size)
     {
         var loc = _fs.Resolve(Tx(), path);
@@ -435,28 +516,25 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         ulong cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
         if (size >= cur)
         {
-            if (d != null) d.Size = size;
-            _fs.TreeOf(Tx(), loc.Tree).Truncate(loc.Ino, size);
+            ExpandTo(loc.Tree, loc.Ino, size);
+            if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d)) d.Size = size;
+            _fs.TreeOf(Tx(), loc.Tree).Truncate(loc.Ino, Math.Max(size, _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino).Size));
             return;
         }
         ulong keep = (size + Sector - 1) / Sector * Sector;
         DiscardPages(loc.Tree, loc.Ino, keep / Sector);
-        var extents = _fs.TreeOf(Tx(), loc.Tree).ReadExtents(loc.Ino);
-        bool inline = extents.Count == 1 && extents[0].Type == FileExtentType.Inline;
-        if (size % Sector != 0 && !inline)
+        if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d))
         {
-            // btrfs_truncate_block: the rest of the last sector is zeroed in the page cache (a one-sector reservation).
-            bool hasData = _dirty.TryGetValue((loc.Tree, loc.Ino), out d) && d.Pages.ContainsKey(size / Sector)
-                || extents.Any(e => e.Type == FileExtentType.Regular && !e.IsHole && e.FileOffset <= size && size < e.End);
-            if (hasData) ZeroRange(loc.Tree, loc.Ino, size, keep - size);
+            if (d.Pages.TryGetValue(size / Sector, out var tail)) tail.AsSpan((int)(size % Sector)).Clear();
+            d.Size = size;
         }
-        if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d)) d.Size = size;
         t = _fs.TreeOf(Tx(), loc.Tree);
-        if (inline) t.Truncate(loc.Ino, size);
+        var extents = t.ReadExtents(loc.Ino);
+        if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline) t.Truncate(loc.Ino, Math.Min(size, info.Size));
         else
         {
             t.DropExtents(loc.Ino, keep, ulong.MaxValue);
-            t.EditInode(loc.Ino, i => i.FileSize = size);
+            t.EditInode(loc.Ino, i => i.FileSize = Math.Min(size, i.FileSize));
         }
     }
 
@@ -526,7 +604,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     public void ZeroRange(string path, ulong offset, ulong length)
     {
         if (length == 0) throw new FsException("EINVAL", "zero range of length 0");
-        var (tree, ino) = OpenOrCreate(path);
+        var loc = _fs.Resolve(Tx(), path);
+        if (!_fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino).IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+        var (tree, ino) = (loc.Tree, loc.Ino);
         ReserveMetaItems(tree, 3);
         ulong end = offset + length;
         Writeback(tree, ino, offset, end);
@@ -594,7 +674,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         var (dir, name) = NewEntry(path);
         ReserveMetaItems(dir.Tree);
-        ulong id = Subvolumes.Create(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, _fs.NewUuid);
+        ulong id = Subvolumes.Create(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, _fs.NewUuid, _highestSubvolume + 1);
+        _highestSubvolume = id;
         Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
         if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
         return id;
@@ -611,7 +692,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         WritebackAll(src.Tree);
         Commit();
         ReserveMetaItems(dir.Tree);
-        ulong id = Subvolumes.Snapshot(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, src.Tree, readOnly, _fs.NewUuid);
+        ulong id = Subvolumes.Snapshot(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, src.Tree, readOnly, _fs.NewUuid, _highestSubvolume + 1);
+        _highestSubvolume = id;
         Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
         if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
         Commit();
@@ -624,7 +706,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         _files.Clear();
         var (dir, name) = _fs.ResolveParent(Tx(), path);
         var t = _fs.TreeOf(Tx(), dir.Tree);
-        if (!t.TryLookup(dir.Ino, name, out var l, out _) || l.Type != ItemType.RootItem) throw new FsException("ENOENT", $"'{path}' is not a subvolume");
+        if (!t.TryLookup(dir.Ino, name, out var l, out _)) throw new FsException("ENOENT", $"'{path}' not found");
+        if (l.Type != ItemType.RootItem) throw new FsException("EINVAL", $"'{path}' is not a subvolume");
+        _highestSubvolume = Math.Max(_highestSubvolume, l.ObjectId);
         foreach (var key in _dirty.Keys.Where(k => k.Tree == l.ObjectId).ToList()) Evict(key.Tree, key.Ino);
         Subvolumes.Delete(t, dir.Ino, name);
         if (Qgroups != null)

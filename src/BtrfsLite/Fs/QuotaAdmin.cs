@@ -110,7 +110,7 @@ public static class QuotaAdmin
 
     /// <summary>
     /// Makes <paramref name="child"/> a member of <paramref name="parent"/> (RELATION items both ways). EINVAL when
-    /// the parent's level is not above the child's; ENOENT when either is missing (the kernel answers EINVAL there);
+    /// the parent's level is not above the child's, or when either is missing (Linux 6.18 answers EINVAL there too);
     /// EEXIST when related already. When the child's referenced equals its exclusive, its exclusive bytes are added
     /// to the parent and every ancestor; otherwise the status is marked INCONSISTENT (a rescan is needed).
     /// </summary>
@@ -119,7 +119,7 @@ public static class QuotaAdmin
         CheckLevels(child, parent);
         var qt = RequireEnabled(tx);
         foreach (var q in new[] { child, parent })
-            if (!Exists(qt, q)) throw new FsException("ENOENT", $"qgroup {QgroupId.Format(q)} does not exist");
+            if (!Exists(qt, q)) throw new FsException("EINVAL", $"qgroup {QgroupId.Format(q)} does not exist");
         if (qt.Contains(new Key(child, ItemType.QgroupRelation, parent)))
             throw new FsException("EEXIST", $"{QgroupId.Format(child)} is already a member of {QgroupId.Format(parent)}");
         qt.TryInsert(new Key(child, ItemType.QgroupRelation, parent), 0, out _);

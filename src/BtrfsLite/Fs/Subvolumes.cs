@@ -25,10 +25,10 @@ public static class Subvolumes
     }
 
     /// <summary>Creates an empty subvolume named <paramref name="name"/> in directory <paramref name="dir"/> of <paramref name="parent"/>.</summary>
-    public static ulong Create(FsTree parent, ulong dir, ReadOnlySpan<byte> name, Func<Guid> newUuid)
+    public static ulong Create(FsTree parent, ulong dir, ReadOnlySpan<byte> name, Func<Guid> newUuid, ulong minId = 0)
     {
         var tx = parent.Tx;
-        ulong id = NextId(tx);
+        ulong id = Math.Max(NextId(tx), minId);
         var tree = tx.CreateTree(id);
         var now = parent.Clock();
         // Root directory 256 with its ".." reference.
@@ -43,10 +43,10 @@ public static class Subvolumes
     }
 
     /// <summary>Snapshots subvolume <paramref name="sourceId"/> as <paramref name="name"/> in <paramref name="dir"/> of <paramref name="parent"/>.</summary>
-    public static ulong Snapshot(FsTree parent, ulong dir, ReadOnlySpan<byte> name, ulong sourceId, bool readOnly, Func<Guid> newUuid)
+    public static ulong Snapshot(FsTree parent, ulong dir, ReadOnlySpan<byte> name, ulong sourceId, bool readOnly, Func<Guid> newUuid, ulong minId = 0)
     {
         var tx = parent.Tx;
-        ulong id = NextId(tx);
+        ulong id = Math.Max(NextId(tx), minId);
         var now = parent.Clock();
         var c = tx.NewCursor();
         if (!c.SeekPrefix(tx.CurrentRoot(ObjectIds.RootTree), sourceId, ItemType.RootItem))

@@ -70,9 +70,10 @@ public sealed partial class QgroupReservations
     /// checking every limited qgroup of that closure. On EDQUOT nothing changes; in default mode the
     /// flush hook runs once and the reservation is retried once. The sub-ranges this call reserved
     /// are appended to <paramref name="reserved"/> when given (the caller frees exactly them with
-    /// <see cref="FreeData(ulong, ulong, ChangeSet)"/> if its operation fails later).
+    /// <see cref="FreeData(ulong, ulong, ChangeSet)"/> if its operation fails later). <paramref name="noFlush"/>: fail
+    /// at once instead of flushing (a caller that tries a whole range before going page by page).
     /// </summary>
-    public ReserveResult ReserveData(ulong root, ulong inode, ulong start, ulong len, ChangeSet? reserved = null)
+    public ReserveResult ReserveData(ulong root, ulong inode, ulong start, ulong len, ChangeSet? reserved = null, bool noFlush = false)
     {
         if (len == 0) return ReserveResult.Ok(0);
         var rs = Root(root);
@@ -96,7 +97,7 @@ public sealed partial class QgroupReservations
             // Undo exactly what this attempt marked, so others' reservations in the range stay.
             map.Free(cs, mark);
             cs.Truncate(mark);
-            if (attempt > 0 || !TryFlush(root)) return ReserveResult.Edquot;
+            if (attempt > 0 || noFlush || !TryFlush(root)) return ReserveResult.Edquot;
         }
     }
 
