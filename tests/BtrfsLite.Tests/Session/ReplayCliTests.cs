@@ -42,7 +42,7 @@ public class ReplayCliTests
         WriterEndToEndTests.AssertClean(img, quota: true);
     }
 
-    /// <summary>images/seed/seed.wl, the reproducer of the README, in both modes.</summary>
+    /// <summary>images/workloads/seed.wl, the reproducer of the README, in both modes.</summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -50,7 +50,7 @@ public class ReplayCliTests
     {
         using var tmp = new TempDir();
         var img = tmp.File("seed.img");
-        var wl = Path.Combine(GoldenImages.Dir, "seed", "seed.wl");
+        var wl = Path.Combine(GoldenImages.Dir, "workloads", "seed.wl");
         var args = new List<string> { "replay", img, wl, "--format", "json" };
         if (legacy) args.Add("--legacy-reservations");
         var r = CliProcess.Run(args.ToArray());
