@@ -32,6 +32,11 @@ fo = {q: (v["referenced"], v["exclusive"]) for q, v in ours[-1]["qgroups"].items
 fk = {q: (v["referenced"], v["exclusive"]) for q, v in kern[-1]["qgroups"].items()}
 print("steps with a different outcome:", len(bad), bad[:5])
 print("final qgroups equal:", fo == fk)
+rsv = sum(1 for o, k in zip(ours, kern) for q in k["qgroups"] if q in o["qgroups"] and o["qgroups"][q]["rsv_data"] != k["qgroups"][q]["rsv_data"])
+wr = sum(1 for o, k in zip(ours, kern) if o.get("written") != k.get("written"))
+print("steps x qgroups with a different rsv_data:", rsv, "; writes with a different byte count:", wr)
 for q in sorted(set(fo) | set(fk)):
-    print(f"  {q:8} ours {fo.get(q)}  kernel {fk.get(q)}")
+    o, k = fo.get(q), fk.get(q)
+    blocks = "" if not o or not k else "  (difference in 16 KiB tree blocks: rfer %+.2f, excl %+.2f)" % ((o[0] - k[0]) / 16384, (o[1] - k[1]) / 16384)
+    print(f"  {q:8} ours {o}  kernel {k}{blocks}")
 PY

@@ -102,6 +102,27 @@ public class FsSessionTests
     }
 
     [Fact]
+    public void TruncatingAFileThatOnlyGrewInThePageCacheKeepsTheNewSize()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f", 4 << 20, Bytes(120 * 1024, 16)); // never written back: the inode item still says 0
+            s.Truncate("f", 1219637);                    // every dirty page goes; the size must not
+            Assert.Equal(0UL, Top(s).RsvData);
+            s.Write("f", 2424832, Bytes(8192, 17));       // past an unaligned end: its last sector is zeroed first (+4 KiB)
+            Assert.Equal(8192UL + 4096, Top(s).RsvData);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using var fs = Filesystem.OpenReadOnly(img);
+        var f = fs.ReadAll("f");
+        Assert.Equal(2424832 + 8192, f.Length);
+        Assert.True(f.AsSpan(0, 2424832).IndexOfAnyExcept((byte)0) < 0);
+        Assert.Equal(Bytes(8192, 17), f.AsSpan(2424832).ToArray());
+    }
+
+    [Fact]
     public void RmOfANeverSyncedFileFreesItsWholeReservation()
     {
         using var tmp = new TempDir();
