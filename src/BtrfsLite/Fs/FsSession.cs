@@ -306,9 +306,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         var t = _fs.TreeOf(tx, tree);
         var q = Qgroups;
         ulong first = start / Sector, last = end == ulong.MaxValue ? ulong.MaxValue : (end + Sector - 1) / Sector;
-        // Writing back a range writes back the whole contiguous dirty (delalloc) ranges it touches, as the kernel's
-        // delalloc lookup does: they become whole extents (which a punch or clone then leaves referenced as bookends).
-        while (first > 0 && d.Pages.ContainsKey(first - 1)) first--;
+        // Writing back a range goes on to the end of the dirty (delalloc) run it reaches, as the kernel's delalloc
+        // lookup does (never before the first page asked for: pages are locked in order). That run becomes one extent,
+        // which a punch or zero range then leaves referenced as a bookend.
         while (last != ulong.MaxValue && d.Pages.ContainsKey(last)) last++;
         var pages = d.Pages.Keys.Where(k => k >= first && k < last).ToList();
         int i = 0;
@@ -519,6 +519,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             if (d.Pages.TryGetValue(size / Sector, out var tail)) tail.AsSpan((int)(size % Sector)).Clear();
             d.Size = size;
+            // btrfs_truncate waits for ordered IO from the new last sector on: that dirty page is written back now.
+            Writeback(loc.Tree, loc.Ino, size / Sector * Sector, ulong.MaxValue);
         }
         t = _fs.TreeOf(Tx(), loc.Tree);
         var extents = t.ReadExtents(loc.Ino);
