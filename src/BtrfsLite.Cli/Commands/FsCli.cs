@@ -18,9 +18,14 @@ internal static class FsCli
     /// <summary>Opens the image for one command. Writable commands commit one transaction per change.</summary>
     public static Filesystem Open(string image, bool writable)
     {
+        RequireImage(image);
+        return writable ? Filesystem.Open(image) : Filesystem.OpenReadOnly(image);
+    }
+
+    private static void RequireImage(string image)
+    {
         if (Directory.Exists(image)) throw new IOException($"{image} is a directory, not an image file or block device");
         if (!File.Exists(image)) throw new FileNotFoundException($"{image}: no such file", image);
-        return writable ? Filesystem.Open(image) : Filesystem.OpenReadOnly(image);
     }
 
     /// <summary>
@@ -29,8 +34,7 @@ internal static class FsCli
     /// </summary>
     public static FsSession OpenSession(string image)
     {
-        if (Directory.Exists(image)) throw new IOException($"{image} is a directory, not an image file or block device");
-        if (!File.Exists(image)) throw new FileNotFoundException($"{image}: no such file", image);
+        RequireImage(image);
         return FsSession.Open(image);
     }
 

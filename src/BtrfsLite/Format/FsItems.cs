@@ -197,6 +197,21 @@ public readonly ref struct FileExtentItem
     public ushort OtherEncoding { get => Le.U16(_b, Offsets.OtherEncoding); set => Le.U16(_b, Offsets.OtherEncoding, value); }
     public FileExtentType Type { get => (FileExtentType)_b[Offsets.Type]; set => _b[Offsets.Type] = (byte)value; }
     public bool HasBody => _b.Length >= Size;
+
+    /// <summary>
+    /// The data extent an EXTENT_DATA item references: false for an inline extent, a hole (bytenr 0) or an item too
+    /// short to hold one. <paramref name="extentOffset"/> is the item's offset into the extent (the backref's file
+    /// offset is the key offset minus it).
+    /// </summary>
+    public static bool TryGetDataRef(Span<byte> item, out ulong diskBytenr, out ulong diskNumBytes, out ulong extentOffset)
+    {
+        diskBytenr = diskNumBytes = extentOffset = 0;
+        if (item.Length < Size) return false;
+        var fe = new FileExtentItem(item);
+        if (fe.Type == FileExtentType.Inline || fe.DiskBytenr == 0) return false;
+        (diskBytenr, diskNumBytes, extentOffset) = (fe.DiskBytenr, fe.DiskNumBytes, fe.Offset);
+        return true;
+    }
     public ulong DiskBytenr { get => Le.U64(_b, Offsets.DiskBytenr); set => Le.U64(_b, Offsets.DiskBytenr, value); }
     public ulong DiskNumBytes { get => Le.U64(_b, Offsets.DiskNumBytes); set => Le.U64(_b, Offsets.DiskNumBytes, value); }
     public ulong Offset { get => Le.U64(_b, Offsets.Offset); set => Le.U64(_b, Offsets.Offset, value); }

@@ -177,15 +177,22 @@ public sealed class Filesystem : IDisposable
 
     private (FsTree Tree, ulong Ino) OpenOrCreateFile(Transaction tx, string path)
     {
-        var (dir, name) = ResolveParent(tx, path);
+        var (dir, name, ino) = LookupFile(tx, path);
         var t = TreeOf(tx, dir.Tree);
-        if (t.TryLookup(dir.Ino, name, out var l, out var type))
-        {
-            if (l.Type == ItemType.RootItem || type == DirEntryType.Dir) throw new FsException("EISDIR", $"'{path}' is a directory");
-            if (type != DirEntryType.RegFile) throw new FsException("EINVAL", $"'{path}' is not a regular file");
-            return (t, l.ObjectId);
-        }
-        return (t, t.CreateFile(dir.Ino, name));
+        return (t, ino ?? t.CreateFile(dir.Ino, name));
+    }
+
+    /// <summary>
+    /// Where a regular file is or would be created: its directory, its name, and its inode when it exists (EISDIR for a
+    /// directory or subvolume, EINVAL for anything else that is not a regular file).
+    /// </summary>
+    internal (FsLocation Dir, byte[] Name, ulong? Ino) LookupFile(Transaction tx, string path)
+    {
+        var (dir, name) = ResolveParent(tx, path);
+        if (!TreeOf(tx, dir.Tree).TryLookup(dir.Ino, name, out var l, out var type)) return (dir, name, null);
+        if (l.Type == ItemType.RootItem || type == DirEntryType.Dir) throw new FsException("EISDIR", $"'{path}' is a directory");
+        if (type != DirEntryType.RegFile) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+        return (dir, name, l.ObjectId);
     }
 
     public byte[] ReadAll(string path) => ReadOnly(tx =>

@@ -245,8 +245,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private bool CanWriteInPlace(ulong tree, ulong ino, ulong start, ulong len)
     {
         ulong s = start / Sector * Sector, e = (start + len + Sector - 1) / Sector * Sector;
-        var t = _fs.TreeOf(Tx(), tree);
-        return (t.ReadInode(ino).Flags & InodeFlags.Prealloc) != 0 && t.CanWriteInPlace(ino, s, e);
+        return _fs.TreeOf(Tx(), tree).CanWriteInPlace(ino, s, e);
     }
 
     private DirtyInode DirtyOf(ulong tree, ulong ino)
@@ -332,41 +331,42 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
 
     private void WriteRun(FsTree t, QgroupReservations? q, ulong tree, ulong ino, ulong runStart, ulong runEnd, byte[] buf, ulong size)
     {
-        ulong aEnd = (runEnd + Sector - 1) / Sector * Sector;
-        // Only an inode flagged PREALLOC can have a target to write in place (the kernel's check, too). Like
-        // run_delalloc_nocow, the run is cut where the extents change: preallocated pieces only this inode uses are
-        // written in place, the rest copy-on-write.
-        if ((t.ReadInode(ino).Flags & InodeFlags.Prealloc) != 0)
+        // Only an inode flagged PREALLOC can have a target to write in place (the kernel's check, too): the common
+        // case reads no extents. Otherwise, like run_delalloc_nocow, the run is cut where the extents change:
+        // preallocated pieces only this inode uses are written in place, the rest copy-on-write.
+        if ((t.ReadInode(ino).Flags & InodeFlags.Prealloc) == 0)
         {
-            var extents = t.ReadExtents(ino);
-            ulong pos = runStart;
-            while (pos < aEnd)
-            {
-                var e = extents.FirstOrDefault(x => x.FileOffset <= pos && pos < x.End);
-                bool inPlace = e.End > pos && e.Type == FileExtentType.Prealloc && t.CanWriteInPlace(ino, pos, Math.Min(aEnd, e.End), extents);
-                ulong next = pos;
-                if (inPlace) next = Math.Min(aEnd, e.End);
-                else
-                {
-                    // Copy-on-write up to the next piece that can be written in place.
-                    next = aEnd;
-                    foreach (var x in extents)
-                        if (x.FileOffset > pos && x.FileOffset < next && x.Type == FileExtentType.Prealloc && t.CanWriteInPlace(ino, x.FileOffset, Math.Min(aEnd, x.End), extents))
-                            next = x.FileOffset;
-                }
-                var piece = buf.AsSpan((int)(pos - runStart), (int)(next - pos));
-                if (inPlace)
-                {
-                    t.WriteInPlace(ino, pos, piece, size);
-                    q?.FreeData(tree, ino, pos, next - pos); // no new extent to account
-                }
-                else CowPiece(t, q, tree, ino, pos, Math.Min(next, runEnd), piece[..(int)(Math.Min(next, runEnd) - pos)]);
-                pos = next;
-                extents = t.ReadExtents(ino);
-            }
+            CowPiece(t, q, tree, ino, runStart, runEnd, buf.AsSpan(0, (int)(runEnd - runStart)));
             return;
         }
-        CowPiece(t, q, tree, ino, runStart, runEnd, buf.AsSpan(0, (int)(runEnd - runStart)));
+        ulong aEnd = (runEnd + Sector - 1) / Sector * Sector;
+        // Classified once, before writing: writing one piece in place only splits that piece's own item.
+        var extents = t.ReadExtents(ino);
+        var pieces = new List<(ulong Start, ulong End, bool InPlace)>();
+        foreach (var e in extents)
+        {
+            ulong s = Math.Max(e.FileOffset, runStart), end = Math.Min(e.End, aEnd);
+            if (s >= end || e.Type != FileExtentType.Prealloc || !t.CanWriteInPlace(ino, s, end, extents)) continue;
+            ulong from = pieces.Count > 0 ? pieces[^1].End : runStart;
+            if (s > from) pieces.Add((from, s, false));
+            pieces.Add((s, end, true));
+        }
+        ulong last = pieces.Count > 0 ? pieces[^1].End : runStart;
+        if (last < aEnd) pieces.Add((last, aEnd, false));
+        foreach (var (s, e, inPlace) in pieces)
+        {
+            var piece = buf.AsSpan((int)(s - runStart), (int)(e - s));
+            if (inPlace)
+            {
+                t.WriteInPlace(ino, s, piece, size);
+                q?.FreeData(tree, ino, s, e - s); // no new extent to account
+            }
+            else
+            {
+                ulong end = Math.Min(e, runEnd);
+                CowPiece(t, q, tree, ino, s, end, piece[..(int)(end - s)]);
+            }
+        }
     }
 
     private void CowPiece(FsTree t, QgroupReservations? q, ulong tree, ulong ino, ulong start, ulong end, ReadOnlySpan<byte> data)
@@ -421,15 +421,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
 
     private (ulong Tree, ulong Ino) OpenOrCreateUncached(string path)
     {
-        var tx = Tx();
-        var (dir, name) = _fs.ResolveParent(tx, path);
-        var t = _fs.TreeOf(tx, dir.Tree);
-        if (t.TryLookup(dir.Ino, name, out var l, out var type))
-        {
-            if (l.Type == ItemType.RootItem || type == DirEntryType.Dir) throw new FsException("EISDIR", $"'{path}' is a directory");
-            if (type != DirEntryType.RegFile) throw new FsException("EINVAL", $"'{path}' is not a regular file");
-            return (dir.Tree, l.ObjectId);
-        }
+        var (dir, name, ino) = _fs.LookupFile(Tx(), path);
+        if (ino is ulong existing) return (dir.Tree, existing);
         ReserveMetaItems(dir.Tree);
         return (dir.Tree, _fs.TreeOf(Tx(), dir.Tree).CreateFile(dir.Ino, name));
     }
@@ -574,6 +567,12 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         ReserveMetaItems(tree, 3);
         // Past the end (keep size or not), btrfs_fallocate first zeroes the rest of the last sector (cont_expand).
         ExpandTo(tree, ino, offset + length);
+        PreallocateHoles(tree, ino, offset, length, keepSize, path);
+    }
+
+    /// <summary>The range is written back, then its holes get prealloc extents: reserved all or nothing, released into the new extents' heads.</summary>
+    private void PreallocateHoles(ulong tree, ulong ino, ulong offset, ulong length, bool keepSize, string path)
+    {
         Writeback(tree, ino, offset, offset + length);
         ulong aStart = offset / Sector * Sector, aEnd = (offset + length + Sector - 1) / Sector * Sector;
         var t = _fs.TreeOf(Tx(), tree);
@@ -625,7 +624,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 pos = Math.Max(pos, e.End);
             }
             if (pos < aEnd) t.DropExtents(ino, pos, aEnd);
-            Fallocate(path, aStart, aEnd - aStart, keepSize: true);
+            ExpandTo(tree, ino, aEnd);
+            PreallocateHoles(tree, ino, aStart, aEnd - aStart, keepSize: true, path);
         }
         d = DirtyOf(tree, ino);
         d.Size = size;

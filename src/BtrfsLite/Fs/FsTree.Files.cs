@@ -141,12 +141,13 @@ public sealed partial class FsTree
     }
 
     /// <summary>
-    /// The kernel's NOCOW check for a write into preallocated space: [start, end) (sectors) lies inside prealloc extents
-    /// that only this inode references (no other item, inode, subvolume or snapshot), so the data can go to the
-    /// extent's own blocks and no new extent is needed.
+    /// The kernel's NOCOW check for a write into preallocated space: the inode is flagged PREALLOC and [start, end)
+    /// (sectors) lies inside prealloc extents that only this inode references (no other item, inode, subvolume or
+    /// snapshot), so the data can go to the extent's own blocks and no new extent is needed.
     /// </summary>
     public bool CanWriteInPlace(ulong ino, ulong start, ulong end, List<FileExtent>? extents = null)
     {
+        if ((ReadInode(ino).Flags & InodeFlags.Prealloc) == 0) return false;
         extents ??= ReadExtents(ino);
         ulong pos = start;
         foreach (var e in extents)

@@ -37,12 +37,8 @@ public static class QgroupAccounting
                 var leaf = new Leaf(buf);
                 for (int i = 0; i < leaf.NrItems; i++)
                 {
-                    if (leaf.KeyType(i) != ItemType.ExtentData) continue;
-                    var d = leaf.Data(i);
-                    if (d.Length < FileExtentItem.Size) continue;
-                    var fe = new FileExtentItem(d);
-                    if (fe.Type == FileExtentType.Inline || fe.DiskBytenr == 0) continue;
-                    if (!dataRoots.TryGetValue(fe.DiskBytenr, out var dr)) dataRoots[fe.DiskBytenr] = dr = (fe.DiskNumBytes, new List<ulong>(1));
+                    if (leaf.KeyType(i) != ItemType.ExtentData || !FileExtentItem.TryGetDataRef(leaf.Data(i), out ulong bytenr, out ulong numBytes, out _)) continue;
+                    if (!dataRoots.TryGetValue(bytenr, out var dr)) dataRoots[bytenr] = dr = (numBytes, new List<ulong>(1));
                     if (!dr.Roots.Contains(root.TreeId)) dr.Roots.Add(root.TreeId);
                 }
             }

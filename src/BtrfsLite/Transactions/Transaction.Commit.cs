@@ -97,12 +97,11 @@ public sealed partial class Transaction
     public void Commit()
     {
         ThrowIfReadOnly();
+        // Nothing changed: no new generation (a superblock of generation N+1 over a root tree of generation N
+        // would fail the parent transid check of every reader), and the image stays byte for byte as it was.
         if (!HasChanges)
         {
-            // Nothing changed: no new generation (a superblock of generation N+1 over a root tree of generation N
-            // would fail the parent transid check of every reader), and the image stays byte for byte as it was.
-            _done = true;
-            State.EndTransaction(this, committed: true);
+            EndWithoutWriting();
             return;
         }
         bool accounted = false;
@@ -123,14 +122,14 @@ public sealed partial class Transaction
             changed |= UpdateRootItems();
             if (!changed && _refs.Count == 0 && _pendingChunks.Count == 0) break;
         }
-        if (_dirty.Count == 0 && !State.SysChunkArrayDirty)
-        {
-            // Still nothing to write (changes that cancelled out): no new generation, as above.
-            _done = true;
-            State.EndTransaction(this, committed: true);
-            return;
-        }
-        WriteOut();
+        if (_dirty.Count == 0 && !State.SysChunkArrayDirty) EndWithoutWriting(); // changes that cancelled out: as above
+        else WriteOut();
+    }
+
+    private void EndWithoutWriting()
+    {
+        _done = true;
+        State.EndTransaction(this, committed: true);
     }
 
     private bool InsertPendingChunks()

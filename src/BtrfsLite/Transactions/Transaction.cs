@@ -202,12 +202,8 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         var leaf = new Leaf(block);
         for (int i = 0; i < leaf.NrItems; i++)
         {
-            if (leaf.KeyType(i) != ItemType.ExtentData) continue;
-            var d = leaf.Data(i);
-            if (d.Length < FileExtentItem.Size) continue;
-            var fe = new FileExtentItem(d);
-            if (fe.Type == FileExtentType.Inline || fe.DiskBytenr == 0) continue;
-            f(new Edge(true, fe.DiskBytenr, 0, fe.DiskNumBytes, leaf.KeyObjectId(i), leaf.KeyOffset(i) - fe.Offset));
+            if (leaf.KeyType(i) != ItemType.ExtentData || !FileExtentItem.TryGetDataRef(leaf.Data(i), out ulong bytenr, out ulong numBytes, out ulong extentOffset)) continue;
+            f(new Edge(true, bytenr, 0, numBytes, leaf.KeyObjectId(i), leaf.KeyOffset(i) - extentOffset));
         }
     }
 

@@ -20,7 +20,11 @@ public static class WorkloadRunner
             ulong? written = step.IsWrite ? 0 : null;
             try
             {
-                written = Execute(session, step);
+                if (Execute(session, step) is WriteResult w)
+                {
+                    written = w.Written;
+                    errno = w.Errno; // a short write: the prefix stays, the step failed
+                }
             }
             catch (FsException ex)
             {
@@ -32,16 +36,12 @@ public static class WorkloadRunner
                 errno = "ENOSPC";
                 message = ex.Message;
             }
-            if (step.IsWrite && written is null) written = 0;
-            if (written is ulong w && step.IsWrite && errno == null && w < WriteLength(step)) errno = "EDQUOT";
             onStep(new StepResult(step.Number, step.Line, errno == null, errno, written, session.Counters(), message));
         }
     }
 
-    private static ulong WriteLength(WorkloadStep s) => Workload.ParseSize(s.Args[2], "", true);
-
-    /// <summary>Runs one step; returns the bytes written for a write step.</summary>
-    private static ulong? Execute(FsSession s, WorkloadStep step)
+    /// <summary>Runs one step; returns the outcome of a write step (null for the others).</summary>
+    private static WriteResult? Execute(FsSession s, WorkloadStep step)
     {
         var x = step.Args;
         string where = $"step {step.Number}";
@@ -91,18 +91,18 @@ public static class WorkloadRunner
     }
 
     /// <summary>A pwrite of len bytes in 1 MiB calls: stops at the first short one (its prefix counts).</summary>
-    private static ulong Write(FsSession s, string path, ulong offset, ulong len, ulong? seed)
+    private static WriteResult Write(FsSession s, string path, ulong offset, ulong len, ulong? seed)
     {
         var block = WorkloadData.Block(seed);
-        if (len == 0) { s.Write(path, offset, ReadOnlySpan<byte>.Empty); return 0; }
+        if (len == 0) return s.Write(path, offset, ReadOnlySpan<byte>.Empty);
         ulong done = 0;
         while (done < len)
         {
             int n = (int)Math.Min((ulong)WorkloadData.BlockSize, len - done);
             var r = s.Write(path, offset + done, block.AsSpan(0, n));
             done += r.Written;
-            if (!r.Complete) break;
+            if (!r.Complete) return new WriteResult(done, r.Errno);
         }
-        return done;
+        return new WriteResult(done, null);
     }
 }
