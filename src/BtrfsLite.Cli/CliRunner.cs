@@ -15,6 +15,7 @@ public static class CliRunner
             foreach (var e in parse.Errors) Console.Error.WriteLine($"ERROR: {e.Message}");
             return ExitCodes.Usage;
         }
+        Commands.FsCli.Wait = parse.GetValue(Commands.FsCli.WaitOption);
         try
         {
             // System.CommandLine's default handler would print a stack trace and return 1; map exceptions here instead.
@@ -25,6 +26,12 @@ public static class CliRunner
             // The file system refused the operation (ENOENT, EEXIST, ENOTEMPTY, ...): the transaction was aborted.
             Console.Error.WriteLine($"ERROR: {ex.Message}");
             return ExitCodes.Findings;
+        }
+        catch (ImageInUseException ex)
+        {
+            // Another program holds the image, or a mounted file system uses it: nothing was read or written.
+            Console.Error.WriteLine($"ERROR: {ex.Message}");
+            return ExitCodes.InUse;
         }
         catch (BtrfsUnsupportedException ex)
         {

@@ -16,4 +16,6 @@ public static class ExitCodes
     public const int IoError = 5;
     /// <summary>The library refused to go on from an internal state (a bug to report); the image keeps its last commit.</summary>
     public const int Internal = 6;
+    /// <summary>The image is in use: another program holds its lock (without --wait), or a mounted file system uses it. Nothing was read or written.</summary>
+    public const int InUse = 7;
 }

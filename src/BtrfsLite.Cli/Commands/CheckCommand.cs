@@ -22,16 +22,17 @@ internal static class CheckCommand
         var format = new Option<string>("--format") { Description = "output format: text (btrfs check compatible) or json", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "json");
         var progress = new Option<bool>("--progress", "-p") { Description = "show progress (on a terminal)" };
+        var force = FsCli.ForceMountedOption();
         var cmd = new Command("check", "check a btrfs image read-only, like btrfs check (exit 0 clean, 1 errors found)")
         {
-            image, qgroupReport, dataCsum, format, progress,
+            image, qgroupReport, dataCsum, format, progress, force,
         };
         cmd.SetAction(pr => Run(pr.GetValue(image)!, pr.GetValue(qgroupReport), pr.GetValue(dataCsum),
-            pr.GetValue(format) == "json", pr.GetValue(progress)));
+            pr.GetValue(format) == "json", pr.GetValue(progress), pr.GetValue(force)));
         return cmd;
     }
 
-    private static int Run(string path, bool qgroupOnly, bool checkDataCsum, bool json, bool progress)
+    private static int Run(string path, bool qgroupOnly, bool checkDataCsum, bool json, bool progress, bool force)
     {
         var stdout = Console.Out;
         var stderr = Console.Error;
@@ -52,7 +53,7 @@ internal static class CheckCommand
         try
         {
             // A small node cache: the check phases read leaves raw or walk each tree once (8192 nodes = 128 MiB RSS).
-            fs = BtrfsImage.Open(path, new BtrfsImage.OpenOptions(CacheNodes: 1024));
+            fs = BtrfsImage.Open(path, new BtrfsImage.OpenOptions(CacheNodes: 1024, Wait: FsCli.Wait, AllowMounted: force));
         }
         catch (Exception ex) when (OpenFailure(ex, out int code))
         {
@@ -72,8 +73,9 @@ internal static class CheckCommand
                     stdout.WriteLine($"Print quota groups for {path}");
                     stdout.WriteLine($"UUID: {uuid}");
                 }
-                foreach (var w in fs.Warnings) stderr.WriteLine($"WARNING: {w}");
             }
+            // Always, JSON too: a mounted or short image is worth knowing about whatever the format.
+            foreach (var w in fs.Warnings) stderr.WriteLine($"WARNING: {w}");
 
             bool hasFst = (fs.Super.CompatRoFlags & CompatRoFlags.FreeSpaceTree) != 0;
             string PhaseName(string name) => name switch
@@ -167,6 +169,7 @@ internal static class CheckCommand
     {
         code = ex switch
         {
+            ImageInUseException => ExitCodes.InUse,
             BtrfsUnsupportedException => ExitCodes.Unsupported,
             InvalidDataException or KeyNotFoundException or ArgumentException or IndexOutOfRangeException => ExitCodes.Corrupt,
             IOException or UnauthorizedAccessException => ExitCodes.IoError,

@@ -127,6 +127,11 @@ internal static class CopyInCommand
             {
                 throw new FsException(ex.Errno, $"{ex.Message.Substring(ex.Errno.Length + 2)} ({Commits} earlier transaction(s) of this copy stay committed)");
             }
+            catch (IOException ex) when (Commits > 0 && ex is not ImageInUseException)
+            {
+                // An I/O error or ENOSPC: the batch that failed changed nothing; say what did commit.
+                throw new IOException($"{ex.Message} ({Commits} earlier transaction(s) of this copy stay committed; the failed one changed nothing)", ex);
+            }
             finally
             {
                 _tx?.Dispose();

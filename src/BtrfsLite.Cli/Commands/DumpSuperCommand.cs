@@ -14,7 +14,7 @@ internal static class DumpSuperCommand
         var full = new Option<bool>("--full", "-f") { Description = "Print full superblock information: sys_chunk_array and backup roots" };
         var all = new Option<bool>("--all", "-a") { Description = "Print every superblock copy (0, 1, 2) the device holds" };
         var super = new Option<int?>("--super", "-s") { Description = "Which copy to print (0, 1, 2)" };
-        var force = new Option<bool>("--force", "-F") { Description = "Dump a copy even when its magic is wrong" };
+        var force = new Option<bool>("--force", "-F") { Description = "Dump a copy even when its magic is wrong, and an image a mounted file system uses" };
         var format = new Option<string>("--format") { Description = "Output format", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "json");
         var image = new Argument<string>("image") { Description = "Image file or block device" };
@@ -30,7 +30,8 @@ internal static class DumpSuperCommand
             if (s != null && a) throw new ArgumentException("use either -a or -s N, not both");
             string path = pr.GetValue(image)!;
             var opt = new DumpSuperOptions { Full = pr.GetValue(full), All = a, Mirror = s ?? 0, Force = pr.GetValue(force), DeviceName = path };
-            using var dev = FileBlockDevice.Open(path, writable: false);
+            using var dev = FileBlockDevice.Open(path, new DeviceOpenOptions(Writable: false, Wait: FsCli.Wait, AllowMounted: pr.GetValue(force)));
+            if (dev.MountedWarning is string m) Console.Error.WriteLine($"WARNING: {m}: the superblock may change while it is read");
             using var stdout = Console.OpenStandardOutput();
             int rc;
             if (pr.GetValue(format) == "json")

@@ -21,9 +21,10 @@ internal static class DumpTreeCommand
         var format = new Option<string>("--format") { Description = "Output format", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "json");
         var image = new Argument<string>("image") { Description = "Image file or block device" };
+        var force = FsCli.ForceMountedOption();
         var cmd = new Command("dump-tree", "Dump tree blocks in the text form of btrfs inspect-internal dump-tree (btrfs-progs 6.2), or as JSON")
         {
-            tree, block, follow, bfs, dfs, format, image,
+            tree, block, follow, bfs, dfs, format, force, image,
         };
         cmd.SetAction(pr =>
         {
@@ -38,7 +39,8 @@ internal static class DumpTreeCommand
                 NameEncoding = Encoding.Latin1, // names pass through byte for byte on the Latin-1 stdout below
             };
             string path = pr.GetValue(image)!;
-            using var src = DumpSource.Open(path);
+            using var src = DumpSource.Open(path, FsCli.Wait, pr.GetValue(force));
+            if (src.Device is IO.FileBlockDevice { MountedWarning: string m }) Console.Error.WriteLine($"WARNING: {m}: the trees may change while they are read");
             foreach (var p in src.Problems) Console.Error.WriteLine($"ERROR: {p}");
             using var stdout = Console.OpenStandardOutput();
             DumpTreeWriter w;

@@ -62,7 +62,7 @@ internal static class FileCommands
                 : src is null or "-" ? Console.OpenStandardInput()
                 : File.OpenRead(src);
             using (input)
-            using (var s = FsCli.OpenSession(pr.GetValue(image)!))
+            FsCli.InSession(pr.GetValue(image)!, s =>
             {
                 // Buffered writes in 8 MiB pieces: a limit reached part-way keeps the prefix (the kernel's short write).
                 var buf = new byte[8 << 20];
@@ -73,10 +73,10 @@ internal static class FileCommands
                 {
                     var r = s.Write(p, off + total, buf.AsSpan(0, got));
                     total += r.Written;
-                    if (!r.Complete) throw new FsException(r.Errno!, $"'{p}': stopped after {total} bytes (the qgroup limit was reached)");
+                    if (!r.Complete) throw new FsException(r.Errno!, $"'{p}': the qgroup limit was reached after {total} bytes; nothing was written");
                     if (got == 0) break;
                 }
-            }
+            });
             return ExitCodes.Ok;
         });
         return cmd;
@@ -86,10 +86,11 @@ internal static class FileCommands
     {
         var image = FsCli.ImageArgument();
         var path = FsCli.PathArgument("path", "file to print");
-        var cmd = new Command("cat", "copy a file's bytes to stdout (read-only)") { image, path };
+        var force = FsCli.ForceMountedOption();
+        var cmd = new Command("cat", "copy a file's bytes to stdout (read-only)") { image, path, force };
         cmd.SetAction(pr =>
         {
-            using var fs = FsCli.Open(pr.GetValue(image)!, writable: false);
+            using var fs = FsCli.Open(pr.GetValue(image)!, writable: false, pr.GetValue(force));
             var p = pr.GetValue(path)!;
             if (fs.Stat(p).IsSymlink) throw new FsException("EINVAL", $"'{p}' is a symlink (to '{fs.ReadLink(p)}'); symlinks are not followed");
             using var stdout = Console.OpenStandardOutput();
@@ -105,10 +106,11 @@ internal static class FileCommands
         var image = FsCli.ImageArgument();
         var path = new Argument<string>("path") { Description = "directory or file (default: the top level)", DefaultValueFactory = _ => "/" };
         var longFormat = new Option<bool>("--long", "-l") { Description = "mode, links, uid, gid, size, mtime (UTC), name, -> target" };
-        var cmd = new Command("ls", "list a directory, sorted by name (read-only)") { image, path, longFormat };
+        var force = FsCli.ForceMountedOption();
+        var cmd = new Command("ls", "list a directory, sorted by name (read-only)") { image, path, longFormat, force };
         cmd.SetAction(pr =>
         {
-            using var fs = FsCli.Open(pr.GetValue(image)!, writable: false);
+            using var fs = FsCli.Open(pr.GetValue(image)!, writable: false, pr.GetValue(force));
             var p = pr.GetValue(path)!;
             var entries = fs.List(p).OrderBy(e => e.Name, StringComparer.Ordinal).ToList();
             bool isDir = fs.Stat(p).IsDir;
@@ -178,8 +180,7 @@ internal static class FileCommands
         {
             ulong off = FsCli.ParseSize(pr.GetValue(offset)!, "--offset");
             ulong len = FsCli.ParseSize(pr.GetValue(length)!, "--length", allowZero: false);
-            using var s = FsCli.OpenSession(pr.GetValue(image)!);
-            s.PunchHole(pr.GetValue(path)!, off, len);
+            FsCli.InSession(pr.GetValue(image)!, s => s.PunchHole(pr.GetValue(path)!, off, len));
             return ExitCodes.Ok;
         });
         return cmd;
@@ -194,8 +195,7 @@ internal static class FileCommands
         cmd.SetAction(pr =>
         {
             ulong sz = FsCli.ParseSize(pr.GetValue(size)!, "--size");
-            using var s = FsCli.OpenSession(pr.GetValue(image)!);
-            s.Truncate(pr.GetValue(path)!, sz);
+            FsCli.InSession(pr.GetValue(image)!, s => s.Truncate(pr.GetValue(path)!, sz));
             return ExitCodes.Ok;
         });
         return cmd;
@@ -213,8 +213,7 @@ internal static class FileCommands
         {
             ulong off = FsCli.ParseSize(pr.GetValue(offset)!, "--offset");
             ulong len = FsCli.ParseSize(pr.GetValue(length)!, "--length", allowZero: false);
-            using var s = FsCli.OpenSession(pr.GetValue(image)!);
-            s.Fallocate(pr.GetValue(path)!, off, len, pr.GetValue(keep));
+            FsCli.InSession(pr.GetValue(image)!, s => s.Fallocate(pr.GetValue(path)!, off, len, pr.GetValue(keep)));
             return ExitCodes.Ok;
         });
         return cmd;

@@ -15,11 +15,35 @@ internal static class FsCli
 
     public static Argument<string> PathArgument(string name, string description) => new(name) { Description = description };
 
+    /// <summary>The global <c>--wait</c>: wait for another program's lock on the image instead of exiting 7.</summary>
+    public static readonly Option<bool> WaitOption = new("--wait")
+    {
+        Description = "when another program holds the image, wait for it instead of failing (exit 7); a mounted image is never waited for",
+        Recursive = true,
+    };
+
+    /// <summary>Set from <see cref="WaitOption"/> before a command runs.</summary>
+    public static bool Wait { get; set; }
+
+    /// <summary>The <c>--force</c> of reading commands: read an image a mounted file system uses.</summary>
+    public static Option<bool> ForceMountedOption() => new("--force")
+    {
+        Description = "read the image even when a mounted file system uses it (the result may be inconsistent)",
+    };
+
     /// <summary>Opens the image for one command. Writable commands commit one transaction per change.</summary>
-    public static Filesystem Open(string image, bool writable)
+    public static Filesystem Open(string image, bool writable, bool force = false)
     {
         RequireImage(image);
-        return writable ? Filesystem.Open(image) : Filesystem.OpenReadOnly(image);
+        var fs = writable ? Filesystem.Open(image, wait: Wait) : Filesystem.OpenReadOnly(image, wait: Wait, allowMounted: force);
+        if (!writable) PrintWarnings(fs.Image);
+        return fs;
+    }
+
+    /// <summary>What the open tolerated (a mounted image read with --force, a device shorter than the file system): once, on stderr.</summary>
+    public static void PrintWarnings(BtrfsImage image)
+    {
+        foreach (var w in image.Warnings) Console.Error.WriteLine($"WARNING: {w}");
     }
 
     private static void RequireImage(string image)
@@ -29,13 +53,24 @@ internal static class FsCli
     }
 
     /// <summary>
-    /// Opens the image for a data command (write, punch, truncate, fallocate): through <see cref="FsSession"/>, so the
-    /// qgroup reservations and limits apply as on the kernel; everything is written back and committed at the end.
+    /// Runs a data command (write, punch, truncate, fallocate) through <see cref="FsSession"/>, so the qgroup
+    /// reservations and limits apply as on the kernel; everything is written back and committed at the end. All or
+    /// nothing: when the command fails, the session is aborted and the image keeps its last commit.
     /// </summary>
-    public static FsSession OpenSession(string image)
+    public static void InSession(string image, Action<FsSession> body)
     {
         RequireImage(image);
-        return FsSession.Open(image);
+        using var s = FsSession.Open(image, wait: Wait);
+        try
+        {
+            body(s);
+            s.Sync();
+        }
+        catch
+        {
+            s.Abort("the command failed");
+            throw;
+        }
     }
 
     /// <summary>A byte count: digits with an optional K/M/G/T suffix (powers of 1024); 0 allowed where <paramref name="allowZero"/>.</summary>

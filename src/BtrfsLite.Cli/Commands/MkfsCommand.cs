@@ -72,31 +72,38 @@ internal static class MkfsCommand
         if (rootdir != null) return RunRootDir(path, opt, force, rootdir);
         if (Directory.Exists(path)) throw new ArgumentException($"{path} is a directory");
         bool exists = File.Exists(path);
-        bool isBlock = false;
-        long existingLength = 0;
-        if (exists)
-        {
-            using var probe = FileBlockDevice.Open(path, writable: false);
-            isBlock = probe.IsBlockDevice;
-            existingLength = probe.Length;
-            if (!force && HasBtrfsMagic(probe))
-                throw new ArgumentException($"{path} already contains a btrfs filesystem (magic _BHRfS_M found); use --force to overwrite it");
-            if (!force && !LooksEmpty(probe))
-                throw new ArgumentException($"{path} is not empty (data in its first MiB); use --force to overwrite it");
-        }
-        else if (opt.Size == null)
-            throw new ArgumentException($"{path} does not exist: give --size to create it");
+        if (!exists && opt.Size == null) throw new ArgumentException($"{path} does not exist: give --size to create it");
 
-        // Everything is checked before the file is touched: a bad option never destroys data.
-        long size = opt.Size ?? existingLength;
-        ImageBuilder.Validate(opt, isBlock ? existingLength : size);
-
+        // One handle from the first look to the last write: locked exclusively (and O_EXCL on a block device), refused
+        // when mounted; nothing changes before every check passed, so a bad option never destroys data.
         ImageSummary s;
-        // A file is recreated sparse at the requested size, so nothing of an old image survives and runs are reproducible.
-        using (var dev = isBlock ? FileBlockDevice.Open(path, writable: true) : FileBlockDevice.Create(path, size))
-            s = ImageBuilder.Create(dev, opt);
+        using (var dev = FileBlockDevice.OpenForCreate(path, FsCli.Wait))
+        {
+            try
+            {
+                if (exists) RefuseExisting(dev, path, force);
+                long size = opt.Size ?? dev.Length;
+                ImageBuilder.Validate(opt, dev.IsBlockDevice ? dev.Length : size);
+                // A file is recreated sparse at the requested size, so nothing of an old image survives and runs are reproducible.
+                if (!dev.IsBlockDevice) dev.Recreate(size);
+                s = ImageBuilder.Create(dev, opt);
+            }
+            catch
+            {
+                if (!exists) TryDelete(path);
+                throw;
+            }
+        }
         PrintSummary(path, s);
         return ExitCodes.Ok;
+    }
+
+    private static void RefuseExisting(IBlockDevice dev, string path, bool force)
+    {
+        if (!force && HasBtrfsMagic(dev))
+            throw new ArgumentException($"{path} already contains a btrfs filesystem (magic _BHRfS_M found); use --force to overwrite it");
+        if (!force && !LooksEmpty(dev))
+            throw new ArgumentException($"{path} is not empty (data in its first MiB); use --force to overwrite it");
     }
 
     /// <summary>
@@ -108,18 +115,21 @@ internal static class MkfsCommand
     {
         if (Directory.Exists(path)) throw new ArgumentException($"{path} is a directory");
         if (!Directory.Exists(rootdir)) throw new ArgumentException($"--rootdir '{rootdir}' is not a directory");
-        bool isBlock = false;
-        long existingLength = 0;
-        if (File.Exists(path))
+        bool exists = File.Exists(path);
+        using var dev = FileBlockDevice.OpenForCreate(path, FsCli.Wait);
+        try { return RunRootDir(dev, path, exists, opt, force, rootdir); }
+        catch
         {
-            using var probe = FileBlockDevice.Open(path, writable: false);
-            isBlock = probe.IsBlockDevice;
-            existingLength = probe.Length;
-            if (!force && HasBtrfsMagic(probe))
-                throw new ArgumentException($"{path} already contains a btrfs filesystem (magic _BHRfS_M found); use --force to overwrite it");
-            if (!force && !LooksEmpty(probe))
-                throw new ArgumentException($"{path} is not empty (data in its first MiB); use --force to overwrite it");
+            if (!exists) TryDelete(path);
+            throw;
         }
+    }
+
+    private static int RunRootDir(FileBlockDevice dev, string path, bool exists, ImageOptions opt, bool force, string rootdir)
+    {
+        bool isBlock = dev.IsBlockDevice;
+        long existingLength = dev.Length;
+        if (exists) RefuseExisting(dev, path, force);
         var stderr = Console.Error;
         bool fancy = !Console.IsErrorRedirected;
         RootDirScan? scan = null;
@@ -135,7 +145,7 @@ internal static class MkfsCommand
         var started = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            using var dev = isBlock ? FileBlockDevice.Open(path, writable: true) : FileBlockDevice.Create(path, size);
+            if (!isBlock) dev.Recreate(size);
             if (fancy)
             {
                 (ImageSummary?, RootDirResult?) res = default;

@@ -148,9 +148,10 @@ internal static class QuotaCommands
         };
         var format = new Option<string>("--format") { Description = "output format: text (btrfs qgroup show of btrfs-progs 6.2) or json", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "json");
+        var force = FsCli.ForceMountedOption();
         var cmd = new Command("show", "list qgroups: referenced and exclusive sizes, limits, relations and paths (read-only)")
         {
-            image, parent, child, rfer, excl, raw, human, iec, si, kb, mb, gb, tb, reserved, format,
+            image, parent, child, rfer, excl, raw, human, iec, si, kb, mb, gb, tb, reserved, format, force,
         };
         cmd.SetAction(pr =>
         {
@@ -162,7 +163,7 @@ internal static class QuotaCommands
                 Parent = pr.GetValue(parent), Child = pr.GetValue(child), MaxReferenced = pr.GetValue(rfer), MaxExclusive = pr.GetValue(excl),
                 Reserved = pr.GetValue(reserved), Unit = unit, Decimal = pr.GetValue(si) && !pr.GetValue(iec),
             };
-            using var fs = FsCli.Open(pr.GetValue(image)!, writable: false);
+            using var fs = FsCli.Open(pr.GetValue(image)!, writable: false, pr.GetValue(force));
             var state = QgroupTree.Read(fs.Image) ?? throw new FsException("ENOTCONN", "can't list qgroups: quotas not enabled");
             if ((state.Status & QgroupStatusFlags.On) == 0) Console.Error.WriteLine("WARNING: quota disabled, qgroup data may be out of date");
             else if ((state.Status & QgroupStatusFlags.Rescan) != 0) Console.Error.WriteLine("WARNING: rescan is running, qgroup data may be incorrect");

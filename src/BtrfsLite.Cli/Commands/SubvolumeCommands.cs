@@ -75,10 +75,11 @@ internal static class SubvolumeCommands
     private static Command ListCmd()
     {
         var image = FsCli.ImageArgument();
-        var cmd = new Command("list", "list subvolumes like 'btrfs subvolume list': ID, gen, top level, path (read-only)") { image };
+        var force = FsCli.ForceMountedOption();
+        var cmd = new Command("list", "list subvolumes like 'btrfs subvolume list': ID, gen, top level, path (read-only)") { image, force };
         cmd.SetAction(pr =>
         {
-            using var fs = FsCli.Open(pr.GetValue(image)!, writable: false);
+            using var fs = FsCli.Open(pr.GetValue(image)!, writable: false, pr.GetValue(force));
             foreach (var (s, path) in ListWithPaths(fs))
                 Console.Out.WriteLine($"ID {s.Id} gen {s.Generation} top level {s.ParentId} path {path}");
             return ExitCodes.Ok;

@@ -135,7 +135,6 @@ internal static class CsumChecker
         var src = new LeafSource(img);
         ulong leafNr = ulong.MaxValue;
         byte[]? leafBuf = null;
-        int reported = 0;
         foreach (var c in walk.CsumItems)
         {
             if (!c.WellFormed) continue;
@@ -168,7 +167,7 @@ internal static class CsumChecker
                 {
                     uint want = Le.U32(sums, (i + k) * Checksums.CsumSize);
                     uint got = Checksums.Crc32C(span.Slice(k * ss, ss));
-                    if (want != got && reported++ < 1000)
+                    if (want != got) // every bad sector counts, as in btrfs check
                         report.Add(FindingCode.CsumMismatch, T, c.Leaf, c.Slot,
                             $"mirror 1 bytenr {logical + (ulong)k * (ulong)ss} csum 0x{got:x8} expected csum 0x{want:x8}");
                 }

@@ -43,3 +43,31 @@ internal static class Throw
     [DoesNotReturn]
     public static void Unsupported(string message) => throw new BtrfsUnsupportedException(message);
 }
+
+/// <summary>
+/// The image is in use: another program holds its lock (a btrfslite writer, or readers while we want to write), or a
+/// mounted file system uses it. Nothing was read or written. The CLI exits 7.
+/// </summary>
+public sealed class ImageInUseException : IOException
+{
+    public ImageInUseException(string image, bool mounted, string message) : base(message)
+    {
+        Image = image;
+        Mounted = mounted;
+    }
+
+    /// <summary>The path that was opened.</summary>
+    public string Image { get; }
+    /// <summary>True when a mounted file system uses it (never waited for); false when a lock holder does.</summary>
+    public bool Mounted { get; }
+}
+
+/// <summary>
+/// ENOSPC: no free space for an allocation. Before the commit point it aborts the operation (and, when a tree change
+/// was half done, the transaction); the last commit stays.
+/// </summary>
+public sealed class NoSpaceException : IOException
+{
+    public NoSpaceException(string message) : base("ENOSPC: " + message) { }
+    public string Errno => "ENOSPC";
+}

@@ -40,6 +40,7 @@ public sealed class BtrfsImage : IDisposable
         NodeSize = (int)sb.NodeSize;
         SectorSize = (int)sb.SectorSize;
         Generation = sb.Generation;
+        CheckDeviceSize(dev, sb, options.Writable);
         if (sb.LogRoot != 0) Warnings.Add($"log tree at {sb.LogRoot} is not replayed (mount the filesystem once to replay it)");
         Chunks = ChunkMap.FromSysChunkArray(sb);
         Nodes = new NodeCache(dev, Chunks, Fsid, NodeSize, options.CacheNodes);
@@ -52,13 +53,24 @@ public sealed class BtrfsImage : IDisposable
     /// <param name="Writable">Open the device read-write.</param>
     /// <param name="CacheNodes">Tree blocks kept in the node cache.</param>
     /// <param name="VerifySuperCsum">Refuse a superblock whose checksum is wrong. The checker turns this off to report it as a finding.</param>
-    public sealed record OpenOptions(bool Writable = false, int CacheNodes = 8192, bool VerifySuperCsum = true);
+    /// <param name="Wait">Wait for another program's lock on the image instead of failing with <see cref="ImageInUseException"/>.</param>
+    /// <param name="AllowMounted">Read-only: open an image a mounted file system uses (a warning says its state may be inconsistent).</param>
+    public sealed record OpenOptions(bool Writable = false, int CacheNodes = 8192, bool VerifySuperCsum = true, bool Wait = false, bool AllowMounted = false);
 
+    /// <summary>
+    /// Opens an image file or block device: locked (exclusively for writing, shared for reading) and refused when a
+    /// mounted file system uses it (reading: unless <see cref="OpenOptions.AllowMounted"/>); see <see cref="FileBlockDevice.Open(string, DeviceOpenOptions)"/>.
+    /// </summary>
     public static BtrfsImage Open(string path, OpenOptions? options = null)
     {
         options ??= new OpenOptions();
-        var dev = FileBlockDevice.Open(path, options.Writable);
-        try { return new BtrfsImage(dev, true, options); }
+        var dev = FileBlockDevice.Open(path, new DeviceOpenOptions(options.Writable, options.Wait, options.AllowMounted && !options.Writable));
+        try
+        {
+            var img = new BtrfsImage(dev, true, options);
+            if (dev.MountedWarning is string m) img.Warnings.Insert(0, $"{m}: the file system may change while it is read; results may be inconsistent");
+            return img;
+        }
         catch { dev.Dispose(); throw; }
     }
 
@@ -93,6 +105,19 @@ public sealed class BtrfsImage : IDisposable
             Throw.Corrupt($"superblock root level {sb.RootLevel} / chunk root level {sb.ChunkRootLevel} out of range", Superblock.PrimaryOffset);
         if (sb.Root % ss != 0 || sb.ChunkRoot % ss != 0)
             Throw.Corrupt($"superblock root {sb.Root} or chunk_root {sb.ChunkRoot} not sector aligned", Superblock.PrimaryOffset);
+    }
+
+    /// <summary>
+    /// A device shorter than the file system (a truncated image, a too small device) is refused for writing: the kernel
+    /// would not mount it, and new chunks could land past its end. Reading goes on with a warning.
+    /// </summary>
+    private void CheckDeviceSize(IBlockDevice dev, Superblock sb, bool writable)
+    {
+        ulong want = Math.Max(sb.TotalBytes, sb.DevItem.TotalBytes);
+        if ((ulong)dev.Length >= want) return;
+        string msg = $"{dev.Name}: the device is {dev.Length} bytes, shorter than the file system's total_bytes {want}";
+        if (writable) Throw.Corrupt(msg + "; refusing to write (restore the missing bytes, or read it read-only)", Superblock.PrimaryOffset);
+        Warnings.Add(msg + "; reading what is there");
     }
 
     private static bool IsPow2(uint v) => v != 0 && (v & (v - 1)) == 0;

@@ -32,12 +32,16 @@ public sealed class Filesystem : IDisposable
         _options = options ?? new FilesystemOptions();
     }
 
-    public static Filesystem Open(string path, FilesystemOptions? options = null) =>
-        new(BtrfsImage.Open(path, new BtrfsImage.OpenOptions(Writable: true)), options);
+    /// <summary>Opens an image for changes: exclusively locked, refused when mounted (<see cref="BtrfsImage.Open(string, BtrfsImage.OpenOptions?)"/>).</summary>
+    /// <param name="wait">Wait for another program's lock instead of failing with <see cref="ImageInUseException"/>.</param>
+    public static Filesystem Open(string path, FilesystemOptions? options = null, bool wait = false) =>
+        new(BtrfsImage.Open(path, new BtrfsImage.OpenOptions(Writable: true, Wait: wait)), options);
 
     /// <summary>Opens an image read-only: reads (ReadAll, ReadTo, Stat, List, ReadLink, ListSubvolumes) only.</summary>
-    public static Filesystem OpenReadOnly(string path, FilesystemOptions? options = null) =>
-        new(BtrfsImage.Open(path, new BtrfsImage.OpenOptions(Writable: false)), options);
+    /// <param name="wait">Wait for a writer's lock instead of failing with <see cref="ImageInUseException"/>.</param>
+    /// <param name="allowMounted">Read an image a mounted file system uses (its state may be inconsistent; a warning says so).</param>
+    public static Filesystem OpenReadOnly(string path, FilesystemOptions? options = null, bool wait = false, bool allowMounted = false) =>
+        new(BtrfsImage.Open(path, new BtrfsImage.OpenOptions(Writable: false, Wait: wait, AllowMounted: allowMounted)), options);
 
     public BtrfsImage Image { get; }
 

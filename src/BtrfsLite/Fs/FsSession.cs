@@ -59,8 +59,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         ReloadQuota();
     }
 
-    public static FsSession Open(string path, FsSessionOptions? options = null) =>
-        new(Filesystem.Open(path, options?.Filesystem), options);
+    /// <summary>Opens an image for a session: exclusively locked, refused when mounted.</summary>
+    /// <param name="wait">Wait for another program's lock instead of failing with <see cref="ImageInUseException"/>.</param>
+    public static FsSession Open(string path, FsSessionOptions? options = null, bool wait = false) =>
+        new(Filesystem.Open(path, options?.Filesystem, wait), options);
 
     public Filesystem Filesystem => _fs;
     public BtrfsImage Image => _fs.Image;
@@ -86,21 +88,70 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private Transaction Tx()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfAborted();
         return _tx ??= _fs.BeginTransaction();
+    }
+
+    private string? _aborted;
+
+    /// <summary>Why the session was aborted (nothing after the last commit is kept), or null.</summary>
+    public string? AbortReason => _aborted;
+
+    private void ThrowIfAborted()
+    {
+        // The kernel's transaction abort turns the file system read-only: later changes fail with EROFS.
+        if (_aborted != null) throw new FsException("EROFS", $"the session was aborted ({_aborted}); nothing after the last commit was written");
+    }
+
+    /// <summary>
+    /// The failure policy of every operation, as an exception filter (it never catches): an <see cref="FsException"/>
+    /// is the file system's answer (ENOENT, EDQUOT, a partial ENOSPC fallocate...) and leaves a consistent state to go on
+    /// from; anything else (ENOSPC or an I/O error half-way through a tree change, a corrupt block, a bug) aborts the
+    /// running transaction: nothing since the last commit reaches the image.
+    /// </summary>
+    private bool AbortOn(Exception ex)
+    {
+        if (ex is not FsException && _aborted == null) Abort(ex.Message);
+        return false;
+    }
+
+    /// <summary>
+    /// Drops everything since the last commit (the running transaction, dirty pages, their reservations) and ends the
+    /// session: the image keeps its last commit, later calls fail with EROFS and <see cref="Dispose"/> commits nothing.
+    /// A one-shot command calls this when it fails, so that a failed command changes nothing.
+    /// </summary>
+    public void Abort(string reason = "aborted by the caller")
+    {
+        if (_aborted != null) return;
+        _aborted = reason;
+        var tx = _tx;
+        _tx = null;
+        tx?.Dispose();
+        _dirty.Clear();
+        _files.Clear();
+        _dirtyBytes = 0;
     }
 
     /// <summary>Writes back every dirty page and commits the running transaction (sync(2) / `btrfs filesystem sync`).</summary>
     public void Sync()
     {
-        WritebackAll(null);
-        Commit();
+        try
+        {
+            WritebackAll(null);
+            Commit();
+        }
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>Writes back the file's dirty pages into the running transaction (no commit: fsync logs, it does not commit).</summary>
     public void Fsync(string path)
     {
-        var loc = _fs.Resolve(Tx(), path);
-        Writeback(loc.Tree, loc.Ino, 0, ulong.MaxValue);
+        try
+        {
+            var loc = _fs.Resolve(Tx(), path);
+            Writeback(loc.Tree, loc.Ino, 0, ulong.MaxValue);
+        }
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>The flush of the EDQUOT retry: write back all dirty data of the subvolume and commit.</summary>
@@ -122,6 +173,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
 
     private void Commit()
     {
+        ThrowIfAborted();
         if (_tx == null) return;
         var tx = _tx;
         _tx = null;
@@ -168,30 +220,34 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// </summary>
     public WriteResult Write(string path, ulong offset, ReadOnlySpan<byte> data)
     {
-        var (tree, ino) = OpenOrCreate(path);
-        if (data.Length == 0) return new WriteResult(0, null);
-        ExpandTo(tree, ino, offset);
-        ulong len = (ulong)data.Length;
-        var q = Qgroups;
-        // The whole range at once when it fits without a flush (page by page would never fail then either).
-        if (q == null || !QgroupReservations.IsSubvolumeRoot(tree) || TryReserveRange(q, tree, ino, offset, len, noFlush: true))
+        try
         {
-            CopyToPages(tree, ino, offset, data);
-            if (_dirtyBytes > _options.DirtyThreshold) WritebackAll(null);
-            return new WriteResult(len, null);
+            var (tree, ino) = OpenOrCreate(path);
+            if (data.Length == 0) return new WriteResult(0, null);
+            ExpandTo(tree, ino, offset);
+            ulong len = (ulong)data.Length;
+            var q = Qgroups;
+            // The whole range at once when it fits without a flush (page by page would never fail then either).
+            if (q == null || !QgroupReservations.IsSubvolumeRoot(tree) || TryReserveRange(q, tree, ino, offset, len, noFlush: true))
+            {
+                CopyToPages(tree, ino, offset, data);
+                if (_dirtyBytes > _options.DirtyThreshold) WritebackAll(null);
+                return new WriteResult(len, null);
+            }
+            // Otherwise as the kernel: page by page, each page reserving first (a failure flushes the
+            // subvolume, committing the pages copied so far, and retries once); the first page that still does not fit
+            // ends the write short. A page of a range that can be written in place goes on with metadata only.
+            ulong pos = offset, end = offset + len;
+            while (pos < end)
+            {
+                ulong next = Math.Min(end, (pos / Sector + 1) * Sector);
+                if (!TryReserveRange(q, tree, ino, pos, next - pos)) break;
+                CopyToPages(tree, ino, pos, data.Slice((int)(pos - offset), (int)(next - pos)));
+                pos = next;
+            }
+            return new WriteResult(pos - offset, pos < end ? "EDQUOT" : null);
         }
-        // Otherwise as the kernel: page by page, each page reserving first (a failure flushes the
-        // subvolume, committing the pages copied so far, and retries once); the first page that still does not fit
-        // ends the write short. A page of a range that can be written in place goes on with metadata only.
-        ulong pos = offset, end = offset + len;
-        while (pos < end)
-        {
-            ulong next = Math.Min(end, (pos / Sector + 1) * Sector);
-            if (!TryReserveRange(q, tree, ino, pos, next - pos)) break;
-            CopyToPages(tree, ino, pos, data.Slice((int)(pos - offset), (int)(next - pos)));
-            pos = next;
-        }
-        return new WriteResult(pos - offset, pos < end ? "EDQUOT" : null);
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>
@@ -453,31 +509,39 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
 
     public void Mkdir(string path)
     {
-        var (dir, name) = NewEntry(path);
-        ReserveMetaItems(dir.Tree);
-        _fs.TreeOf(Tx(), dir.Tree).Mkdir(dir.Ino, name);
+        try
+        {
+            var (dir, name) = NewEntry(path);
+            ReserveMetaItems(dir.Tree);
+            _fs.TreeOf(Tx(), dir.Tree).Mkdir(dir.Ino, name);
+        }
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>Removes a file (or a directory tree): dirty data of an inode whose last link goes is dropped and its reservation freed at once.</summary>
     public void Remove(string path)
     {
-        _files.Clear();
-        var tx = Tx();
-        var (dir, name) = _fs.ResolveParent(tx, path);
-        var t = _fs.TreeOf(tx, dir.Tree);
-        if (!t.TryLookup(dir.Ino, name, out var l, out var type)) throw new FsException("ENOENT", $"'{path}' not found");
-        if (l.Type == ItemType.RootItem) throw new FsException("EPERM", $"'{path}' is a subvolume (use subvol delete)");
-        ReserveMetaItems(dir.Tree, enforce: false);
-        if (type == DirEntryType.Dir)
+        try
         {
-            foreach (var (child, _, _) in _fs.TreeOf(Tx(), dir.Tree).ReadDir(l.ObjectId))
-                Remove(path.TrimEnd('/') + "/" + System.Text.Encoding.UTF8.GetString(child));
-            _fs.TreeOf(Tx(), dir.Tree).Unlink(dir.Ino, name, allowDirectory: true);
-            return;
+            _files.Clear();
+            var tx = Tx();
+            var (dir, name) = _fs.ResolveParent(tx, path);
+            var t = _fs.TreeOf(tx, dir.Tree);
+            if (!t.TryLookup(dir.Ino, name, out var l, out var type)) throw new FsException("ENOENT", $"'{path}' not found");
+            if (l.Type == ItemType.RootItem) throw new FsException("EPERM", $"'{path}' is a subvolume (use subvol delete)");
+            ReserveMetaItems(dir.Tree, enforce: false);
+            if (type == DirEntryType.Dir)
+            {
+                foreach (var (child, _, _) in _fs.TreeOf(Tx(), dir.Tree).ReadDir(l.ObjectId))
+                    Remove(path.TrimEnd('/') + "/" + System.Text.Encoding.UTF8.GetString(child));
+                _fs.TreeOf(Tx(), dir.Tree).Unlink(dir.Ino, name, allowDirectory: true);
+                return;
+            }
+            t = _fs.TreeOf(Tx(), dir.Tree);
+            t.Unlink(dir.Ino, name);
+            if (!t.TryReadInode(l.ObjectId, out _)) Evict(dir.Tree, l.ObjectId); // the last link went: the inode is evicted
         }
-        t = _fs.TreeOf(Tx(), dir.Tree);
-        t.Unlink(dir.Ino, name);
-        if (!t.TryReadInode(l.ObjectId, out _)) Evict(dir.Tree, l.ObjectId); // the last link went: the inode is evicted
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     private void Evict(ulong tree, ulong ino)
@@ -493,37 +557,41 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// </summary>
     public void Truncate(string path, ulong size)
     {
-        var loc = _fs.Resolve(Tx(), path);
-        var t = _fs.TreeOf(Tx(), loc.Tree);
-        var info = t.ReadInode(loc.Ino);
-        if (!info.IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
-        ReserveMetaItems(loc.Tree, 2);
-        ulong cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
-        if (size >= cur)
+        try
         {
-            ExpandTo(loc.Tree, loc.Ino, size);
-            if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d)) d.Size = size;
-            _fs.TreeOf(Tx(), loc.Tree).Truncate(loc.Ino, Math.Max(size, _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino).Size));
-            return;
+            var loc = _fs.Resolve(Tx(), path);
+            var t = _fs.TreeOf(Tx(), loc.Tree);
+            var info = t.ReadInode(loc.Ino);
+            if (!info.IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+            ReserveMetaItems(loc.Tree, 2);
+            ulong cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
+            if (size >= cur)
+            {
+                ExpandTo(loc.Tree, loc.Ino, size);
+                if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d)) d.Size = size;
+                _fs.TreeOf(Tx(), loc.Tree).Truncate(loc.Ino, Math.Max(size, _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino).Size));
+                return;
+            }
+            ulong keep = (size + Sector - 1) / Sector * Sector;
+            DiscardPages(loc.Tree, loc.Ino, keep / Sector);
+            if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d))
+            {
+                if (d.Pages.TryGetValue(size / Sector, out var tail)) tail.AsSpan((int)(size % Sector)).Clear();
+                d.Size = size;
+                // btrfs_truncate waits for ordered IO from the new last sector on: that dirty page is written back now.
+                Writeback(loc.Tree, loc.Ino, size / Sector * Sector, ulong.MaxValue);
+            }
+            t = _fs.TreeOf(Tx(), loc.Tree);
+            var extents = t.ReadExtents(loc.Ino);
+            if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline) t.Truncate(loc.Ino, Math.Min(size, info.Size));
+            else
+            {
+                t.DropExtents(loc.Ino, keep, ulong.MaxValue);
+                // The new size, also when the file only ever grew in the page cache (its item still says less).
+                t.EditInode(loc.Ino, i => i.FileSize = size);
+            }
         }
-        ulong keep = (size + Sector - 1) / Sector * Sector;
-        DiscardPages(loc.Tree, loc.Ino, keep / Sector);
-        if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d))
-        {
-            if (d.Pages.TryGetValue(size / Sector, out var tail)) tail.AsSpan((int)(size % Sector)).Clear();
-            d.Size = size;
-            // btrfs_truncate waits for ordered IO from the new last sector on: that dirty page is written back now.
-            Writeback(loc.Tree, loc.Ino, size / Sector * Sector, ulong.MaxValue);
-        }
-        t = _fs.TreeOf(Tx(), loc.Tree);
-        var extents = t.ReadExtents(loc.Ino);
-        if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline) t.Truncate(loc.Ino, Math.Min(size, info.Size));
-        else
-        {
-            t.DropExtents(loc.Ino, keep, ulong.MaxValue);
-            // The new size, also when the file only ever grew in the page cache (its item still says less).
-            t.EditInode(loc.Ino, i => i.FileSize = size);
-        }
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>Zeroes bytes through the page cache (edges of punch, zero range and truncate): reserves like a write.</summary>
@@ -541,19 +609,23 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// <summary>fallocate(PUNCH_HOLE|KEEP_SIZE): the range is written back first (its reservation then waits for the commit), whole sectors dropped, partial edges zeroed through the page cache.</summary>
     public void PunchHole(string path, ulong offset, ulong length)
     {
-        var loc = _fs.Resolve(Tx(), path);
-        var info = _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino);
-        if (!info.IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
-        ReserveMetaItems(loc.Tree, 3);
-        ulong size = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
-        ulong end = Math.Min(offset + length, size);
-        if (end <= offset) return;
-        Writeback(loc.Tree, loc.Ino, offset, end);
-        ulong aStart = (offset + Sector - 1) / Sector * Sector, aEnd = end / Sector * Sector;
-        if (aStart >= aEnd) { ZeroRange(loc.Tree, loc.Ino, offset, end - offset); return; }
-        ZeroRange(loc.Tree, loc.Ino, offset, aStart - offset);
-        ZeroRange(loc.Tree, loc.Ino, aEnd, end - aEnd);
-        _fs.TreeOf(Tx(), loc.Tree).PunchHole(loc.Ino, aStart, aEnd - aStart);
+        try
+        {
+            var loc = _fs.Resolve(Tx(), path);
+            var info = _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino);
+            if (!info.IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+            ReserveMetaItems(loc.Tree, 3);
+            ulong size = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
+            ulong end = Math.Min(offset + length, size);
+            if (end <= offset) return;
+            Writeback(loc.Tree, loc.Ino, offset, end);
+            ulong aStart = (offset + Sector - 1) / Sector * Sector, aEnd = end / Sector * Sector;
+            if (aStart >= aEnd) { ZeroRange(loc.Tree, loc.Ino, offset, end - offset); return; }
+            ZeroRange(loc.Tree, loc.Ino, offset, aStart - offset);
+            ZeroRange(loc.Tree, loc.Ino, aEnd, end - aEnd);
+            _fs.TreeOf(Tx(), loc.Tree).PunchHole(loc.Ino, aStart, aEnd - aStart);
+        }
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>
@@ -562,12 +634,16 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// </summary>
     public void Fallocate(string path, ulong offset, ulong length, bool keepSize)
     {
-        if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
-        var (tree, ino) = OpenOrCreate(path);
-        ReserveMetaItems(tree, 3);
-        // Past the end (keep size or not), btrfs_fallocate first zeroes the rest of the last sector (cont_expand).
-        ExpandTo(tree, ino, offset + length);
-        PreallocateHoles(tree, ino, offset, length, keepSize, path);
+        try
+        {
+            if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
+            var (tree, ino) = OpenOrCreate(path);
+            ReserveMetaItems(tree, 3);
+            // Past the end (keep size or not), btrfs_fallocate first zeroes the rest of the last sector (cont_expand).
+            ExpandTo(tree, ino, offset + length);
+            PreallocateHoles(tree, ino, offset, length, keepSize, path);
+        }
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>The range is written back, then its holes get prealloc extents: reserved all or nothing, released into the new extents' heads.</summary>
@@ -584,7 +660,16 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (!r.Succeeded) throw new FsException("EDQUOT", $"disk quota exceeded preallocating {string.Join(", ", holes)} of '{path}'");
         }
         t = _fs.TreeOf(Tx(), tree);
-        t.Fallocate(ino, offset, length, keepSize);
+        try
+        {
+            t.Fallocate(ino, offset, length, keepSize);
+        }
+        catch (FsException) when (q != null && QgroupReservations.IsSubvolumeRoot(tree))
+        {
+            // ENOSPC changed nothing: the holes' reservation goes back.
+            foreach (var h in holes) q.FreeData(tree, ino, h.Start, h.Length);
+            throw;
+        }
         if (_dirty.TryGetValue((tree, ino), out var d) && !keepSize) d.Size = Math.Max(d.Size, offset + length);
         if (q == null) return;
         var after = t.ReadExtents(ino);
@@ -599,121 +684,145 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// <summary>fallocate(ZERO_RANGE): written back, whole sectors not already preallocated become preallocated (reserved like fallocate), edges zeroed through the page cache.</summary>
     public void ZeroRange(string path, ulong offset, ulong length)
     {
-        if (length == 0) throw new FsException("EINVAL", "zero range of length 0");
-        var loc = _fs.Resolve(Tx(), path);
-        if (!_fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino).IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
-        var (tree, ino) = (loc.Tree, loc.Ino);
-        ReserveMetaItems(tree, 3);
-        ulong end = offset + length;
-        Writeback(tree, ino, offset, end);
-        ulong aStart = (offset + Sector - 1) / Sector * Sector, aEnd = end / Sector * Sector;
-        var d = DirtyOf(tree, ino);
-        ulong size = Math.Max(d.Size, end);
-        if (aStart >= aEnd) ZeroRange(tree, ino, offset, length);
-        else
+        try
         {
-            ZeroRange(tree, ino, offset, aStart - offset);
-            ZeroRange(tree, ino, aEnd, end - aEnd);
-            var t = _fs.TreeOf(Tx(), tree);
-            // Sectors not already preallocated: dropped, then preallocated.
-            var extents = t.ReadExtents(ino);
-            ulong pos = aStart;
-            foreach (var e in extents.Where(e => e.Type == FileExtentType.Prealloc && e.End > aStart && e.FileOffset < aEnd))
+            if (length == 0) throw new FsException("EINVAL", "zero range of length 0");
+            var loc = _fs.Resolve(Tx(), path);
+            if (!_fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino).IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+            var (tree, ino) = (loc.Tree, loc.Ino);
+            ReserveMetaItems(tree, 3);
+            ulong end = offset + length;
+            Writeback(tree, ino, offset, end);
+            ulong aStart = (offset + Sector - 1) / Sector * Sector, aEnd = end / Sector * Sector;
+            var d = DirtyOf(tree, ino);
+            ulong size = Math.Max(d.Size, end);
+            if (aStart >= aEnd) ZeroRange(tree, ino, offset, length);
+            else
             {
-                if (e.FileOffset > pos) t.DropExtents(ino, pos, e.FileOffset);
-                pos = Math.Max(pos, e.End);
+                ZeroRange(tree, ino, offset, aStart - offset);
+                ZeroRange(tree, ino, aEnd, end - aEnd);
+                var t = _fs.TreeOf(Tx(), tree);
+                // Sectors not already preallocated: dropped, then preallocated.
+                var extents = t.ReadExtents(ino);
+                ulong pos = aStart;
+                foreach (var e in extents.Where(e => e.Type == FileExtentType.Prealloc && e.End > aStart && e.FileOffset < aEnd))
+                {
+                    if (e.FileOffset > pos) t.DropExtents(ino, pos, e.FileOffset);
+                    pos = Math.Max(pos, e.End);
+                }
+                if (pos < aEnd) t.DropExtents(ino, pos, aEnd);
+                ExpandTo(tree, ino, aEnd);
+                PreallocateHoles(tree, ino, aStart, aEnd - aStart, keepSize: true, path);
             }
-            if (pos < aEnd) t.DropExtents(ino, pos, aEnd);
-            ExpandTo(tree, ino, aEnd);
-            PreallocateHoles(tree, ino, aStart, aEnd - aStart, keepSize: true, path);
+            d = DirtyOf(tree, ino);
+            d.Size = size;
+            _fs.TreeOf(Tx(), tree).EditInode(ino, i => i.FileSize = Math.Max(i.FileSize, size));
         }
-        d = DirtyOf(tree, ino);
-        d.Size = size;
-        _fs.TreeOf(Tx(), tree).EditInode(ino, i => i.FileSize = Math.Max(i.FileSize, size));
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>FICLONE: the source and the destination are written back first, the destination emptied, then every extent shared.</summary>
     public void Reflink(string src, string dst)
     {
-        var s = _fs.Resolve(Tx(), src);
-        var (dt, dino) = OpenOrCreate(dst);
-        if (s.Tree == dt && s.Ino == dino) throw new FsException("EINVAL", $"'{src}' and '{dst}' are the same file");
-        ReserveMetaItems(dt, 3);
-        Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
-        DiscardPages(dt, dino, 0);
-        var t = _fs.TreeOf(Tx(), dt);
-        t.Truncate(dino, 0);
-        t.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, 0, 0, dino, 0);
+        try
+        {
+            var s = _fs.Resolve(Tx(), src);
+            var (dt, dino) = OpenOrCreate(dst);
+            if (s.Tree == dt && s.Ino == dino) throw new FsException("EINVAL", $"'{src}' and '{dst}' are the same file");
+            ReserveMetaItems(dt, 3);
+            Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
+            DiscardPages(dt, dino, 0);
+            var t = _fs.TreeOf(Tx(), dt);
+            t.Truncate(dino, 0);
+            t.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, 0, 0, dino, 0);
+        }
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>FICLONERANGE (length 0: to the source's end): both ranges are written back first.</summary>
     public void CloneRange(string src, ulong srcOffset, ulong length, string dst, ulong dstOffset)
     {
-        var s = _fs.Resolve(Tx(), src);
-        var sinfo = _fs.TreeOf(Tx(), s.Tree).ReadInode(s.Ino);
-        if (!sinfo.IsReg) throw new FsException("EINVAL", $"'{src}' is not a regular file");
-        ulong srcSize = _dirty.TryGetValue((s.Tree, s.Ino), out var sd) ? sd.Size : sinfo.Size;
-        ulong srcEnd = length == 0 ? srcSize : srcOffset + length;
-        // FICLONERANGE's rules, checked before anything changes: aligned offsets, a length aligned or reaching EOF.
-        if (srcOffset % Sector != 0 || dstOffset % Sector != 0 || srcEnd > srcSize || srcEnd < srcOffset || (srcEnd % Sector != 0 && srcEnd != srcSize))
-            throw new FsException("EINVAL", $"clone of [{srcOffset}, {srcEnd}) of '{src}' (size {srcSize}) to {dstOffset}: offsets must be sector aligned and the range inside the file");
-        var (dt, dino) = OpenOrCreate(dst);
-        if (s.Tree == dt && s.Ino == dino && srcOffset < dstOffset + (srcEnd - srcOffset) && dstOffset < srcEnd)
-            throw new FsException("EINVAL", $"clone of '{src}' onto an overlapping range of itself");
-        ReserveMetaItems(dt, 3);
-        Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
-        Writeback(dt, dino, 0, ulong.MaxValue);
-        _fs.TreeOf(Tx(), dt).Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset);
+        try
+        {
+            var s = _fs.Resolve(Tx(), src);
+            var sinfo = _fs.TreeOf(Tx(), s.Tree).ReadInode(s.Ino);
+            if (!sinfo.IsReg) throw new FsException("EINVAL", $"'{src}' is not a regular file");
+            ulong srcSize = _dirty.TryGetValue((s.Tree, s.Ino), out var sd) ? sd.Size : sinfo.Size;
+            ulong srcEnd = length == 0 ? srcSize : srcOffset + length;
+            // FICLONERANGE's rules, checked before anything changes: aligned offsets, a length aligned or reaching EOF.
+            if (srcOffset % Sector != 0 || dstOffset % Sector != 0 || srcEnd > srcSize || srcEnd < srcOffset || (srcEnd % Sector != 0 && srcEnd != srcSize))
+                throw new FsException("EINVAL", $"clone of [{srcOffset}, {srcEnd}) of '{src}' (size {srcSize}) to {dstOffset}: offsets must be sector aligned and the range inside the file");
+            var (dt, dino) = OpenOrCreate(dst);
+            if (s.Tree == dt && s.Ino == dino && srcOffset < dstOffset + (srcEnd - srcOffset) && dstOffset < srcEnd)
+                throw new FsException("EINVAL", $"clone of '{src}' onto an overlapping range of itself");
+            ReserveMetaItems(dt, 3);
+            Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
+            Writeback(dt, dino, 0, ulong.MaxValue);
+            _fs.TreeOf(Tx(), dt).Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset);
+        }
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>Creates a subvolume (in the running transaction), optionally a member of <paramref name="inherit"/>.</summary>
     public ulong CreateSubvolume(string path, ulong? inherit = null)
     {
-        var (dir, name) = NewEntry(path);
-        ReserveMetaItems(dir.Tree);
-        ulong id = Subvolumes.Create(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, _fs.NewUuid, _highestSubvolume + 1);
-        _highestSubvolume = id;
-        Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
-        if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
-        return id;
+        try
+        {
+            var (dir, name) = NewEntry(path);
+            ReserveMetaItems(dir.Tree);
+            ulong id = Subvolumes.Create(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, _fs.NewUuid, _highestSubvolume + 1);
+            _highestSubvolume = id;
+            Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
+            if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
+            return id;
+        }
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>Snapshot: the source subvolume is written back, the snapshot made, and the transaction committed (as the kernel's snapshot ioctl does).</summary>
     public ulong Snapshot(string source, string path, bool readOnly = false, ulong? inherit = null)
     {
-        var src = _fs.Resolve(Tx(), source);
-        if (src.Ino != FsTree.RootDirIno) throw new FsException("EINVAL", $"'{source}' is not a subvolume");
-        var (dir, name) = NewEntry(path);
-        // The kernel makes the snapshot inside the commit, after writing back the source: the snapshot sees the
-        // source as committed (our tree copy needs the source unchanged in its transaction, so commit first).
-        WritebackAll(src.Tree);
-        Commit();
-        ReserveMetaItems(dir.Tree);
-        ulong id = Subvolumes.Snapshot(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, src.Tree, readOnly, _fs.NewUuid, _highestSubvolume + 1);
-        _highestSubvolume = id;
-        Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
-        if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
-        Commit();
-        return id;
+        try
+        {
+            var src = _fs.Resolve(Tx(), source);
+            if (src.Ino != FsTree.RootDirIno) throw new FsException("EINVAL", $"'{source}' is not a subvolume");
+            var (dir, name) = NewEntry(path);
+            // The kernel makes the snapshot inside the commit, after writing back the source: the snapshot sees the
+            // source as committed (our tree copy needs the source unchanged in its transaction, so commit first).
+            WritebackAll(src.Tree);
+            Commit();
+            ReserveMetaItems(dir.Tree);
+            ulong id = Subvolumes.Snapshot(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, src.Tree, readOnly, _fs.NewUuid, _highestSubvolume + 1);
+            _highestSubvolume = id;
+            Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
+            if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
+            Commit();
+            return id;
+        }
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>Deletes a subvolume and drops its tree at once (the kernel's cleaner, waited for), with its qgroup and every reservation of its inodes; commits.</summary>
     public void DeleteSubvolume(string path)
     {
-        _files.Clear();
-        var (dir, name) = _fs.ResolveParent(Tx(), path);
-        var t = _fs.TreeOf(Tx(), dir.Tree);
-        if (!t.TryLookup(dir.Ino, name, out var l, out _)) throw new FsException("ENOENT", $"'{path}' not found");
-        if (l.Type != ItemType.RootItem) throw new FsException("EINVAL", $"'{path}' is not a subvolume");
-        _highestSubvolume = Math.Max(_highestSubvolume, l.ObjectId);
-        foreach (var key in _dirty.Keys.Where(k => k.Tree == l.ObjectId).ToList()) Evict(key.Tree, key.Ino);
-        Subvolumes.Delete(t, dir.Ino, name);
-        if (Qgroups != null)
+        try
         {
-            Qgroups.FreeMetaPertrans(l.ObjectId);
-            Qgroups.DestroyQgroup(QgroupId.ForSubvolume(l.ObjectId));
+            _files.Clear();
+            var (dir, name) = _fs.ResolveParent(Tx(), path);
+            var t = _fs.TreeOf(Tx(), dir.Tree);
+            if (!t.TryLookup(dir.Ino, name, out var l, out _)) throw new FsException("ENOENT", $"'{path}' not found");
+            if (l.Type != ItemType.RootItem) throw new FsException("EINVAL", $"'{path}' is not a subvolume");
+            _highestSubvolume = Math.Max(_highestSubvolume, l.ObjectId);
+            foreach (var key in _dirty.Keys.Where(k => k.Tree == l.ObjectId).ToList()) Evict(key.Tree, key.Ino);
+            Subvolumes.Delete(t, dir.Ino, name);
+            if (Qgroups != null)
+            {
+                Qgroups.FreeMetaPertrans(l.ObjectId);
+                Qgroups.DestroyQgroup(QgroupId.ForSubvolume(l.ObjectId));
+            }
+            Commit();
         }
-        Commit();
+        catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
     /// <summary>Writes back and commits everything, then closes the image.</summary>
@@ -722,7 +831,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (_disposed) return;
         try
         {
-            if (Image.Device.CanWrite && Image.WriteFailure == null) Sync();
+            if (Image.Device.CanWrite && Image.WriteFailure == null && _aborted == null) Sync();
         }
         finally
         {

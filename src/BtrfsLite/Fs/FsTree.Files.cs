@@ -414,16 +414,29 @@ public sealed partial class FsTree
         ulong sector = SectorSize;
         ulong aStart = offset / sector * sector, aEnd = (offset + length + sector - 1) / sector * sector;
         ulong added = 0;
-        foreach (var (hs, he) in Holes(extents, aStart, aEnd))
+        var inserted = new List<(ulong Start, ulong End)>();
+        try
         {
-            ulong pos = hs;
-            while (pos < he)
+            foreach (var (hs, he) in Holes(extents, aStart, aEnd))
             {
-                var (bytenr, len) = _tx.AllocateData(he - pos);
-                InsertFileExtent(ino, pos, FileExtentType.Prealloc, bytenr, len, 0, len);
-                pos += len;
-                added += len;
+                ulong pos = hs;
+                while (pos < he)
+                {
+                    var (bytenr, len) = _tx.AllocateData(he - pos);
+                    InsertFileExtent(ino, pos, FileExtentType.Prealloc, bytenr, len, 0, len);
+                    inserted.Add((pos, pos + len));
+                    pos += len;
+                    added += len;
+                }
             }
+        }
+        catch (NoSpaceException ex)
+        {
+            // All or nothing: the extents already inserted go again (their space, new in this transaction, is free at
+            // once) and the inode is as it was. The kernel keeps the part it managed; a failed call here changes nothing.
+            EditInode(ino, i => i.NBytes += added);
+            foreach (var (s, e) in inserted) DropExtents(ino, s, e);
+            throw new FsException("ENOSPC", $"no space to preallocate [{aStart}, {aEnd}) of inode {ino}: {ex.Message}");
         }
         var now = Clock();
         EditInode(ino, i =>

@@ -53,9 +53,10 @@ public sealed class DumpSource : IDisposable
         LoadChunkTree();
     }
 
-    public static DumpSource Open(string path)
+    /// <summary>Opens an image read-only (a shared lock; a mounted image only with <paramref name="allowMounted"/>).</summary>
+    public static DumpSource Open(string path, bool wait = false, bool allowMounted = false)
     {
-        var dev = FileBlockDevice.Open(path, writable: false);
+        var dev = FileBlockDevice.Open(path, new DeviceOpenOptions(Writable: false, Wait: wait, AllowMounted: allowMounted));
         try { return new DumpSource(dev, true); }
         catch { dev.Dispose(); throw; }
     }

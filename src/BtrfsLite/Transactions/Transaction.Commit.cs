@@ -13,12 +13,17 @@ public sealed partial class Transaction
     {
         var type = owner == ObjectIds.ChunkTree ? BlockGroupFlags.System : BlockGroupFlags.Metadata;
         ulong ns = (ulong)NodeSize;
+        try { FaultPlan.Current?.BeforeAllocation($"tree block of tree {owner}"); }
+        catch (NoSpaceException injected) { AbortReason ??= injected.Message; throw; }
         for (int attempt = 0; attempt < 2; attempt++)
         {
             if (Allocator.TryAllocate(type, ns, ns) is ulong at) return at;
             if (!TryCreateChunk(type, ns)) break;
         }
-        throw new IOException($"ENOSPC: no free {(type == BlockGroupFlags.System ? "system" : "metadata")} space left on the device");
+        var ex = new NoSpaceException($"no free {(type == BlockGroupFlags.System ? "system" : "metadata")} space left on the device");
+        // A tree change stops half-way: this transaction can only be dropped.
+        AbortReason ??= ex.Message;
+        throw ex;
     }
 
     /// <summary>
@@ -97,6 +102,7 @@ public sealed partial class Transaction
     public void Commit()
     {
         ThrowIfReadOnly();
+        if (AbortReason != null) throw new InvalidOperationException($"the transaction cannot commit: a tree change failed half-way ({AbortReason}); dispose it");
         // Nothing changed: no new generation (a superblock of generation N+1 over a root tree of generation N
         // would fail the parent transid check of every reader), and the image stays byte for byte as it was.
         if (!HasChanges)
@@ -546,7 +552,7 @@ public sealed partial class Transaction
                 var chunk = new ChunkItem(c.Data);
                 if ((chunk.Type & BlockGroupFlags.System) == 0) continue;
                 int need = Key.Size + c.DataSize;
-                if (pos + need > Superblock.SysChunkArrayMax) throw new IOException("ENOSPC: sys_chunk_array is full");
+                if (pos + need > Superblock.SysChunkArrayMax) throw new NoSpaceException("sys_chunk_array is full");
                 c.Key.Write(arr[pos..]);
                 c.Data.CopyTo(arr[(pos + Key.Size)..]);
                 pos += need;

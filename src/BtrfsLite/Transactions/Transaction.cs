@@ -38,6 +38,8 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     public bool IsReadOnly => _state == null;
     private WriteState State => _state ?? throw new InvalidOperationException("this is a read-only transaction: it cannot change the image");
     public DelayedRefs DelayedRefs => _refs;
+    /// <summary>Set when a tree change failed half-way (no space for a tree block): the transaction can only be disposed.</summary>
+    public string? AbortReason { get; private set; }
     /// <summary>Called during commit, after the extent tree is final for this generation, to account qgroups.</summary>
     public Action<Transaction>? QgroupAccountingHook { get; set; }
 
@@ -246,6 +248,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         ThrowIfReadOnly();
         ulong sector = (ulong)_image.SectorSize;
         maxLen = Math.Min(maxLen, MaxExtentSize);
+        FaultPlan.Current?.BeforeAllocation($"data extent of up to {maxLen} bytes");
         for (int attempt = 0; attempt < 2; attempt++)
         {
             var at = Allocator.TryAllocate(BlockGroupFlags.Data, maxLen, sector);
@@ -259,7 +262,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
             if (!TryCreateChunk(BlockGroupFlags.Data, maxLen)) break;
         }
         ulong any = Allocator.LargestFree(BlockGroupFlags.Data, sector);
-        if (any == 0) throw new IOException("ENOSPC: no free data space left on the device");
+        if (any == 0) throw new NoSpaceException("no free data space left on the device");
         var c = Allocator.TryAllocate(BlockGroupFlags.Data, any, sector)!.Value;
         return Track(c, any);
 

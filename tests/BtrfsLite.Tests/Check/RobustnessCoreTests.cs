@@ -37,6 +37,15 @@ public class RobustnessCoreTests
         foreach (var p in phys) dev.Write(bytes, p);
     }
 
+    /// <summary>Zeroes the tree block <paramref name="which"/> names (every copy); the editor is closed before the raw write.</summary>
+    private static void ZeroBlock(string path, Func<ImageEditor, ulong> which)
+    {
+        ulong at;
+        int nodeSize;
+        using (var ed = new ImageEditor(path)) (at, nodeSize) = (which(ed), ed.Image.NodeSize);
+        WriteLogical(path, at, new byte[nodeSize]);
+    }
+
     public static IEnumerable<object[]> Damages()
     {
         var rows = new List<Damage>
@@ -76,11 +85,11 @@ public class RobustnessCoreTests
                 new Random(8).NextBytes(b.AsSpan(NodeHeader.Size + 200)))), null),
             new("random garbage in every item of a node (restamped)", true, p => Edit(p, ed => ed.EditBlock(FsRoot(ed), b =>
                 new Random(9).NextBytes(b.AsSpan(NodeHeader.Size)))), null),
-            new("zeroed extent tree root", false, p => Edit(p, ed => WriteLogical(p, ed.Image.GetRoot(ObjectIds.ExtentTree).Bytenr, new byte[ed.Image.NodeSize])),
+            new("zeroed extent tree root", false, p => ZeroBlock(p, ed => ed.Image.GetRoot(ObjectIds.ExtentTree).Bytenr),
                 FindingCode.BlockCsumMismatch),
-            new("zeroed chunk tree root", false, p => Edit(p, ed => WriteLogical(p, ed.Image.Super.ChunkRoot, new byte[ed.Image.NodeSize])),
+            new("zeroed chunk tree root", false, p => ZeroBlock(p, ed => ed.Image.Super.ChunkRoot),
                 null, OpenFails: true),
-            new("zeroed root tree root", false, p => Edit(p, ed => WriteLogical(p, ed.Image.Super.Root, new byte[ed.Image.NodeSize])),
+            new("zeroed root tree root", false, p => ZeroBlock(p, ed => ed.Image.Super.Root),
                 null, OpenFails: true),
             new("truncated in the middle", false, p =>
             {

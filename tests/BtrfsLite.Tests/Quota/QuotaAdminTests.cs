@@ -186,7 +186,7 @@ public class QuotaAdminTests
         var img = Populated(tmp, quota: true);
         var before = State(img);
         ulong top = before.Find(Q5)!.Exclusive;
-        using var fs = Filesystem.Open(img);
+        using (var fs = Filesystem.Open(img))
         fs.Run(tx =>
         {
             QuotaAdmin.CreateQgroup(tx, Q1_100);
@@ -202,7 +202,7 @@ public class QuotaAdminTests
         });
         Assert.True((State(img).Status & QgroupStatusFlags.Inconsistent) != 0);
         WriterEndToEndTests.AssertClean(img, quota: true);
-        fs.Run(QuotaAdmin.Rescan);
+        using (var fs = Filesystem.Open(img)) fs.Run(QuotaAdmin.Rescan);
         Assert.Equal(QgroupStatusFlags.On, State(img).Status);
         WriterEndToEndTests.AssertClean(img, quota: true);
     }

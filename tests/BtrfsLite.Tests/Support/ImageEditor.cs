@@ -44,12 +44,10 @@ public sealed class ImageEditor : IDisposable
         if (restampCsum) Checksums.StampBlockCsum(buf);
         var image = Image;
         var chunk = image.Chunks.Find(bytenr)!;
+        var places = Enumerable.Range(0, chunk.PhysicalStripes.Length).Select(copy => image.Chunks.Map(bytenr, buf.Length, copy)).ToList();
+        Reopen(); // our reader holds a shared lock: the raw write needs the image to itself
         using (var dev = FileBlockDevice.Open(_path, writable: true))
-        {
-            for (int copy = 0; copy < chunk.PhysicalStripes.Length; copy++)
-                dev.Write(buf, image.Chunks.Map(bytenr, buf.Length, copy));
-        }
-        Reopen();
+            foreach (var at in places) dev.Write(buf, at);
     }
 
     /// <summary>Edits the payload of one item (leaf, slot) in place.</summary>
@@ -60,6 +58,7 @@ public sealed class ImageEditor : IDisposable
     public void EditSuper(Action<byte[]> edit, bool restampCsum = true)
     {
         var buf = new byte[Superblock.Size];
+        Reopen();
         using (var dev = FileBlockDevice.Open(_path, writable: true))
         {
             dev.Read(buf, Superblock.PrimaryOffset);

@@ -11,8 +11,8 @@ public class DumpCorruptTests
 {
     private static void Scribble(string img, ulong bytenr)
     {
-        using var fs = BtrfsImage.Open(img);
-        var phys = fs.Chunks.Map(bytenr, fs.NodeSize);
+        long phys;
+        using (var fs = BtrfsImage.Open(img)) phys = fs.Chunks.Map(bytenr, fs.NodeSize);
         using var dev = FileBlockDevice.Open(img, writable: true);
         dev.Write(new byte[] { 0xAA, 0x55 }, phys + 16000); // no re-stamp: the checksum no longer matches
     }
