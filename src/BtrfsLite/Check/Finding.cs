@@ -55,6 +55,10 @@ public enum FindingCode
     ExtentOutsideBlockGroup,
     ExtentInlineRefOrder,
     ExtentItemMalformed,
+    /// <summary>A tree block without FULL_BACKREF whose owner tree is gone (btrfs check: owner ref check failed).</summary>
+    TreeBlockOwnerGone,
+    /// <summary>A keyed backref naming a subvolume tree that no longer exists.</summary>
+    BackrefRootGone,
     // free space tree
     FreeSpaceMismatch,
     FreeSpaceInfoInvalid,

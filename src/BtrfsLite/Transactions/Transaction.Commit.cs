@@ -279,7 +279,24 @@ public sealed partial class Transaction
             }
             return;
         }
+        if (!head.IsData && _dropped.Count > 0 && (flags & ExtentFlags.FullBackref) == 0 && head.Deltas.Any(d => d.Value < 0))
+            flags |= ConvertDroppedOwner(head);
         WriteExtentItem(extentTree, itemKey, head.IsData, generation, flags, refs, total);
+    }
+
+    /// <summary>
+    /// The kernel's snapshot drop (walk_down_proc): a block that a dropped tree owns and another tree still uses (a
+    /// later snapshot shares it) switches to full backrefs: its children are then referenced by this block, not by
+    /// the dropped root, whose keyed references go. Returns the flag to set (or none when the owner lives).
+    /// </summary>
+    private ExtentFlags ConvertDroppedOwner(DelayedRefHead head)
+    {
+        var block = Read(head.Bytenr, new NodeExpectation(0, head.Level, 0));
+        ulong owner = new NodeHeader(block).Owner;
+        if (!_dropped.Contains(owner)) return 0;
+        ForEachEdge(block, head.Level, e => AddEdge(e, OldRule(head.Bytenr, 0, true), +1));
+        ForEachEdge(block, head.Level, e => AddEdge(e, OldRule(head.Bytenr, owner, false), -1));
+        return ExtentFlags.FullBackref;
     }
 
     private static void Accumulate(Dictionary<BackrefKey, long> refs, in BackrefKey k, long delta)
