@@ -165,8 +165,12 @@ def _check_step(tok):
         if src is not None:
             _path(src)
     elif verb == "subvol":
-        if n < 2 or tok[1] not in ("create", "delete"):
-            raise ValueError("subvol create NAME [-i QG] | subvol delete NAME")
+        if n < 1 or tok[1] not in ("create", "delete", "sync"):
+            raise ValueError("subvol create NAME [-i QG] | subvol delete NAME | subvol sync")
+        if tok[1] == "sync":
+            if n != 1:
+                raise ValueError("subvol sync")
+            return
         _path(tok[2])
         if tok[1] == "delete":
             need(2)
@@ -466,7 +470,9 @@ class Replay:
         self.progs(*(args + [self.p(src) if src else self.mnt, self.p(name)]))
 
     def do_subvol(self, tok):
-        if tok[1] == "create":
+        if tok[1] == "sync":
+            self.progs("subvolume", "sync", self.mnt)
+        elif tok[1] == "create":
             self._new_name(tok[2])
             args = ["subvolume", "create"] + (["-i", tok[4]] if len(tok) > 3 else [])
             self.progs(*(args + [self.p(tok[2])]))

@@ -126,18 +126,24 @@ internal static class SuperblockChecker
         }
     }
 
-    /// <summary>First differing byte, ignoring csum (0x00..0x1F) and bytenr (0x30..0x37); -1 when equal.</summary>
+    /// <summary>
+    /// First differing byte, ignoring csum (0x00..0x1F), bytenr (0x30..0x37) and the log tree fields (log_root,
+    /// log_root_transid, log_root_level): an fsync's log commit rewrites only the primary, so after a crash (or a
+    /// copy) mirrors differ there legitimately, as btrfs check accepts. -1 when equal.
+    /// </summary>
     private static int FirstDifference(byte[] a, byte[] b)
     {
-        var sa = a.AsSpan(0x20, Superblock.Offsets.Bytenr - 0x20);
-        var sbb = b.AsSpan(0x20, Superblock.Offsets.Bytenr - 0x20);
-        int d = sa.CommonPrefixLength(sbb);
-        if (d < sa.Length) return 0x20 + d;
-        int start = Superblock.Offsets.Bytenr + 8;
-        sa = a.AsSpan(start);
-        sbb = b.AsSpan(start, Superblock.Size - start);
-        d = sa.CommonPrefixLength(sbb);
-        return d < sa.Length ? start + d : -1;
+        var x = a.AsSpan(0, Superblock.Size).ToArray();
+        var y = b.AsSpan(0, Superblock.Size).ToArray();
+        foreach (var buf in new[] { x, y })
+        {
+            buf.AsSpan(0, 0x20).Clear();
+            buf.AsSpan(Superblock.Offsets.Bytenr, 8).Clear();
+            buf.AsSpan(Superblock.Offsets.LogRoot, 16).Clear(); // log_root, log_root_transid
+            buf[Superblock.Offsets.LogRootLevel] = 0;
+        }
+        int d = x.AsSpan().CommonPrefixLength(y);
+        return d < x.Length ? d : -1;
     }
 
     private static bool IsPow2(uint v) => v != 0 && (v & (v - 1)) == 0;

@@ -478,6 +478,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private (ulong Tree, ulong Ino) OpenOrCreateUncached(string path)
     {
         var (dir, name, ino) = _fs.LookupFile(Tx(), path);
+        // open(O_WRONLY) in a read-only subvolume: EROFS before anything is reserved or buffered.
+        if (Subvolumes.IsReadOnly(Tx(), dir.Tree)) throw new FsException("EROFS", $"'{path}': read-only subvolume");
         if (ino is ulong existing) return (dir.Tree, existing);
         ReserveMetaItems(dir.Tree);
         return (dir.Tree, _fs.TreeOf(Tx(), dir.Tree).CreateFile(dir.Ino, name));
@@ -562,7 +564,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var loc = _fs.Resolve(Tx(), path);
             var t = _fs.TreeOf(Tx(), loc.Tree);
             var info = t.ReadInode(loc.Ino);
-            if (!info.IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+            if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}' is not a regular file");
             ReserveMetaItems(loc.Tree, 2);
             ulong cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
             if (size >= cur)
@@ -613,7 +615,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             var loc = _fs.Resolve(Tx(), path);
             var info = _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino);
-            if (!info.IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+            if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}' is not a regular file");
             ReserveMetaItems(loc.Tree, 3);
             ulong size = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
             ulong end = Math.Min(offset + length, size);
@@ -688,7 +690,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             if (length == 0) throw new FsException("EINVAL", "zero range of length 0");
             var loc = _fs.Resolve(Tx(), path);
-            if (!_fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino).IsReg) throw new FsException("EINVAL", $"'{path}' is not a regular file");
+            if (_fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino) is var li && !li.IsReg) throw FsException.NotRegular(li, $"'{path}' is not a regular file");
             var (tree, ino) = (loc.Tree, loc.Ino);
             ReserveMetaItems(tree, 3);
             ulong end = offset + length;
@@ -746,7 +748,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             var s = _fs.Resolve(Tx(), src);
             var sinfo = _fs.TreeOf(Tx(), s.Tree).ReadInode(s.Ino);
-            if (!sinfo.IsReg) throw new FsException("EINVAL", $"'{src}' is not a regular file");
+            if (!sinfo.IsReg) throw FsException.NotRegular(sinfo, $"'{src}' is not a regular file");
             ulong srcSize = _dirty.TryGetValue((s.Tree, s.Ino), out var sd) ? sd.Size : sinfo.Size;
             ulong srcEnd = length == 0 ? srcSize : srcOffset + length;
             // FICLONERANGE's rules, checked before anything changes: aligned offsets, a length aligned or reaching EOF.
@@ -769,9 +771,12 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         try
         {
             var (dir, name) = NewEntry(path);
-            ReserveMetaItems(dir.Tree);
-            ulong id = Subvolumes.Create(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, _fs.NewUuid, _highestSubvolume + 1);
+            RequireInheritable(inherit);
+            // The kernel takes the objectid before it reserves: a create that then fails with EDQUOT uses it up.
+            ulong id = Math.Max(Subvolumes.NextId(Tx()), _highestSubvolume + 1);
             _highestSubvolume = id;
+            ReserveMetaItems(dir.Tree);
+            Subvolumes.Create(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, _fs.NewUuid, id);
             Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
             if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
             return id;
@@ -787,6 +792,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var src = _fs.Resolve(Tx(), source);
             if (src.Ino != FsTree.RootDirIno) throw new FsException("EINVAL", $"'{source}' is not a subvolume");
             var (dir, name) = NewEntry(path);
+            RequireInheritable(inherit);
             // The kernel makes the snapshot inside the commit, after writing back the source: the snapshot sees the
             // source as committed (our tree copy needs the source unchanged in its transaction, so commit first).
             WritebackAll(src.Tree);
@@ -795,6 +801,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             ulong id = Subvolumes.Snapshot(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, src.Tree, readOnly, _fs.NewUuid, _highestSubvolume + 1);
             _highestSubvolume = id;
             Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
+            // btrfs_qgroup_inherit: the snapshot's qgroup has the source's limits.
+            if (Qgroups != null && Qgroups.TryGetCounters(QgroupId.ForSubvolume(src.Tree), out var sc))
+                Qgroups.SetLimit(QgroupId.ForSubvolume(id), sc.LimitFlags, sc.MaxReferenced, sc.MaxExclusive);
             if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
             Commit();
             return id;
@@ -823,6 +832,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             Commit();
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+    }
+
+    /// <summary>-i QG of subvolume create and snapshot: the kernel checks it first (ENOENT: nothing is created).</summary>
+    private void RequireInheritable(ulong? inherit)
+    {
+        if (inherit is not ulong q || Qgroups == null) return;
+        if (!Qgroups.QgroupExists(q)) throw new FsException("ENOENT", $"qgroup {QgroupId.Format(q)} does not exist");
     }
 
     /// <summary>Writes back and commits everything, then closes the image.</summary>

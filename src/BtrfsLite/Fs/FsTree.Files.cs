@@ -73,7 +73,7 @@ public sealed partial class FsTree
     {
         if (data.Length == 0) return 0;
         var info = ReadInode(ino);
-        if (!info.IsReg) throw new FsException("EINVAL", $"inode {ino} is not a regular file");
+        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino} is not a regular file");
         ulong end = offset + (ulong)data.Length;
         ulong newSize = Math.Max(info.Size, end);
         var extents = ReadExtents(ino);
@@ -342,7 +342,7 @@ public sealed partial class FsTree
     public void Truncate(ulong ino, ulong size)
     {
         var info = ReadInode(ino);
-        if (!info.IsReg) throw new FsException("EINVAL", $"inode {ino} is not a regular file");
+        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino} is not a regular file");
         var now = Clock();
         if (size >= info.Size)
         {
@@ -383,7 +383,7 @@ public sealed partial class FsTree
     public void PunchHole(ulong ino, ulong offset, ulong length)
     {
         var info = ReadInode(ino);
-        if (!info.IsReg) throw new FsException("EINVAL", $"inode {ino} is not a regular file");
+        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino} is not a regular file");
         ulong end = Math.Min(offset + length, info.Size);
         if (end <= offset) return;
         var extents = ReadExtents(ino);
@@ -407,7 +407,7 @@ public sealed partial class FsTree
     public void Fallocate(ulong ino, ulong offset, ulong length, bool keepSize)
     {
         var info = ReadInode(ino);
-        if (!info.IsReg) throw new FsException("EINVAL", $"inode {ino} is not a regular file");
+        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino} is not a regular file");
         if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
         var extents = ReadExtents(ino);
         if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline) { ConvertInlineToRegular(ino, extents[0]); extents = ReadExtents(ino); }
@@ -471,7 +471,8 @@ public sealed partial class FsTree
     {
         var sinfo = srcTree.ReadInode(src);
         var dinfo = ReadInode(dst);
-        if (!sinfo.IsReg || !dinfo.IsReg) throw new FsException("EINVAL", "clone needs regular files");
+        if (!sinfo.IsReg) throw FsException.NotRegular(sinfo, "clone needs regular files");
+        if (!dinfo.IsReg) throw FsException.NotRegular(dinfo, "clone needs regular files");
         ulong sector = SectorSize;
         if (length == 0) length = sinfo.Size - Math.Min(srcOffset, sinfo.Size);
         ulong srcEnd = srcOffset + length;

@@ -10,6 +10,10 @@ public sealed class FsException : IOException
 {
     public string Errno { get; }
     public FsException(string errno, string message) : base($"{errno}: {message}") => Errno = errno;
+
+    /// <summary>A data operation on something that is not a regular file: EISDIR for a directory (as the VFS), else EINVAL.</summary>
+    public static FsException NotRegular(InodeInfo info, string message) =>
+        new(info.IsDir ? "EISDIR" : "EINVAL", info.IsDir ? message.Replace("is not a regular file", "is a directory") : message);
 }
 
 /// <summary>
@@ -34,7 +38,21 @@ public sealed partial class FsTree
     public ulong RootId { get; }
     public Func<Timespec> Clock { get; }
     public Transaction Tx => _tx;
-    private CowTree Tree => _tx.Tree(RootId);
+    private bool _writable;
+
+    /// <summary>The tree for a change: EROFS in a read-only subvolume (a read-only snapshot), as the kernel's permission check.</summary>
+    private CowTree Tree
+    {
+        get
+        {
+            if (!_writable)
+            {
+                if (Subvolumes.IsReadOnly(_tx, RootId)) throw new FsException("EROFS", $"subvolume {RootId} is read-only");
+                _writable = true;
+            }
+            return _tx.Tree(RootId);
+        }
+    }
     private TreeRoot Root => _tx.CurrentRoot(RootId);
     private ulong SectorSize => (ulong)_tx.Image.SectorSize;
 

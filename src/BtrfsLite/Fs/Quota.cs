@@ -15,6 +15,18 @@ public static class Quota
         new QgroupLimitItem(qt.Insert(new Key(0, ItemType.QgroupLimit, qgroupId), QgroupLimitItem.Size));
     }
 
+    /// <summary>A snapshot's level-0 qgroup takes its source's limits (flags, max_rfer, max_excl), as btrfs_qgroup_inherit does.</summary>
+    public static void CopyLimit(Transaction tx, ulong fromQgroup, ulong toQgroup)
+    {
+        var qt = tx.Tree(ObjectIds.QuotaTree);
+        var c = tx.NewCursor();
+        if (!c.Find(tx.CurrentRoot(ObjectIds.QuotaTree), new Key(0, ItemType.QgroupLimit, fromQgroup)) || c.Data.Length < QgroupLimitItem.Size) return;
+        var src = c.Data[..QgroupLimitItem.Size].ToArray();
+        var key = new Key(0, ItemType.QgroupLimit, toQgroup);
+        if (!qt.TryGetForWrite(key, out var d)) d = qt.Insert(key, QgroupLimitItem.Size);
+        src.CopyTo(d);
+    }
+
     public static void DeleteQgroupItems(Transaction tx, ulong qgroupId)
     {
         var qt = tx.Tree(ObjectIds.QuotaTree);

@@ -24,6 +24,15 @@ public static class Subvolumes
         return max + 1;
     }
 
+    /// <summary>True when the subvolume's ROOT_ITEM says read-only (BTRFS_ROOT_SUBVOL_RDONLY).</summary>
+    public static bool IsReadOnly(Transaction tx, ulong treeId)
+    {
+        if (!ObjectIds.IsFsTree(treeId)) return false;
+        var c = tx.NewCursor();
+        return c.SeekPrefix(tx.CurrentRoot(ObjectIds.RootTree), treeId, ItemType.RootItem) && c.Data.Length >= RootItem.LegacySize
+               && (new RootItem(c.Data).Flags & RootItem.FlagReadOnly) != 0;
+    }
+
     /// <summary>Creates an empty subvolume named <paramref name="name"/> in directory <paramref name="dir"/> of <paramref name="parent"/>.</summary>
     public static ulong Create(FsTree parent, ulong dir, ReadOnlySpan<byte> name, Func<Guid> newUuid, ulong minId = 0)
     {
@@ -60,12 +69,22 @@ public static class Subvolumes
         var d = tx.Tree(ObjectIds.RootTree).Insert(new Key(id, ItemType.RootItem, tx.Generation), srcItem.Length);
         srcItem.CopyTo(d);
         var ri = new RootItem(d);
+        // btrfs_check_and_init_root_item, as create_pending_snapshot does: a root item whose inode lacks
+        // ROOT_ITEM_INIT is taken for one from an old kernel, and the kernel clears its flags (RDONLY!) and
+        // byte_limit when it loads the root. Mark it initialised (mkfs' FS_TREE item is not).
+        var rinode = ri.Inode;
+        if ((rinode.Flags & InodeFlags.RootItemInit) == 0)
+        {
+            rinode.Flags |= InodeFlags.RootItemInit;
+            ri.ByteLimit = 0;
+        }
         FillRootItem(ri, tree, tx.Generation, uuid, srcUuid, now, readOnly);
         ri.LastSnapshot = 0;
         // The source records when it was last snapshotted.
         tx.Tree(ObjectIds.RootTree).TryGetForWrite(srcKey, out var sd);
         new RootItem(sd).LastSnapshot = tx.Generation;
         LinkSubvolume(parent, dir, name, id, uuid);
+        if (tx.HasTree(ObjectIds.QuotaTree)) Quota.CopyLimit(tx, QgroupId.ForSubvolume(sourceId), QgroupId.ForSubvolume(id));
         return id;
     }
 

@@ -24,7 +24,7 @@ public sealed record Workload(ulong? Size, IReadOnlyList<WorkloadStep> Steps)
         ["quota"] = (1, 1), ["qgroup"] = (2, 3), ["limit"] = (3, 3), ["write"] = (3, 4), ["fallocate"] = (3, 4),
         ["punch"] = (3, 3), ["zero"] = (3, 3), ["truncate"] = (2, 2), ["fsync"] = (1, 1), ["sync"] = (0, 0),
         ["rm"] = (1, 1), ["mkdir"] = (1, 1), ["reflink"] = (2, 2), ["clone"] = (5, 5), ["snapshot"] = (1, 5),
-        ["subvol"] = (2, 4),
+        ["subvol"] = (1, 4),
     };
 
     public static Workload Load(string path) => Parse(File.ReadAllText(path), path);
@@ -101,7 +101,8 @@ public sealed record Workload(ulong? Size, IReadOnlyList<WorkloadStep> Steps)
             case "subvol":
                 if (x[0] == "create") { if (x.Length != 2 && !(x.Length == 4 && x[2] == "-i")) throw new WorkloadException($"{where}: expected 'subvol create NAME [-i QG]'"); if (x.Length == 4) Qgroup(x[3], where); }
                 else if (x[0] == "delete") { if (x.Length != 2) throw new WorkloadException($"{where}: expected 'subvol delete NAME'"); }
-                else throw new WorkloadException($"{where}: 'subvol {x[0]}': expected create or delete");
+                else if (x[0] == "sync") { if (x.Length != 1) throw new WorkloadException($"{where}: expected 'subvol sync'"); }
+                else throw new WorkloadException($"{where}: 'subvol {x[0]}': expected create, delete or sync");
                 break;
         }
     }

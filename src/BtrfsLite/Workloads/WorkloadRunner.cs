@@ -83,7 +83,8 @@ public static class WorkloadRunner
             }
             case "subvol":
                 if (x[0] == "create") s.CreateSubvolume(x[1], x.Length == 4 ? Workload.Qgroup(x[3], where) : null);
-                else s.DeleteSubvolume(x[1]);
+                else if (x[0] == "delete") s.DeleteSubvolume(x[1]);
+                // subvol sync: waits for the cleaner; our delete drops the tree at once, so there is nothing to wait for.
                 return null;
             default:
                 throw new WorkloadException($"{where}: unknown step '{step.Verb}'");
