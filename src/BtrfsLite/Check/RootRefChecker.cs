@@ -145,6 +145,9 @@ internal static class RootRefChecker
             }
             foreach (var b in rec.Backrefs)
             {
+                // A directory entry with neither ROOT_REF nor ROOT_BACKREF is a snapshot's copy of the entry of a subvolume
+                // nested in its source: the kernel shows it as an empty stub directory, btrfs check accepts it.
+                if (!b.Forward && !b.Back && b.DirItem && b.DirIndex && b.Errors == 0) continue;
                 uint err = b.Errors;
                 if (!b.DirItem) err |= FsRootChecker.RefNoDirItem;
                 if (!b.DirIndex) err |= FsRootChecker.RefNoDirIndex;

@@ -86,10 +86,19 @@ public sealed class Filesystem : IDisposable
             }
             if (!t.ReadInode(loc.Ino).IsDir) throw new FsException("ENOTDIR", $"'{path}': a component is not a directory");
             if (!t.TryLookup(loc.Ino, part, out var l, out _)) throw new FsException("ENOENT", $"'{path}' not found");
-            loc = l.Type == ItemType.RootItem ? new FsLocation(l.ObjectId, FsTree.RootDirIno) : new FsLocation(loc.Tree, l.ObjectId);
+            loc = Enter(t, loc, part, l);
         }
         return loc;
     }
+
+    /// <summary>
+    /// Where a directory entry leads: an inode of this tree, the root directory of a subvolume this tree links, or —
+    /// for a subvolume it does not own (a snapshot's copy of an entry nested in its source) — the empty stub directory.
+    /// </summary>
+    internal static FsLocation Enter(FsTree t, FsLocation dir, ReadOnlySpan<byte> name, Key entry) =>
+        entry.Type != ItemType.RootItem ? new FsLocation(dir.Tree, entry.ObjectId)
+        : t.OwnsSubvolume(dir.Ino, name, entry.ObjectId) ? new FsLocation(entry.ObjectId, FsTree.RootDirIno)
+        : new FsLocation(dir.Tree, FsTree.EmptySubvolDirIno);
 
     private static FsLocation ParentOfSubvolume(Transaction tx, ulong tree)
     {
@@ -133,7 +142,7 @@ public sealed class Filesystem : IDisposable
             {
                 if (i == parts.Length - 1 && !parents) throw new FsException("EEXIST", $"'{path}' exists");
                 if (type != DirEntryType.Dir) throw new FsException("ENOTDIR", $"'{path}': a component is not a directory");
-                loc = l.Type == ItemType.RootItem ? new FsLocation(l.ObjectId, FsTree.RootDirIno) : new FsLocation(loc.Tree, l.ObjectId);
+                loc = Enter(t, loc, parts[i], l);
                 continue;
             }
             if (i < parts.Length - 1 && !parents) throw new FsException("ENOENT", $"'{path}': parent directory missing");
@@ -239,7 +248,8 @@ public sealed class Filesystem : IDisposable
         var list = new List<(string, InodeInfo)>();
         foreach (var (name, l, _) in t.ReadDir(loc.Ino))
         {
-            var info = l.Type == ItemType.RootItem ? TreeOf(tx, l.ObjectId).ReadInode(FsTree.RootDirIno) : t.ReadInode(l.ObjectId);
+            var to = Enter(t, loc, name, l);
+            var info = TreeOf(tx, to.Tree).ReadInode(to.Ino);
             list.Add((Encoding.UTF8.GetString(name), info));
         }
         return list;
@@ -265,7 +275,16 @@ public sealed class Filesystem : IDisposable
         if (!t.TryLookup(dir.Ino, name, out var l, out var type)) throw new FsException("ENOENT", $"'{path}' not found");
         if (l.Type == ItemType.RootItem)
         {
+            if (!t.OwnsSubvolume(dir.Ino, name, l.ObjectId))
+            {
+                // A stub: rmdir drops the dangling entry (btrfs_rmdir of BTRFS_EMPTY_SUBVOL_DIR_OBJECTID).
+                t.RemoveStubEntry(dir.Ino, name);
+                return;
+            }
             if (!recursive) throw new FsException("EISDIR", $"'{path}' is a subvolume (use subvolume delete or -r)");
+            // As rm -r on Linux: what is inside goes first, subvolumes nested in it too, then the (empty) subvolume.
+            foreach (var nested in NestedSubvolumeEntries(tx, l.ObjectId, FsTree.RootDirIno, path.TrimEnd('/')))
+                RemoveIn(tx, nested, recursive: true);
             Subvolumes.Delete(t, dir.Ino, name);
             return;
         }
@@ -278,6 +297,20 @@ public sealed class Filesystem : IDisposable
             return;
         }
         t.Unlink(dir.Ino, name);
+    }
+
+    /// <summary>Paths of the subvolume entries a subvolume's tree links (under <paramref name="dirIno"/>), depth first.</summary>
+    private List<string> NestedSubvolumeEntries(Transaction tx, ulong tree, ulong dirIno, string path)
+    {
+        var found = new List<string>();
+        var t = TreeOf(tx, tree);
+        foreach (var (name, l, type) in t.ReadDir(dirIno))
+        {
+            string p = path + "/" + Encoding.UTF8.GetString(name);
+            if (l.Type == ItemType.RootItem) found.Add(p);
+            else if (type == DirEntryType.Dir) found.AddRange(NestedSubvolumeEntries(tx, tree, l.ObjectId, p));
+        }
+        return found;
     }
 
     public void Rename(string from, string to) => Run(tx =>

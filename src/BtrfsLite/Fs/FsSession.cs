@@ -530,8 +530,18 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var (dir, name) = _fs.ResolveParent(tx, path);
             var t = _fs.TreeOf(tx, dir.Tree);
             if (!t.TryLookup(dir.Ino, name, out var l, out var type)) throw new FsException("ENOENT", $"'{path}' not found");
-            if (l.Type == ItemType.RootItem) throw new FsException("EPERM", $"'{path}' is a subvolume (use subvol delete)");
             ReserveMetaItems(dir.Tree, enforce: false);
+            if (l.Type == ItemType.RootItem)
+            {
+                // rm of a tree as shutil.rmtree/rm -r do it: a stub (a snapshot's entry for a subvolume it does not own) is
+                // an empty directory whose rmdir drops the entry; a subvolume is emptied (its entries in index order),
+                // then rmdir deletes it (btrfs_rmdir of a subvolume root).
+                if (!t.OwnsSubvolume(dir.Ino, name, l.ObjectId)) { t.RemoveStubEntry(dir.Ino, name); return; }
+                foreach (var (child, _, _) in _fs.TreeOf(Tx(), l.ObjectId).ReadDir(FsTree.RootDirIno))
+                    Remove(path.TrimEnd('/') + "/" + System.Text.Encoding.UTF8.GetString(child));
+                DropSubvolume(_fs.TreeOf(Tx(), dir.Tree), dir, name, l.ObjectId);
+                return;
+            }
             if (type == DirEntryType.Dir)
             {
                 foreach (var (child, _, _) in _fs.TreeOf(Tx(), dir.Tree).ReadDir(l.ObjectId))
@@ -820,18 +830,25 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var (dir, name) = _fs.ResolveParent(Tx(), path);
             var t = _fs.TreeOf(Tx(), dir.Tree);
             if (!t.TryLookup(dir.Ino, name, out var l, out _)) throw new FsException("ENOENT", $"'{path}' not found");
-            if (l.Type != ItemType.RootItem) throw new FsException("EINVAL", $"'{path}' is not a subvolume");
-            _highestSubvolume = Math.Max(_highestSubvolume, l.ObjectId);
-            foreach (var key in _dirty.Keys.Where(k => k.Tree == l.ObjectId).ToList()) Evict(key.Tree, key.Ino);
-            Subvolumes.Delete(t, dir.Ino, name);
-            if (Qgroups != null)
-            {
-                Qgroups.FreeMetaPertrans(l.ObjectId);
-                Qgroups.DestroyQgroup(QgroupId.ForSubvolume(l.ObjectId));
-            }
+            // A stub (an entry for a subvolume this tree does not own) is no subvolume: the kernel says EINVAL.
+            if (l.Type != ItemType.RootItem || !t.OwnsSubvolume(dir.Ino, name, l.ObjectId)) throw new FsException("EINVAL", $"'{path}' is not a subvolume");
+            DropSubvolume(t, dir, name, l.ObjectId);
             Commit();
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+    }
+
+    /// <summary>The subvolume goes (entry, refs, tree) with its dirty inodes and its level-0 qgroup.</summary>
+    private void DropSubvolume(FsTree parent, FsLocation dir, byte[] name, ulong id)
+    {
+        _highestSubvolume = Math.Max(_highestSubvolume, id);
+        foreach (var key in _dirty.Keys.Where(k => k.Tree == id).ToList()) Evict(key.Tree, key.Ino);
+        Subvolumes.Delete(parent, dir.Ino, name);
+        if (Qgroups != null)
+        {
+            Qgroups.FreeMetaPertrans(id);
+            Qgroups.DestroyQgroup(QgroupId.ForSubvolume(id));
+        }
     }
 
     /// <summary>-i QG of subvolume create and snapshot: the kernel checks it first (ENOENT: nothing is created).</summary>

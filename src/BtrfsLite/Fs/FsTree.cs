@@ -24,6 +24,11 @@ public sealed class FsException : IOException
 public sealed partial class FsTree
 {
     public const ulong RootDirIno = 256;
+    /// <summary>
+    /// BTRFS_EMPTY_SUBVOL_DIR_OBJECTID: what an entry for a subvolume this tree does not own leads to (a snapshot's
+    /// entry for a subvolume nested in its source): an empty, read-only directory that exists only in memory.
+    /// </summary>
+    public const ulong EmptySubvolDirIno = 2;
     public const int MaxInline = 2048; // the kernel's default max_inline
     private readonly Transaction _tx;
     private ulong _nextIno;
@@ -60,6 +65,12 @@ public sealed partial class FsTree
 
     public bool TryReadInode(ulong ino, out InodeInfo info)
     {
+        if (ino == EmptySubvolDirIno)
+        {
+            // new_simple_dir: S_IFDIR | 0555, one link, empty.
+            info = new InodeInfo(ino, 0, 0, 1, InodeItem.SIfDir | 0x16D, 0, 0, 0, 0, default, default, default, 0);
+            return true;
+        }
         var c = _tx.NewCursor();
         if (!c.Find(Root, new Key(ino, ItemType.InodeItem, 0))) { info = default; return false; }
         info = InodeInfo.From(ino, new InodeItem(c.Data));
@@ -118,6 +129,7 @@ public sealed partial class FsTree
     public bool TryLookup(ulong dir, ReadOnlySpan<byte> name, out Key location, out DirEntryType type)
     {
         location = default; type = 0;
+        if (dir == EmptySubvolDirIno) return false;
         var c = _tx.NewCursor();
         if (!c.Find(Root, new Key(dir, ItemType.DirItem, Checksums.NameHash(name)))) return false;
         var r = new DirEntryReader(c.Data);
@@ -147,6 +159,7 @@ public sealed partial class FsTree
     /// <summary>Adds name → inode in a directory (DIR_ITEM, DIR_INDEX, INODE_REF/EXTREF; sizes, nlink, times).</summary>
     public ulong Link(ulong dir, ReadOnlySpan<byte> name, ulong ino, DirEntryType type)
     {
+        RefuseStub(dir, "EPERM");
         ValidateName(name);
         var dirInfo = ReadInode(dir);
         if (!dirInfo.IsDir) throw new FsException("ENOTDIR", $"inode {dir} is not a directory");
@@ -328,6 +341,7 @@ public sealed partial class FsTree
     public List<(byte[] Name, Key Location, DirEntryType Type)> ReadDir(ulong dir)
     {
         var list = new List<(byte[], Key, DirEntryType)>();
+        if (dir == EmptySubvolDirIno) return list;
         var c = _tx.NewCursor();
         if (c.SeekPrefix(Root, dir, ItemType.DirIndex))
             do
@@ -348,8 +362,42 @@ public sealed partial class FsTree
 
     // ------------------------------------------------------------------ convenience
 
+    /// <summary>The stub directory has no create/mkdir/link operations: the VFS answers EACCES (create) or EPERM.</summary>
+    private static void RefuseStub(ulong dir, string errno)
+    {
+        if (dir == EmptySubvolDirIno) throw new FsException(errno, "the directory is the stub of a subvolume this snapshot does not own");
+    }
+
+    /// <summary>Removes a stub's directory entries (DIR_ITEM, DIR_INDEX) from <paramref name="dir"/>; nothing else refers to it.</summary>
+    public void RemoveStubEntry(ulong dir, ReadOnlySpan<byte> name)
+    {
+        var c = _tx.NewCursor();
+        if (!c.SeekPrefix(Root, dir, ItemType.DirIndex)) throw new FsException("ENOENT", "stub entry not found");
+        do
+        {
+            if (c.ObjectId != dir || c.Type != ItemType.DirIndex) break;
+            var r = new DirEntryReader(c.Data);
+            if (r.Next(out var e) && e.Name.SequenceEqual(name)) { ulong index = c.Offset; RemoveDirEntries(dir, name, index); return; }
+        } while (c.Next());
+        throw new FsException("ENOENT", "stub entry has no DIR_INDEX");
+    }
+
+    /// <summary>
+    /// Whether the entry <paramref name="name"/> in <paramref name="dir"/> naming subvolume <paramref name="subvolId"/> is
+    /// that subvolume's own link (a ROOT_REF from this tree with this dir and name), as fixup_tree_root_location asks;
+    /// otherwise it is a stub (a snapshot's copy of the entry of a subvolume nested in its source).
+    /// </summary>
+    public bool OwnsSubvolume(ulong dir, ReadOnlySpan<byte> name, ulong subvolId)
+    {
+        var c = _tx.NewCursor();
+        if (!c.Find(_tx.CurrentRoot(ObjectIds.RootTree), new Key(RootId, ItemType.RootRef, subvolId))) return false;
+        var rr = new RootRef(c.Data);
+        return rr.DirId == dir && c.Data.Length >= RootRef.HeaderSize + rr.NameLen && c.Data.Slice(RootRef.HeaderSize, rr.NameLen).SequenceEqual(name);
+    }
+
     public ulong Mkdir(ulong parent, ReadOnlySpan<byte> name, uint perm = 0x1ED /* 0755 */, uint uid = 0, uint gid = 0)
     {
+        RefuseStub(parent, "EPERM");
         ulong ino = CreateInode(InodeItem.SIfDir | (perm & 0xFFF), uid, gid);
         Link(parent, name, ino, DirEntryType.Dir);
         return ino;
@@ -357,6 +405,7 @@ public sealed partial class FsTree
 
     public ulong CreateFile(ulong parent, ReadOnlySpan<byte> name, uint perm = 0x1A4 /* 0644 */, uint uid = 0, uint gid = 0, InodeFlags flags = 0)
     {
+        RefuseStub(parent, "EACCES");
         ulong ino = CreateInode(InodeItem.SIfReg | (perm & 0xFFF), uid, gid, flags: flags);
         Link(parent, name, ino, DirEntryType.RegFile);
         return ino;
@@ -364,6 +413,7 @@ public sealed partial class FsTree
 
     public ulong Symlink(ulong parent, ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, uint uid = 0, uint gid = 0)
     {
+        RefuseStub(parent, "EPERM");
         if (target.Length == 0 || target.Length > Math.Min(MaxInline * 2 - 1, (int)SectorSize - 1))
             throw new FsException("ENAMETOOLONG", $"symlink target of {target.Length} bytes");
         ulong ino = CreateInode(InodeItem.SIfLnk | 0x1FF, uid, gid);

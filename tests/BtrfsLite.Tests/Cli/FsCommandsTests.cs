@@ -201,7 +201,7 @@ public class FsCommandsTests
         new object[] { "ERROR: ENOENT:", new[] { "ln", "{img}", "nope", "x" } },
         new object[] { "ERROR: EEXIST:", new[] { "ln", "-s", "{img}", "anything", "d/f" } },
         new object[] { "ERROR: ENOENT:", new[] { "truncate", "{img}", "nope", "--size", "1M" } },
-        new object[] { "ERROR: EINVAL:", new[] { "truncate", "{img}", "d", "--size", "1M" } },
+        new object[] { "ERROR: EISDIR:", new[] { "truncate", "{img}", "d", "--size", "1M" } },
         new object[] { "ERROR: ENOENT:", new[] { "punch", "{img}", "nope", "--offset", "0", "--length", "4K" } },
         new object[] { "ERROR: EISDIR:", new[] { "fallocate", "{img}", "d", "--length", "4K" } },
         new object[] { "ERROR: ENOENT:", new[] { "reflink", "{img}", "nope", "x" } },
