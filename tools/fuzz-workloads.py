@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Differential fuzzer: random workloads run on the Linux kernel (kernel-replay.py) and through `btrfslite replay`.
 
-    fuzz-workloads.py --seeds A-B [--steps N] [--btrfslite CMD] [--save DIR] [--no-shrink] [--strict]
+    fuzz-workloads.py --seeds A-B[,C,...] [--steps N] [--btrfslite CMD] [--save DIR] [--no-shrink] [--strict]
     fuzz-workloads.py --soak HOURS [--steps N] ...      (random seeds until the time is up)
     fuzz-workloads.py --generate SEED [--steps N]       (print the workload of SEED and exit)
 
@@ -353,11 +353,17 @@ def one(seed_text, btrfslite, strict, kernel_twice=True, checks=True, ours_only=
             return [("crash", 0, err)], []
         if ours_only:
             return [], []
-        kern = run_kernel(wl, kimg)
+        try:
+            kern = run_kernel(wl, kimg)
+        except RuntimeError as e:
+            return [("harness", 0, str(e))], []
         fails, notes = compare(ours, kern, strict)
         if fails and kernel_twice:
             # The kernel is not always repeatable (a stray commit): a step where two kernel runs differ is not held against us.
-            again = run_kernel(wl, os.path.join(tmp, "k2.img"))
+            try:
+                again = run_kernel(wl, os.path.join(tmp, "k2.img"))
+            except RuntimeError:
+                again = kern
             os.unlink(os.path.join(tmp, "k2.img"))
             kk, _ = compare(again, kern, True)
             shaky = {s for _, s, _ in kk}
@@ -399,7 +405,7 @@ def shrink(text, kind, btrfslite, strict, deadline):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", help="A-B or a single seed")
+    ap.add_argument("--seeds", help="seeds: N, A-B, or a comma-separated list of both")
     ap.add_argument("--soak", type=float, help="hours of random seeds")
     ap.add_argument("--generate", type=int)
     ap.add_argument("--steps", type=int, default=150)
@@ -414,8 +420,11 @@ def main():
         return 0
     btrfslite = a.btrfslite.split() if a.btrfslite else ["dotnet", os.path.join(REPO, "src", "BtrfsLite.Cli", "bin", "Release", "net10.0", "btrfslite.dll")]
     if a.seeds:
-        lo, _, hi = a.seeds.partition("-")
-        seeds = iter(range(int(lo), int(hi or lo) + 1))
+        chosen = []
+        for part in a.seeds.split(","):
+            lo, _, hi = part.partition("-")
+            chosen += range(int(lo), int(hi or lo) + 1)
+        seeds = iter(chosen)
         end = None
     elif a.soak:
         end = time.time() + a.soak * 3600
@@ -434,6 +443,9 @@ def main():
         rec = {"seed": seed, "steps": a.steps, "agree": not fails, "seconds": round(time.time() - t0, 1),
                "failures": [t for _, _, t in fails[:5]], "notes": len(notes),
                "tree_shape": sum(1 for k, _, _ in notes if k == "tree-shape")}
+        if fails and fails[0][0] == "harness":
+            print(json.dumps({"seed": seed, "harness_error": fails[0][2][-300:]}), flush=True)
+            continue
         if fails:
             bad += 1
             kind = fails[0][0]

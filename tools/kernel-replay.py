@@ -515,7 +515,9 @@ class Replay:
                 for f in QGROUP_FILES:
                     with open(os.path.join(d, f)) as fh:
                         vals[f] = int(fh.read().strip())
-            except FileNotFoundError:      # removed while we read it
+            except OSError as e:           # removed while we read it (ENOENT, or ENODEV from a sysfs file going away)
+                if e.errno not in (errno.ENOENT, errno.ENODEV):
+                    raise
                 continue
             out["%d/%d" % (level, qid)] = vals
         return out

@@ -631,6 +631,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             ulong end = Math.Min(offset + length, size);
             if (end <= offset) return;
             Writeback(loc.Tree, loc.Ino, offset, end);
+            if (!SkipLeadingHole(loc.Tree, loc.Ino, ref offset, ref length)) return;
+            end = Math.Min(offset + length, size);
+            if (end <= offset) return;
             ulong aStart = (offset + Sector - 1) / Sector * Sector, aEnd = end / Sector * Sector;
             if (aStart >= aEnd) { ZeroRange(loc.Tree, loc.Ino, offset, end - offset); return; }
             ZeroRange(loc.Tree, loc.Ino, offset, aStart - offset);
@@ -638,6 +641,37 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             _fs.TreeOf(Tx(), loc.Tree).PunchHole(loc.Ino, aStart, aEnd - aStart);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+    }
+
+    /// <summary>Whether the block at <paramref name="block"/> is a hole or preallocated (written back first): it reads as zeros.</summary>
+    private bool InHoleOrPrealloc(ulong tree, ulong ino, ulong block)
+    {
+        foreach (var e in _fs.TreeOf(Tx(), tree).ReadExtents(ino))
+            if (e.FileOffset <= block && block < e.End) return e.IsHole || e.Type == FileExtentType.Prealloc;
+        return true;
+    }
+
+    /// <summary>
+    /// btrfs_punch_hole's find_first_non_hole: when the range starts in a hole (one extent map: up to the next extent,
+    /// or the sector-rounded request), that hole is skipped, so its partial head sector is not zeroed (no reservation);
+    /// false when the whole range is in it (the punch changes nothing).
+    /// </summary>
+    private bool SkipLeadingHole(ulong tree, ulong ino, ref ulong offset, ref ulong length)
+    {
+        var extents = _fs.TreeOf(Tx(), tree).ReadExtents(ino);
+        ulong hs = offset / Sector * Sector, req = hs + (length + Sector - 1) / Sector * Sector;
+        ulong next = ulong.MaxValue;
+        foreach (var e in extents)
+        {
+            if (e.IsHole) continue;
+            if (e.FileOffset <= hs && hs < e.End) return true; // not a hole
+            if (e.FileOffset > hs) next = Math.Min(next, e.FileOffset);
+        }
+        ulong holeEnd = next < req ? next : req;
+        if (holeEnd >= offset + length) return false;
+        length = offset + length - holeEnd;
+        offset = holeEnd;
+        return true;
     }
 
     /// <summary>
@@ -708,7 +742,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             ulong aStart = (offset + Sector - 1) / Sector * Sector, aEnd = end / Sector * Sector;
             var d = DirtyOf(tree, ino);
             ulong size = Math.Max(d.Size, end);
-            if (aStart >= aEnd) ZeroRange(tree, ino, offset, length);
+            if (offset / Sector == (end - 1) / Sector && InHoleOrPrealloc(tree, ino, offset / Sector * Sector)) { } // btrfs_zero_range: a block that reads as zeros stays
+            else if (aStart >= aEnd) ZeroRange(tree, ino, offset, length);
             else
             {
                 ZeroRange(tree, ino, offset, aStart - offset);
@@ -738,14 +773,16 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         try
         {
+            // As `reflink` runs on Linux: open(SRC), open(DST, O_CREAT|O_TRUNC), then FICLONE. The destination is created
+            // and emptied first, so a file reflinked onto itself ends empty (the clone of nothing succeeds).
             var s = _fs.Resolve(Tx(), src);
             var (dt, dino) = OpenOrCreate(dst);
-            if (s.Tree == dt && s.Ino == dino) throw new FsException("EINVAL", $"'{src}' and '{dst}' are the same file");
             ReserveMetaItems(dt, 3);
-            Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
+            if (!(s.Tree == dt && s.Ino == dino)) Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
             DiscardPages(dt, dino, 0);
             var t = _fs.TreeOf(Tx(), dt);
             t.Truncate(dino, 0);
+            if (s.Tree == dt && s.Ino == dino) return;
             t.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, 0, 0, dino, 0);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
@@ -756,7 +793,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         try
         {
+            // open(SRC), open(DST, O_CREAT), then FICLONERANGE: the destination exists even when the clone is refused.
             var s = _fs.Resolve(Tx(), src);
+            var (dt, dino) = OpenOrCreate(dst);
             var sinfo = _fs.TreeOf(Tx(), s.Tree).ReadInode(s.Ino);
             if (!sinfo.IsReg) throw FsException.NotRegular(sinfo, $"'{src}' is not a regular file");
             ulong srcSize = _dirty.TryGetValue((s.Tree, s.Ino), out var sd) ? sd.Size : sinfo.Size;
@@ -764,7 +803,6 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             // FICLONERANGE's rules, checked before anything changes: aligned offsets, a length aligned or reaching EOF.
             if (srcOffset % Sector != 0 || dstOffset % Sector != 0 || srcEnd > srcSize || srcEnd < srcOffset || (srcEnd % Sector != 0 && srcEnd != srcSize))
                 throw new FsException("EINVAL", $"clone of [{srcOffset}, {srcEnd}) of '{src}' (size {srcSize}) to {dstOffset}: offsets must be sector aligned and the range inside the file");
-            var (dt, dino) = OpenOrCreate(dst);
             if (s.Tree == dt && s.Ino == dino && srcOffset < dstOffset + (srcEnd - srcOffset) && dstOffset < srcEnd)
                 throw new FsException("EINVAL", $"clone of '{src}' onto an overlapping range of itself");
             ReserveMetaItems(dt, 3);
@@ -832,6 +870,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (!t.TryLookup(dir.Ino, name, out var l, out _)) throw new FsException("ENOENT", $"'{path}' not found");
             // A stub (an entry for a subvolume this tree does not own) is no subvolume: the kernel says EINVAL.
             if (l.Type != ItemType.RootItem || !t.OwnsSubvolume(dir.Ino, name, l.ObjectId)) throw new FsException("EINVAL", $"'{path}' is not a subvolume");
+            // btrfs_delete_subvolume reserves 5 items of metadata in the parent's qgroups first: EDQUOT over a limit.
+            ReserveMetaItems(dir.Tree);
             DropSubvolume(t, dir, name, l.ObjectId);
             Commit();
         }

@@ -11,15 +11,22 @@ namespace BtrfsLite.Tests.Fs;
 /// </summary>
 public class ReadOnlySnapshotTests
 {
-    [Fact]
-    public void ASnapshotOfTheTopLevelHasAnInitialisedRootItem()
+    /// <summary>Our mkfs, a file, and `subvolume snapshot IMG / sn -r` (the snapshot is tree 256).</summary>
+    private static string ImageWithReadOnlySnapshot(TempDir tmp)
     {
-        using var tmp = new TempDir();
         var img = tmp.File("ro.img");
         Assert.Equal(0, CliProcess.Run("mkfs", img, "--size", "256M").ExitCode);
         Assert.Equal(0, CliProcess.Run("write", img, "f", "--length", "10K").ExitCode);
         var r = CliProcess.Run("subvolume", "snapshot", img, "/", "sn", "-r");
         Assert.True(r.ExitCode == 0, r.All);
+        return img;
+    }
+
+    [Fact]
+    public void ASnapshotOfTheTopLevelHasAnInitialisedRootItem()
+    {
+        using var tmp = new TempDir();
+        var img = ImageWithReadOnlySnapshot(tmp);
         using var fs = BtrfsImage.Open(img);
         var c = fs.NewCursor();
         Assert.True(c.SeekPrefix(fs.RootTree, 256, ItemType.RootItem));
@@ -32,10 +39,7 @@ public class ReadOnlySnapshotTests
     public void TheKernelSeesOurReadOnlySnapshotAsReadOnly()
     {
         using var tmp = new TempDir();
-        var img = tmp.File("ro.img");
-        Assert.Equal(0, CliProcess.Run("mkfs", img, "--size", "256M").ExitCode);
-        Assert.Equal(0, CliProcess.Run("write", img, "f", "--length", "10K").ExitCode);
-        Assert.Equal(0, CliProcess.Run("subvolume", "snapshot", img, "/", "sn", "-r").ExitCode);
+        var img = ImageWithReadOnlySnapshot(tmp);
         KernelImages.WithMounted(img, """
             test "$(btrfs property get sn ro)" = "ro=true"
             if touch sn/x 2>/dev/null; then echo "touch in a read-only snapshot succeeded"; exit 1; fi
