@@ -471,6 +471,9 @@ class Replay:
 
     def do_subvol(self, tok):
         if tok[1] == "sync":
+            # The cleaner drops deleted subvolumes after a commit; with commit=300 `subvolume sync` alone can wait
+            # five minutes for the periodic one. So: commit, then wait (the replay commits here too).
+            self.progs("filesystem", "sync", self.mnt)
             self.progs("subvolume", "sync", self.mnt)
         elif tok[1] == "create":
             self._new_name(tok[2])

@@ -20,5 +20,5 @@ limit excl 0/256 16K       # 0/256 holds 16 KiB: no new reservation in sv fits
 subvol create sv/v1        # EDQUOT, and 0/259 is used up
 limit excl 0/256 none
 subvol create sv/v2        # 0/260
-subvol sync                # nothing left to clean: returns at once
+subvol sync                # commits; nothing left to clean
 sync

@@ -84,7 +84,9 @@ public static class WorkloadRunner
             case "subvol":
                 if (x[0] == "create") s.CreateSubvolume(x[1], x.Length == 4 ? Workload.Qgroup(x[3], where) : null);
                 else if (x[0] == "delete") s.DeleteSubvolume(x[1]);
-                // subvol sync: waits for the cleaner; our delete drops the tree at once, so there is nothing to wait for.
+                // subvol sync: a commit (the harness commits so that the kernel's cleaner runs, then waits for it); our
+                // delete drops the tree at once, so there is nothing more to wait for.
+                else s.Sync();
                 return null;
             default:
                 throw new WorkloadException($"{where}: unknown step '{step.Verb}'");
