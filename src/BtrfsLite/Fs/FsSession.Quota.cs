@@ -46,6 +46,9 @@ public sealed partial class FsSession
     {
         try
         {
+            // btrfs_ioctl_qgroup_create starts a transaction of 2 items on the top level (the harness' mount point):
+            // its qgroup metadata reservation fails with EDQUOT when 0/5 is over a limit.
+            ReserveMetaItems(ObjectIds.FsTree, 2);
             QuotaAdmin.CreateQgroup(Tx(), qgroupId);
             Qgroups?.CreateQgroup(qgroupId);
         }
@@ -56,6 +59,7 @@ public sealed partial class FsSession
     {
         try
         {
+            ReserveMetaItems(ObjectIds.FsTree, 2); // the same ioctl as create
             QuotaAdmin.DestroyQgroup(Tx(), qgroupId);
             Qgroups?.DestroyQgroup(qgroupId);
         }
@@ -96,6 +100,9 @@ public sealed partial class FsSession
     {
         try
         {
+            // btrfs_ioctl_qgroup_limit: a transaction of 1 item on the top level, so even clearing a limit can fail
+            // with EDQUOT while 0/5 is over one.
+            ReserveMetaItems(ObjectIds.FsTree, 1);
             QuotaAdmin.Limit(Tx(), qgroupId, exclusive, maxBytes);
             if (Qgroups == null || !Qgroups.TryGetCounters(qgroupId, out var c)) return;
             var flag = exclusive ? QgroupLimitFlags.MaxExcl : QgroupLimitFlags.MaxRfer;
