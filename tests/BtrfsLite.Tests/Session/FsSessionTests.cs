@@ -63,11 +63,12 @@ public class FsSessionTests
         {
             s.QgroupLimit(Fs, exclusive: true, 16 * MiB);
             for (int i = 0; i < 10; i++) written.Add(s.Write("a", 0, data));
-            // Before the 8th write: excl 16384 + meta 16384 (delalloc) + 81920 (file creation, 5 items) + 7 × 2 MiB
-            // = 14794752; 2 MiB more would make 16891904 > 16777216. The 8th write gets the sectors that fit, each
-            // also needing its batch's transient 16 KiB of delalloc metadata (a short write).
+            // Before the 8th write: excl 16384 + meta 16384 (delalloc) + 16384 (the limit's transaction, 1 item, held
+            // until the commit) + 81920 (file creation, 5 items) + 7 × 2 MiB = 14811136; 2 MiB more would pass
+            // 16777216. The 8th write gets the sectors that fit, each also needing its batch's transient 16 KiB of
+            // delalloc metadata (a short write).
             for (int i = 0; i < 7; i++) Assert.True(written[i].Complete, $"write {i + 1}");
-            ulong fit = (16 * MiB - (Node + Node + 5 * Node + 7 * 2 * MiB + Node)) / 4096 * 4096;
+            ulong fit = (16 * MiB - (Node + Node + Node + 5 * Node + 7 * 2 * MiB + Node)) / 4096 * 4096;
             Assert.Equal(new WriteResult(fit, "EDQUOT"), written[7]);
             Assert.Equal(new WriteResult(0, "EDQUOT"), written[8]);
             Assert.Equal(new WriteResult(0, "EDQUOT"), written[9]);
