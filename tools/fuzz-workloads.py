@@ -59,7 +59,8 @@ class Model:
         return "%s%d" % (prefix, self.r.randrange(n))
 
     def writable_dirs(self):
-        return [d for d in self.dirs if not self.in_ro(d)]
+        # Sorted: set order follows Python's per-process string hashing; a seed must give the same workload everywhere.
+        return sorted(d for d in self.dirs if not self.in_ro(d))
 
     def in_ro(self, path):
         best = "."
@@ -193,7 +194,7 @@ def generate(seed, steps):
                 line = "rm %s" % f
                 m.files.pop(f, None)
             else:
-                ds = [d for d in m.dirs if d != "." and d not in m.subvols and not m.in_ro(d)]
+                ds = sorted(d for d in m.dirs if d != "." and d not in m.subvols and not m.in_ro(d))
                 if not ds:
                     continue
                 d = r.choice(ds)
