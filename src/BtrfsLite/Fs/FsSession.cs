@@ -582,6 +582,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 ExpandTo(loc.Tree, loc.Ino, size);
                 if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d)) d.Size = size;
                 _fs.TreeOf(Tx(), loc.Tree).Truncate(loc.Ino, Math.Max(size, _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino).Size));
+                // A truncate to the current size still runs btrfs_truncate: extents past it (a KEEP_SIZE fallocate
+                // beyond EOF) go.
+                if (size == cur) _fs.TreeOf(Tx(), loc.Tree).DropExtents(loc.Ino, (size + Sector - 1) / Sector * Sector, ulong.MaxValue);
                 return;
             }
             ulong keep = (size + Sector - 1) / Sector * Sector;
