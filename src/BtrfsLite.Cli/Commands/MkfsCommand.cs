@@ -178,7 +178,7 @@ internal static class MkfsCommand
             }
             else (s, r) = RootDirImporter.Create(dev, opt, rootdir);
         }
-        catch (IOException ex) when (ex.Message.StartsWith("ENOSPC", StringComparison.Ordinal))
+        catch (NoSpaceException ex)
         {
             if (!isBlock) TryDelete(path);
             throw new IOException($"{rootdir} does not fit in {Human((ulong)size)} ({ex.Message}); {(sizeGiven || isBlock ? "give a larger --size (or none: an image file is then sized to fit)" : "the size estimate was too small; give --size")}{(isBlock ? "; the device holds an incomplete filesystem" : "; the image file was removed")}", ex);

@@ -116,8 +116,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     }
 
     /// <summary>
-    /// Drops everything since the last commit (the running transaction, dirty pages, their reservations) and ends the
-    /// session: the image keeps its last commit, later calls fail with EROFS and <see cref="Dispose"/> commits nothing.
+    /// Drops everything since the last commit (the running transaction and the dirty pages; the reservation engine is not
+    /// brought back in line, as nothing runs after) and ends the session: the image keeps its last commit, later calls fail with EROFS and <see cref="Dispose"/> commits nothing.
     /// A one-shot command calls this when it fails, so that a failed command changes nothing.
     /// </summary>
     public void Abort(string reason = "aborted by the caller")
@@ -479,7 +479,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         var (dir, name, ino) = _fs.LookupFile(Tx(), path);
         // open(O_WRONLY) in a read-only subvolume: EROFS before anything is reserved or buffered.
-        if (Subvolumes.IsReadOnly(Tx(), dir.Tree)) throw new FsException("EROFS", $"'{path}': read-only subvolume");
+        _fs.TreeOf(Tx(), dir.Tree).RequireWritable();
         if (ino is ulong existing) return (dir.Tree, existing);
         ReserveMetaItems(dir.Tree);
         return (dir.Tree, _fs.TreeOf(Tx(), dir.Tree).CreateFile(dir.Ino, name));
@@ -574,7 +574,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var loc = _fs.Resolve(Tx(), path);
             var t = _fs.TreeOf(Tx(), loc.Tree);
             var info = t.ReadInode(loc.Ino);
-            if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}' is not a regular file");
+            if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}'");
             ReserveMetaItems(loc.Tree, 2);
             ulong cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
             if (size >= cur)
@@ -628,7 +628,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             var loc = _fs.Resolve(Tx(), path);
             var info = _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino);
-            if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}' is not a regular file");
+            if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}'");
             ReserveMetaItems(loc.Tree, 3);
             ulong size = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
             ulong end = Math.Min(offset + length, size);
@@ -647,12 +647,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     }
 
     /// <summary>Whether the block at <paramref name="block"/> is a hole or preallocated (written back first): it reads as zeros.</summary>
-    private bool InHoleOrPrealloc(ulong tree, ulong ino, ulong block)
-    {
-        foreach (var e in _fs.TreeOf(Tx(), tree).ReadExtents(ino))
-            if (e.FileOffset <= block && block < e.End) return e.IsHole || e.Type == FileExtentType.Prealloc;
-        return true;
-    }
+    private bool InHoleOrPrealloc(ulong tree, ulong ino, ulong block) =>
+        FsTree.ExtentAt(_fs.TreeOf(Tx(), tree).ReadExtents(ino), block) is not { IsHole: false } e || e.Type == FileExtentType.Prealloc;
 
     /// <summary>
     /// btrfs_punch_hole's find_first_non_hole: when the range starts in a hole (one extent map: up to the next extent,
@@ -663,13 +659,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         var extents = _fs.TreeOf(Tx(), tree).ReadExtents(ino);
         ulong hs = offset / Sector * Sector, req = hs + (length + Sector - 1) / Sector * Sector;
+        if (FsTree.ExtentAt(extents, hs) is { IsHole: false }) return true;
         ulong next = ulong.MaxValue;
         foreach (var e in extents)
-        {
-            if (e.IsHole) continue;
-            if (e.FileOffset <= hs && hs < e.End) return true; // not a hole
-            if (e.FileOffset > hs) next = Math.Min(next, e.FileOffset);
-        }
+            if (!e.IsHole && e.FileOffset > hs) next = Math.Min(next, e.FileOffset);
         ulong holeEnd = next < req ? next : req;
         if (holeEnd >= offset + length) return false;
         length = offset + length - holeEnd;
@@ -737,7 +730,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             if (length == 0) throw new FsException("EINVAL", "zero range of length 0");
             var loc = _fs.Resolve(Tx(), path);
-            if (_fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino) is var li && !li.IsReg) throw FsException.NotRegular(li, $"'{path}' is not a regular file");
+            if (_fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino) is var li && !li.IsReg) throw FsException.NotRegular(li, $"'{path}'");
             var (tree, ino) = (loc.Tree, loc.Ino);
             ReserveMetaItems(tree, 3);
             ulong end = offset + length;
@@ -800,7 +793,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var s = _fs.Resolve(Tx(), src);
             var (dt, dino) = OpenOrCreate(dst);
             var sinfo = _fs.TreeOf(Tx(), s.Tree).ReadInode(s.Ino);
-            if (!sinfo.IsReg) throw FsException.NotRegular(sinfo, $"'{src}' is not a regular file");
+            if (!sinfo.IsReg) throw FsException.NotRegular(sinfo, $"'{src}'");
             ulong srcSize = _dirty.TryGetValue((s.Tree, s.Ino), out var sd) ? sd.Size : sinfo.Size;
             ulong srcEnd = length == 0 ? srcSize : srcOffset + length;
             // FICLONERANGE's rules, checked before anything changes: aligned offsets, a length aligned or reaching EOF.

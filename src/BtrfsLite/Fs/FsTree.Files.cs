@@ -73,7 +73,7 @@ public sealed partial class FsTree
     {
         if (data.Length == 0) return 0;
         var info = ReadInode(ino);
-        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino} is not a regular file");
+        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino}");
         ulong end = offset + (ulong)data.Length;
         ulong newSize = Math.Max(info.Size, end);
         var extents = ReadExtents(ino);
@@ -342,7 +342,7 @@ public sealed partial class FsTree
     public void Truncate(ulong ino, ulong size)
     {
         var info = ReadInode(ino);
-        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino} is not a regular file");
+        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino}");
         var now = Clock();
         if (size >= info.Size)
         {
@@ -373,7 +373,7 @@ public sealed partial class FsTree
         EditInode(ino, i => { i.FileSize = size; i.Mtime = now; i.Ctime = now; });
     }
 
-    private static FileExtent? ExtentAt(List<FileExtent> extents, ulong pos)
+    internal static FileExtent? ExtentAt(List<FileExtent> extents, ulong pos)
     {
         foreach (var e in extents) if (pos >= e.FileOffset && pos < e.End) return e;
         return null;
@@ -383,7 +383,7 @@ public sealed partial class FsTree
     public void PunchHole(ulong ino, ulong offset, ulong length)
     {
         var info = ReadInode(ino);
-        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino} is not a regular file");
+        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino}");
         ulong end = Math.Min(offset + length, info.Size);
         if (end <= offset) return;
         var extents = ReadExtents(ino);
@@ -407,7 +407,7 @@ public sealed partial class FsTree
     public void Fallocate(ulong ino, ulong offset, ulong length, bool keepSize)
     {
         var info = ReadInode(ino);
-        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino} is not a regular file");
+        if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino}");
         if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
         var extents = ReadExtents(ino);
         if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline) { ConvertInlineToRegular(ino, extents[0]); extents = ReadExtents(ino); }
@@ -471,8 +471,8 @@ public sealed partial class FsTree
     {
         var sinfo = srcTree.ReadInode(src);
         var dinfo = ReadInode(dst);
-        if (!sinfo.IsReg) throw FsException.NotRegular(sinfo, "clone needs regular files");
-        if (!dinfo.IsReg) throw FsException.NotRegular(dinfo, "clone needs regular files");
+        if (!sinfo.IsReg) throw FsException.NotRegular(sinfo, "clone source");
+        if (!dinfo.IsReg) throw FsException.NotRegular(dinfo, "clone destination");
         ulong sector = SectorSize;
         if (length == 0) length = sinfo.Size - Math.Min(srcOffset, sinfo.Size);
         ulong srcEnd = srcOffset + length;

@@ -11,9 +11,9 @@ public sealed class FsException : IOException
     public string Errno { get; }
     public FsException(string errno, string message) : base($"{errno}: {message}") => Errno = errno;
 
-    /// <summary>A data operation on something that is not a regular file: EISDIR for a directory (as the VFS), else EINVAL.</summary>
-    public static FsException NotRegular(InodeInfo info, string message) =>
-        new(info.IsDir ? "EISDIR" : "EINVAL", info.IsDir ? message.Replace("is not a regular file", "is a directory") : message);
+    /// <summary>A data operation on <paramref name="what"/>, not a regular file: EISDIR for a directory (as the VFS), else EINVAL.</summary>
+    public static FsException NotRegular(InodeInfo info, string what) =>
+        info.IsDir ? new("EISDIR", $"{what} is a directory") : new("EINVAL", $"{what} is not a regular file");
 }
 
 /// <summary>
@@ -50,13 +50,17 @@ public sealed partial class FsTree
     {
         get
         {
-            if (!_writable)
-            {
-                if (Subvolumes.IsReadOnly(_tx, RootId)) throw new FsException("EROFS", $"subvolume {RootId} is read-only");
-                _writable = true;
-            }
+            RequireWritable();
             return _tx.Tree(RootId);
         }
+    }
+
+    /// <summary>EROFS when this subvolume is read-only (checked once per instance).</summary>
+    public void RequireWritable()
+    {
+        if (_writable) return;
+        if (Subvolumes.IsReadOnly(_tx, RootId)) throw new FsException("EROFS", $"subvolume {RootId} is read-only");
+        _writable = true;
     }
     private TreeRoot Root => _tx.CurrentRoot(RootId);
     private ulong SectorSize => (ulong)_tx.Image.SectorSize;

@@ -1,3 +1,4 @@
+using BtrfsLite.Format;
 using BtrfsLite.Fs;
 using BtrfsLite.Qgroups;
 
@@ -31,9 +32,9 @@ public static class WorkloadRunner
                 errno = ex.Errno;
                 message = ex.Message;
             }
-            catch (IOException ex) when (ex.Message.StartsWith("ENOSPC", StringComparison.Ordinal))
+            catch (NoSpaceException ex)
             {
-                errno = "ENOSPC";
+                errno = ex.Errno;
                 message = ex.Message;
             }
             onStep(new StepResult(step.Number, step.Line, errno == null, errno, written, session.Counters(), message));

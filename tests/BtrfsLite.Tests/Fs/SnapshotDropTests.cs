@@ -17,10 +17,7 @@ public class SnapshotDropTests
     public void TheCheckerFlagsWhatTheOldDropLeftBehind()
     {
         using var tmp = new TempDir();
-        var img = tmp.File("old-drop.img");
-        using (var src = new System.IO.Compression.GZipStream(File.OpenRead(Path.Combine(GoldenImages.Dir, "corrupt", "drop-shared-snapshot.img.gz")), System.IO.Compression.CompressionMode.Decompress))
-        using (var dst = File.Create(img))
-            src.CopyTo(dst);
+        var img = GoldenImages.Extract("corrupt/drop-shared-snapshot", tmp);
         var report = Checker.Check(img);
         var owners = report.Findings.Where(f => f.Code == FindingCode.TreeBlockOwnerGone).Select(f => f.Bytenr).OrderBy(b => b).ToList();
         Assert.Equal(new ulong[] { 5406720, 5439488 }, owners);

@@ -20,10 +20,10 @@ public static class GoldenImages
 
     public static string Sidecar(string name, string suffix) => Path.Combine(Dir, $"{name}.{suffix}");
 
-    /// <summary>Decompresses NAME.img.gz into <paramref name="tmp"/> and returns the image path.</summary>
+    /// <summary>Decompresses NAME.img.gz (NAME may name a subfolder of images/) into <paramref name="tmp"/> and returns the image path.</summary>
     public static string Extract(string name, TempDir tmp)
     {
-        var dst = tmp.File(name + ".img");
+        var dst = tmp.File(Path.GetFileName(name) + ".img");
         using var src = new GZipStream(File.OpenRead(Path.Combine(Dir, name + ".img.gz")), CompressionMode.Decompress);
         using var outp = File.Create(dst);
         src.CopyTo(outp);
