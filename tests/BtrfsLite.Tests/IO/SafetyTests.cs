@@ -29,6 +29,21 @@ public class SafetyTests
         return Convert.ToHexString(SHA256.HashData(f));
     }
 
+    /// <summary>The primary and mirror superblocks as hex (the commit point: unchanged means nothing was committed).</summary>
+    private static string Superblocks(string path)
+    {
+        using var f = File.OpenRead(path);
+        var sb = new System.Text.StringBuilder();
+        var buf = new byte[Superblock.Size];
+        for (int i = 0; i < 2; i++)
+        {
+            f.Position = Superblock.MirrorOffset(i);
+            f.ReadExactly(buf);
+            sb.Append(Convert.ToHexString(buf));
+        }
+        return sb.ToString();
+    }
+
     private static void AssertInUse(RealTools.Result r, string what)
     {
         Assert.True(r.ExitCode == 7, $"{what}: expected exit 7 (in use), got {r.ExitCode}: {r.All}");
@@ -262,6 +277,38 @@ public class SafetyTests
         Assert.Single(ls.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains("shorter than the file system"));
         if (RealTools.HasBtrfsProgs)
             Assert.NotEqual(0, RealTools.BtrfsCheck(img).ExitCode); // progs refuses it too
+    }
+
+    /// <summary>
+    /// The reproducer of a failure that committed: fallocate of 300 MiB and cp-in of a 300 MiB tree into a
+    /// 256 MiB image run out of space. Both fail and nothing is committed: fallocate leaves the image byte for byte as it
+    /// was; cp-in had streamed file data into new extents, which no committed tree references (the superblocks are
+    /// unchanged, so is every referenced block: the image checks clean and holds what it held).
+    /// </summary>
+    [Fact]
+    public void RunningOutOfSpaceCommitsNothing()
+    {
+        using var tmp = new TempDir();
+        var img = NewImage(tmp);
+        Assert.Equal(0, CliProcess.Run("write", img, "a", "--length", "100K").ExitCode);
+        var before = Sha(img);
+        var r = CliProcess.Run("fallocate", img, "f", "--length", "300M");
+        Assert.True(r.ExitCode != 0 && r.Stderr.Contains("ENOSPC"), r.All);
+        Assert.DoesNotContain("   at ", r.Stderr);
+        Assert.Equal(before, Sha(img));
+
+        var host = Directory.CreateDirectory(tmp.File("host")).FullName;
+        var chunk = new byte[10 << 20];
+        new Random(3).NextBytes(chunk);
+        for (int i = 0; i < 30; i++) File.WriteAllBytes(Path.Combine(host, $"f{i}"), chunk);
+        var supers = Superblocks(img);
+        r = CliProcess.Run("cp-in", img, host, "tree", "--no-progress");
+        Assert.True(r.ExitCode != 0 && r.Stderr.Contains("ENOSPC"), r.All);
+        Assert.DoesNotContain("   at ", r.Stderr);
+        Assert.Equal(supers, Superblocks(img));
+        Assert.Equal("a\n", CliProcess.Run("ls", img).Stdout);
+        Assert.True(Checker.Check(img).IsClean);
+        if (RealTools.HasBtrfsProgs) Assert.Equal(0, RealTools.BtrfsCheck(img).ExitCode);
     }
 
     /// <summary>Every bad sector is counted: JSON lists them all, errorCount is exact, and btrfs check counts the same.</summary>
