@@ -646,10 +646,6 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
-    /// <summary>Whether the block at <paramref name="block"/> is a hole or preallocated (written back first): it reads as zeros.</summary>
-    private bool InHoleOrPrealloc(ulong tree, ulong ino, ulong block) =>
-        FsTree.ExtentAt(_fs.TreeOf(Tx(), tree).ReadExtents(ino), block) is not { IsHole: false } e || e.Type == FileExtentType.Prealloc;
-
     /// <summary>
     /// btrfs_punch_hole's find_first_non_hole: when the range starts in a hole (one extent map: up to the next extent,
     /// or the sector-rounded request), that hole is skipped, so its partial head sector is not zeroed (no reservation);
@@ -680,7 +676,6 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
             var (tree, ino) = OpenOrCreate(path);
-            ReserveMetaItems(tree, 3);
             // Past the end (keep size or not), btrfs_fallocate first zeroes the rest of the last sector (cont_expand).
             ExpandTo(tree, ino, offset + length);
             PreallocateHoles(tree, ino, offset, length, keepSize, path);
@@ -688,7 +683,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
-    /// <summary>The range is written back, then its holes get prealloc extents: reserved all or nothing, released into the new extents' heads.</summary>
+    /// <summary>
+    /// The range is written back, then its holes get prealloc extents, as btrfs_fallocate: the data of every hole reserved
+    /// first (all or nothing), then each extent inserted in a transaction of its own (3 metadata items). A metadata
+    /// reservation that fails keeps the extents made before it and frees the rest, as the kernel does.
+    /// </summary>
     private void PreallocateHoles(ulong tree, ulong ino, ulong offset, ulong length, bool keepSize, string path)
     {
         Writeback(tree, ino, offset, offset + length);
@@ -696,34 +695,63 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         var t = _fs.TreeOf(Tx(), tree);
         var holes = FsTree.Holes(t.ReadExtents(ino), aStart, aEnd).Select(h => new FileRange(h.Start, h.End)).ToArray();
         var q = Qgroups;
-        if (q != null && QgroupReservations.IsSubvolumeRoot(tree) && holes.Length > 0)
+        bool quota = q != null && QgroupReservations.IsSubvolumeRoot(tree);
+        if (quota && holes.Length > 0)
         {
-            var r = q.ReserveFallocate(tree, ino, holes);
+            var r = q!.ReserveFallocate(tree, ino, holes);
             if (!r.Succeeded) throw new FsException("EDQUOT", $"disk quota exceeded preallocating {string.Join(", ", holes)} of '{path}'");
+        }
+        // Each extent is inserted in a transaction of its own (__btrfs_prealloc_file_range, 3 items; up to 256 MiB each):
+        // reserved before anything changes, as a reservation may flush. The first that fails ends the call with the
+        // holes before it preallocated. A size still to grow past them takes one more item (btrfs_fallocate_update_isize).
+        int granted = holes.Length;
+        FsException? failed = null;
+        if (quota)
+        {
+            for (int i = 0; i < holes.Length && failed == null; i++)
+                try { for (ulong p = 0; p < holes[i].Length; p += 256UL << 20) ReserveMetaItems(tree, 3); }
+                catch (FsException ex) when (ex.Errno == "EDQUOT") { granted = i; failed = ex; }
+            ulong size = _dirty.TryGetValue((tree, ino), out var dd) ? dd.Size : _fs.TreeOf(Tx(), tree).ReadInode(ino).Size;
+            ulong reached = holes.Length > 0 ? Math.Min(holes[^1].End, offset + length) : 0;
+            if (failed == null && !keepSize && offset + length > Math.Max(size, reached))
+                try { ReserveMetaItems(tree, 1); }
+                catch (FsException ex) when (ex.Errno == "EDQUOT") { failed = ex; }
         }
         t = _fs.TreeOf(Tx(), tree);
         try
         {
-            t.Fallocate(ino, offset, length, keepSize);
+            if (failed == null) t.Fallocate(ino, offset, length, keepSize);
+            else if (granted > 0) t.Fallocate(ino, holes[0].Start, Math.Min(holes[granted - 1].End, offset + length) - holes[0].Start, keepSize);
         }
-        catch (FsException) when (q != null && QgroupReservations.IsSubvolumeRoot(tree))
+        catch (FsException ex) { failed = ex; }
+        if (_dirty.TryGetValue((tree, ino), out var d)) d.Size = Math.Max(d.Size, t.ReadInode(ino).Size);
+        if (quota)
         {
-            // ENOSPC changed nothing: the holes' reservation goes back.
-            foreach (var h in holes) q.FreeData(tree, ino, h.Start, h.Length);
-            throw;
+            // Each new extent's sectors go into its delayed-ref head; what no extent covers (a failed call) is freed.
+            var after = t.ReadExtents(ino);
+            foreach (var h in holes)
+            {
+                ulong pos = h.Start;
+                foreach (var e in after.Where(e => e.Type == FileExtentType.Prealloc && e.FileOffset >= h.Start && e.FileOffset < h.End).OrderBy(e => e.FileOffset))
+                {
+                    ulong end = Math.Min(e.End, h.End);
+                    var rec = q!.ReleaseData(tree, ino, e.FileOffset, end - e.FileOffset);
+                    t.Tx.AttachQgroupReserved(e.DiskBytenr, rec.Root, rec.Bytes);
+                    pos = Math.Max(pos, end);
+                }
+                if (pos < h.End) q!.FreeData(tree, ino, pos, h.End - pos);
+            }
         }
-        if (_dirty.TryGetValue((tree, ino), out var d) && !keepSize) d.Size = Math.Max(d.Size, offset + length);
-        if (q == null) return;
-        var after = t.ReadExtents(ino);
-        foreach (var h in holes)
-        {
-            var rec = q.ReleaseData(tree, ino, h.Start, h.Length);
-            ulong bytenr = after.FirstOrDefault(e => e.FileOffset <= h.Start && h.Start < e.End).DiskBytenr;
-            t.Tx.AttachQgroupReserved(bytenr, rec.Root, rec.Bytes);
-        }
+        if (failed != null) throw failed;
     }
 
-    /// <summary>fallocate(ZERO_RANGE): written back, whole sectors not already preallocated become preallocated (reserved like fallocate), edges zeroed through the page cache.</summary>
+    /// <summary>
+    /// fallocate(ZERO_RANGE) in btrfs_fallocate's and btrfs_zero_range's order: a range growing the file first zeroes the
+    /// rest of the last sector (truncate_block); the range is written back; a preallocated extent at its start is kept and
+    /// skipped; a range within one sector zeroes through the page cache unless that sector reads as zeros; otherwise
+    /// unaligned edges over written data are zeroed through the page cache, edges in holes join the range, and every
+    /// extent of the whole sectors between is replaced by new preallocated extents (reserved like fallocate).
+    /// </summary>
     public void ZeroRange(string path, ulong offset, ulong length)
     {
         try
@@ -732,36 +760,69 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var loc = _fs.Resolve(Tx(), path);
             if (_fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino) is var li && !li.IsReg) throw FsException.NotRegular(li, $"'{path}'");
             var (tree, ino) = (loc.Tree, loc.Ino);
-            ReserveMetaItems(tree, 3);
             ulong end = offset + length;
-            Writeback(tree, ino, offset, end);
-            ulong aStart = (offset + Sector - 1) / Sector * Sector, aEnd = end / Sector * Sector;
-            var d = DirtyOf(tree, ino);
-            ulong size = Math.Max(d.Size, end);
-            if (offset / Sector == (end - 1) / Sector && InHoleOrPrealloc(tree, ino, offset / Sector * Sector)) { } // btrfs_zero_range: a block that reads as zeros stays
-            else if (aStart >= aEnd) ZeroRange(tree, ino, offset, length);
+            ulong Down(ulong x) => x / Sector * Sector;
+            ulong Up(ulong x) => (x + Sector - 1) / Sector * Sector;
+            ExpandTo(tree, ino, end);
+            Writeback(tree, ino, Down(offset), Up(end));
+            var extents = _fs.TreeOf(Tx(), tree).ReadExtents(ino);
+            FileExtent? At(ulong pos)
+            {
+                foreach (var e in extents) if (e.FileOffset <= pos && pos < Math.Max(e.End, e.Type == FileExtentType.Inline ? Up(e.End) : e.End) && !e.IsHole) return e;
+                return null;
+            }
+            ulong allocStart = Down(offset), allocEnd = Up(end);
+            if (At(allocStart) is { Type: FileExtentType.Prealloc } first && first.FileOffset <= allocStart)
+            {
+                if (first.End >= end) { GrowSize(tree, ino, end); return; }
+                allocStart = offset = first.End;
+            }
+            if (offset / Sector == (end - 1) / Sector)
+            {
+                var em = At(Down(offset));
+                if (em is { Type: FileExtentType.Prealloc }) { GrowSize(tree, ino, end); return; }
+                if (end - offset < Sector && em != null) { ZeroRange(tree, ino, offset, end - offset); GrowSize(tree, ino, end); return; }
+                allocStart = Down(offset);
+                allocEnd = allocStart + Sector;
+            }
             else
             {
-                ZeroRange(tree, ino, offset, aStart - offset);
-                ZeroRange(tree, ino, aEnd, end - aEnd);
-                var t = _fs.TreeOf(Tx(), tree);
-                // Sectors not already preallocated: dropped, then preallocated.
-                var extents = t.ReadExtents(ino);
-                ulong pos = aStart;
-                foreach (var e in extents.Where(e => e.Type == FileExtentType.Prealloc && e.End > aStart && e.FileOffset < aEnd))
+                allocStart = Up(offset);
+                allocEnd = Down(end);
+                if (offset % Sector != 0)
                 {
-                    if (e.FileOffset > pos) t.DropExtents(ino, pos, e.FileOffset);
-                    pos = Math.Max(pos, e.End);
+                    var b = At(Down(offset));
+                    if (b == null) allocStart = Down(offset);
+                    else if (b.Value.Type != FileExtentType.Prealloc) ZeroRange(tree, ino, offset, Up(offset) - offset);
                 }
-                if (pos < aEnd) t.DropExtents(ino, pos, aEnd);
-                ExpandTo(tree, ino, aEnd);
-                PreallocateHoles(tree, ino, aStart, aEnd - aStart, keepSize: true, path);
+                if (end % Sector != 0)
+                {
+                    var b = At(Down(end));
+                    if (b == null) allocEnd = Up(end);
+                    else if (b.Value.Type != FileExtentType.Prealloc) ZeroRange(tree, ino, Down(end), end - Down(end));
+                }
             }
-            d = DirtyOf(tree, ino);
-            d.Size = size;
-            _fs.TreeOf(Tx(), tree).EditInode(ino, i => i.FileSize = Math.Max(i.FileSize, size));
+            if (allocStart < allocEnd)
+            {
+                // Every extent of the range goes and one preallocated range replaces it (the kernel drops them in
+                // btrfs_prealloc_file_range; a partly preallocated range becomes one contiguous allocation).
+                _fs.TreeOf(Tx(), tree).DropExtents(ino, allocStart, allocEnd);
+                PreallocateHoles(tree, ino, allocStart, allocEnd - allocStart, keepSize: true, path);
+            }
+            GrowSize(tree, ino, end);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+    }
+
+    /// <summary>btrfs_fallocate_update_isize: a size still to grow takes a transaction of one item.</summary>
+    private void GrowSize(ulong tree, ulong ino, ulong end)
+    {
+        var t = _fs.TreeOf(Tx(), tree);
+        ulong size = _dirty.TryGetValue((tree, ino), out var d) ? d.Size : t.ReadInode(ino).Size;
+        if (end <= size) return;
+        ReserveMetaItems(tree, 1);
+        if (_dirty.TryGetValue((tree, ino), out d)) d.Size = end;
+        _fs.TreeOf(Tx(), tree).EditInode(ino, i => i.FileSize = Math.Max(i.FileSize, end));
     }
 
     /// <summary>FICLONE: the source and the destination are written back first, the destination emptied, then every extent shared.</summary>
@@ -784,7 +845,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
-    /// <summary>FICLONERANGE (length 0: to the source's end): both ranges are written back first.</summary>
+    /// <summary>
+    /// FICLONERANGE (length 0: to the source's end), in btrfs_remap_file_range's order: the whole source and the
+    /// destination range are written back before the arguments are checked (so a refused clone still writes them back);
+    /// a destination offset past EOF first zeroes the rest of the last sector (cont_expand) and writes that back.
+    /// </summary>
     public void CloneRange(string src, ulong srcOffset, ulong length, string dst, ulong dstOffset)
     {
         try
@@ -793,18 +858,34 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var s = _fs.Resolve(Tx(), src);
             var (dt, dino) = OpenOrCreate(dst);
             var sinfo = _fs.TreeOf(Tx(), s.Tree).ReadInode(s.Ino);
-            if (!sinfo.IsReg) throw FsException.NotRegular(sinfo, $"'{src}'");
             ulong srcSize = _dirty.TryGetValue((s.Tree, s.Ino), out var sd) ? sd.Size : sinfo.Size;
+            if (sinfo.IsReg)
+            {
+                Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
+                ulong from = dstOffset / Sector * Sector, alignedSrcEnd = (srcSize + Sector - 1) / Sector * Sector;
+                ulong wbLen = length == 0 ? alignedSrcEnd - Math.Min(alignedSrcEnd, srcOffset / Sector * Sector) : (length + Sector - 1) / Sector * Sector;
+                if (length == 0 && srcOffset / Sector * Sector > alignedSrcEnd) wbLen = ulong.MaxValue; // the kernel's u64 wraps
+                Writeback(dt, dino, from, wbLen > ulong.MaxValue - from ? ulong.MaxValue : from + wbLen);
+            }
+            if (!sinfo.IsReg) throw FsException.NotRegular(sinfo, $"'{src}'");
             ulong srcEnd = length == 0 ? srcSize : srcOffset + length;
-            // FICLONERANGE's rules, checked before anything changes: aligned offsets, a length aligned or reaching EOF.
+            // FICLONERANGE's rules: aligned offsets, a length aligned or reaching EOF, no overlap within one file.
             if (srcOffset % Sector != 0 || dstOffset % Sector != 0 || srcEnd > srcSize || srcEnd < srcOffset || (srcEnd % Sector != 0 && srcEnd != srcSize))
                 throw new FsException("EINVAL", $"clone of [{srcOffset}, {srcEnd}) of '{src}' (size {srcSize}) to {dstOffset}: offsets must be sector aligned and the range inside the file");
             if (s.Tree == dt && s.Ino == dino && srcOffset < dstOffset + (srcEnd - srcOffset) && dstOffset < srcEnd)
                 throw new FsException("EINVAL", $"clone of '{src}' onto an overlapping range of itself");
+            if (srcEnd == srcOffset) return;
             ReserveMetaItems(dt, 3);
-            Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
-            Writeback(dt, dino, 0, ulong.MaxValue);
-            _fs.TreeOf(Tx(), dt).Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset);
+            ulong dstSize = _dirty.TryGetValue((dt, dino), out var dd) ? dd.Size : _fs.TreeOf(Tx(), dt).ReadInode(dino).Size;
+            if (dstOffset > dstSize)
+            {
+                ExpandTo(dt, dino, dstOffset);
+                Writeback(dt, dino, dstSize / Sector * Sector, dstOffset);
+            }
+            var dtree = _fs.TreeOf(Tx(), dt);
+            dtree.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset);
+            // Dirty pages elsewhere in the destination stay dirty: their size must not undo the clone's growth.
+            if (_dirty.TryGetValue((dt, dino), out dd)) dd.Size = Math.Max(dd.Size, dtree.ReadInode(dino).Size);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
