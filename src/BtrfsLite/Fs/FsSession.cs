@@ -598,7 +598,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             }
             t = _fs.TreeOf(Tx(), loc.Tree);
             var extents = t.ReadExtents(loc.Ino);
-            if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline) t.Truncate(loc.Ino, Math.Min(size, info.Size));
+            if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline) t.Truncate(loc.Ino, size); // (the size just written back, not the one read before: a file only ever dirty has 0 there)
             else
             {
                 t.DropExtents(loc.Ino, keep, ulong.MaxValue);

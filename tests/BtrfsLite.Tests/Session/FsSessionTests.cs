@@ -327,4 +327,32 @@ public class FsSessionTests
         using var fs = Filesystem.OpenReadOnly(img);
         Assert.Equal(data, fs.ReadAll("d/f"));
     }
+    [Fact]
+    public void DirtyFileTruncatedToInlineSizeKeepsItsBytesThroughWritebackAndAWritePastItsEnd()
+    {
+        // The fuzzer's data loss (seed 16): the file is only ever dirty; truncate writes its last page back inline.
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        var data = Bytes(92 * 1024, 16);
+        var tail = Bytes(764, 17);
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f", 0, data);
+            s.Truncate("f", 1370);
+            s.Sync();
+        }
+        using (var fs = Filesystem.OpenReadOnly(img))
+            Assert.Equal(data.AsSpan(0, 1370).ToArray(), fs.ReadAll("f"));
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f", 28672, tail);
+            s.Sync();
+        }
+        WriterEndToEndTests.AssertClean(img, quota: false);
+        using var after = Filesystem.OpenReadOnly(img);
+        var want = new byte[28672 + 764];
+        data.AsSpan(0, 1370).CopyTo(want);
+        tail.CopyTo(want, 28672);
+        Assert.Equal(want, after.ReadAll("f"));
+    }
 }
