@@ -33,6 +33,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private readonly Filesystem _fs;
     private readonly FsSessionOptions _options;
     private readonly Dictionary<(ulong Tree, ulong Ino), DirtyInode> _dirty = new();
+    // Inodes truncated to size 0 (BTRFS_INODE_FLUSH_ON_CLOSE): the next close of the file writes its dirty pages back.
+    private readonly HashSet<(ulong Tree, ulong Ino)> _flushOnClose = new();
     private Transaction? _tx;
     private readonly ChangeSet _changes = new();
     // Subvolume ids are not reused while the file system is mounted (the kernel's in-memory highest objectid).
@@ -150,8 +152,20 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             var loc = _fs.Resolve(Tx(), path);
             Writeback(loc.Tree, loc.Ino, 0, ulong.MaxValue);
+            Close((loc.Tree, loc.Ino));
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+    }
+
+    /// <summary>
+    /// The end of a file operation: every call that works on a file is an open, the operation and a close, and the close
+    /// of a file that was truncated to size 0 since its last close starts writeback of all its dirty pages (btrfs_release_file:
+    /// data written after such a truncate reaches the disk without an fsync). Also after a failed operation.
+    /// </summary>
+    private void Close((ulong Tree, ulong Ino) file)
+    {
+        if (_flushOnClose.Count == 0 || _aborted != null || !_flushOnClose.Remove(file)) return;
+        Writeback(file.Tree, file.Ino, 0, ulong.MaxValue);
     }
 
     /// <summary>The flush of the EDQUOT retry: write back all dirty data of the subvolume and commit.</summary>
@@ -220,9 +234,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// </summary>
     public WriteResult Write(string path, ulong offset, ReadOnlySpan<byte> data)
     {
+        (ulong Tree, ulong Ino) file = default;
         try
         {
-            var (tree, ino) = OpenOrCreate(path);
+            var (tree, ino) = file = OpenOrCreate(path);
             if (data.Length == 0) return new WriteResult(0, null);
             ExpandTo(tree, ino, offset);
             ulong len = (ulong)data.Length;
@@ -248,6 +263,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             return new WriteResult(pos - offset, pos < end ? "EDQUOT" : null);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+        finally { Close(file); }
     }
 
     /// <summary>
@@ -576,6 +592,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var info = t.ReadInode(loc.Ino);
             if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}'");
             ReserveMetaItems(loc.Tree, 2);
+            if (size == 0) _flushOnClose.Add((loc.Tree, loc.Ino)); // btrfs_setsize: data written after this reaches disk at close
             ulong cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
             if (size >= cur)
             {
@@ -624,9 +641,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// <summary>fallocate(PUNCH_HOLE|KEEP_SIZE): the range is written back first (its reservation then waits for the commit), whole sectors dropped, partial edges zeroed through the page cache.</summary>
     public void PunchHole(string path, ulong offset, ulong length)
     {
+        (ulong Tree, ulong Ino) file = default;
         try
         {
             var loc = _fs.Resolve(Tx(), path);
+            file = (loc.Tree, loc.Ino);
             var info = _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino);
             if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}'");
             ReserveMetaItems(loc.Tree, 3);
@@ -644,6 +663,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             _fs.TreeOf(Tx(), loc.Tree).PunchHole(loc.Ino, aStart, aEnd - aStart);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+        finally { Close(file); }
     }
 
     /// <summary>
@@ -672,15 +692,17 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// </summary>
     public void Fallocate(string path, ulong offset, ulong length, bool keepSize)
     {
+        (ulong Tree, ulong Ino) file = default;
         try
         {
             if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
-            var (tree, ino) = OpenOrCreate(path);
+            var (tree, ino) = file = OpenOrCreate(path);
             // Past the end (keep size or not), btrfs_fallocate first zeroes the rest of the last sector (cont_expand).
             ExpandTo(tree, ino, offset + length);
             PreallocateHoles(tree, ino, offset, length, keepSize, path);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+        finally { Close(file); }
     }
 
     /// <summary>
@@ -754,10 +776,12 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// </summary>
     public void ZeroRange(string path, ulong offset, ulong length)
     {
+        (ulong Tree, ulong Ino) file = default;
         try
         {
             if (length == 0) throw new FsException("EINVAL", "zero range of length 0");
             var loc = _fs.Resolve(Tx(), path);
+            file = (loc.Tree, loc.Ino);
             if (_fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino) is var li && !li.IsReg) throw FsException.NotRegular(li, $"'{path}'");
             var (tree, ino) = (loc.Tree, loc.Ino);
             ulong end = offset + length;
@@ -812,6 +836,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             GrowSize(tree, ino, end);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+        finally { Close(file); }
     }
 
     /// <summary>btrfs_fallocate_update_isize: a size still to grow takes a transaction of one item.</summary>
@@ -828,12 +853,15 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// <summary>FICLONE: the source and the destination are written back first, the destination emptied, then every extent shared.</summary>
     public void Reflink(string src, string dst)
     {
+        (ulong Tree, ulong Ino) file = default, other = default;
         try
         {
             // As `reflink` runs on Linux: open(SRC), open(DST, O_CREAT|O_TRUNC), then FICLONE. The destination is created
             // and emptied first, so a file reflinked onto itself ends empty (the clone of nothing succeeds).
             var s = _fs.Resolve(Tx(), src);
-            var (dt, dino) = OpenOrCreate(dst);
+            other = (s.Tree, s.Ino);
+            var (dt, dino) = file = OpenOrCreate(dst);
+            _flushOnClose.Add(file); // O_TRUNC truncates to 0
             ReserveMetaItems(dt, 3);
             if (!(s.Tree == dt && s.Ino == dino)) Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
             DiscardPages(dt, dino, 0);
@@ -843,6 +871,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             t.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, 0, 0, dino, 0);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+        finally { Close(file); Close(other); }
     }
 
     /// <summary>
@@ -852,11 +881,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// </summary>
     public void CloneRange(string src, ulong srcOffset, ulong length, string dst, ulong dstOffset)
     {
+        (ulong Tree, ulong Ino) file = default, other = default;
         try
         {
             // open(SRC), open(DST, O_CREAT), then FICLONERANGE: the destination exists even when the clone is refused.
             var s = _fs.Resolve(Tx(), src);
-            var (dt, dino) = OpenOrCreate(dst);
+            other = (s.Tree, s.Ino);
+            var (dt, dino) = file = OpenOrCreate(dst);
             var sinfo = _fs.TreeOf(Tx(), s.Tree).ReadInode(s.Ino);
             ulong srcSize = _dirty.TryGetValue((s.Tree, s.Ino), out var sd) ? sd.Size : sinfo.Size;
             if (sinfo.IsReg)
@@ -888,6 +919,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (_dirty.TryGetValue((dt, dino), out dd)) dd.Size = Math.Max(dd.Size, dtree.ReadInode(dino).Size);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
+        finally { Close(file); Close(other); }
     }
 
     /// <summary>Creates a subvolume (in the running transaction), optionally a member of <paramref name="inherit"/>.</summary>
