@@ -325,7 +325,9 @@ def final_checks(btrfslite, ours_img, kern_img, tmp):
         if rc != 0:
             fails.append(("check", 0, "btrfs check on the %s image: %s" % (name, (out + err).strip()[-800:])))
         rc, out, err = run(["btrfs", "check", "--qgroup-report", img])
-        if rc != 0 or "are different" in out + err:
+        # With the status INCONSISTENT (a snapshot's inherit that needs a rescan, as on Linux) progs says differences are
+        # expected and so are they: the kernel leaves the same numbers.
+        if rc != 0 or ("are different" in out + err and "difference in qgroup accounting is expected" not in out + err):
             fails.append(("check", 0, "btrfs check --qgroup-report on the %s image: %s" % (name, (out + err).strip()[-800:])))
         rc, out, err = run(btrfslite + ["check", img])
         if rc != 0:

@@ -24,6 +24,14 @@ public sealed class BtrfsImage : IDisposable
     /// <summary>Notes about things the reader tolerated (e.g. an unreplayed log tree).</summary>
     public List<string> Warnings { get; } = new();
 
+    /// <summary>
+    /// The kernel's runtime NO_ACCOUNTING of this open image: set when quotas are marked inconsistent while it is open,
+    /// cleared by a rescan (or quota enable/disable). While set, commits leave qgroup numbers as they are. Like the
+    /// kernel's, it is not stored: an image opened with INCONSISTENT on disk accounts again (ours recomputes exact
+    /// numbers there, where the kernel moves its stale ones by each changed extent).
+    /// </summary>
+    public bool QgroupNoAccounting { get; internal set; }
+
     public Superblock Super => new(_super);
     public byte[] SuperBytes => _super;
 

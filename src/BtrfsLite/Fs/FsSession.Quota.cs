@@ -71,9 +71,10 @@ public sealed partial class FsSession
     {
         try
         {
-            QuotaAdmin.Assign(Tx(), child, parent);
+            bool rescan = QuotaAdmin.Assign(Tx(), child, parent);
             Qgroups?.AddRelation(child, parent);
-            RescanIfInconsistent();
+            // btrfs-progs rescans when the ioctl says the quick update did not apply.
+            if (rescan) QuotaRescan();
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
@@ -82,17 +83,11 @@ public sealed partial class FsSession
     {
         try
         {
-            QuotaAdmin.Remove(Tx(), child, parent);
+            bool rescan = QuotaAdmin.Remove(Tx(), child, parent);
             Qgroups?.RemoveRelation(child, parent);
-            RescanIfInconsistent();
+            if (rescan) QuotaRescan();
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
-    }
-
-    private void RescanIfInconsistent()
-    {
-        var state = QuotaAdmin.Read(Tx());
-        if (state != null && (state.Status & QgroupStatusFlags.Inconsistent) != 0) QuotaRescan();
     }
 
     /// <summary>btrfs qgroup limit [-e] SIZE|none: enforced from the next reservation on.</summary>

@@ -935,7 +935,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             ReserveMetaItems(dir.Tree);
             Subvolumes.Create(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, _fs.NewUuid, id);
             Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
-            if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
+            Inherit(0, id, inherit);
             return id;
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
@@ -961,7 +961,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             // btrfs_qgroup_inherit: the snapshot's qgroup has the source's limits.
             if (Qgroups != null && Qgroups.TryGetCounters(QgroupId.ForSubvolume(src.Tree), out var sc))
                 Qgroups.SetLimit(QgroupId.ForSubvolume(id), sc.LimitFlags, sc.MaxReferenced, sc.MaxExclusive);
-            if (inherit is ulong parent) QgroupAssign(QgroupId.ForSubvolume(id), parent);
+            Inherit(src.Tree, id, inherit);
             Commit();
             return id;
         }
@@ -998,6 +998,14 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             Qgroups.FreeMetaPertrans(id);
             Qgroups.DestroyQgroup(QgroupId.ForSubvolume(id));
         }
+    }
+
+    /// <summary>btrfs_qgroup_inherit (see <see cref="QuotaAdmin.Inherit"/>); the engine's relation carries the reservations.</summary>
+    private void Inherit(ulong source, ulong id, ulong? inherit)
+    {
+        if (Qgroups == null) return;
+        QuotaAdmin.Inherit(Tx(), source == 0 ? 0 : QgroupId.ForSubvolume(source), QgroupId.ForSubvolume(id), inherit);
+        if (inherit is ulong parent) Qgroups.AddRelation(QgroupId.ForSubvolume(id), parent);
     }
 
     /// <summary>-i QG of subvolume create and snapshot: the kernel checks it first (ENOENT: nothing is created).</summary>

@@ -51,11 +51,26 @@ public static class Quota
     /// <summary>
     /// The commit hook of the write path until incremental accounting lands: recomputes referenced/exclusive of every
     /// qgroup from the extent tree's backrefs (the checker's own algorithm, run on this transaction's trees) and
-    /// writes the INFO items that differ. Exact, O(extent tree) per commit.
+    /// writes the INFO items that differ. Exact, O(extent tree) per commit. While accounting is off
+    /// (<see cref="BtrfsImage.QgroupNoAccounting"/>) nothing is written.
     /// </summary>
     public static void RescanAccounting(Transaction tx)
     {
-        if (!tx.HasTree(ObjectIds.QuotaTree)) return;
+        if (!tx.HasTree(ObjectIds.QuotaTree) || tx.Image.QgroupNoAccounting) return;
+        var qt = tx.Tree(ObjectIds.QuotaTree);
+        foreach (var (qgroupId, (rfer, excl)) in Compute(tx))
+        {
+            if (!qt.TryGetForWrite(new Key(0, ItemType.QgroupInfo, qgroupId), out var d)) continue;
+            var info = new QgroupInfoItem(d);
+            info.Generation = tx.Generation;
+            info.Rfer = rfer; info.RferCmpr = rfer;
+            info.Excl = excl; info.ExclCmpr = excl;
+        }
+    }
+
+    /// <summary>Referenced/exclusive of every qgroup as the trees of <paramref name="tx"/> hold them.</summary>
+    private static Dictionary<ulong, (ulong Rfer, ulong Excl)> Compute(Transaction tx)
+    {
         var qgroups = new List<ulong>();
         var parents = new Dictionary<ulong, List<ulong>>();
         var c = tx.NewCursor();
@@ -75,15 +90,6 @@ public static class Quota
             {
                 if (c.Type == ItemType.RootItem && ObjectIds.IsFsTree(c.ObjectId)) fsRoots.Add(tx.CurrentRoot(c.ObjectId));
             } while (c.Next());
-        var numbers = Qgroups.QgroupAccounting.Rescan(tx, tx.Image.NodeSize, fsRoots, qgroups, parents);
-        var qt = tx.Tree(ObjectIds.QuotaTree);
-        foreach (var (qgroupId, (rfer, excl)) in numbers)
-        {
-            if (!qt.TryGetForWrite(new Key(0, ItemType.QgroupInfo, qgroupId), out var d)) continue;
-            var info = new QgroupInfoItem(d);
-            info.Generation = tx.Generation;
-            info.Rfer = rfer; info.RferCmpr = rfer;
-            info.Excl = excl; info.ExclCmpr = excl;
-        }
+        return Qgroups.QgroupAccounting.Rescan(tx, tx.Image.NodeSize, fsRoots, qgroups, parents);
     }
 }

@@ -21,6 +21,7 @@ public static class QuotaAdmin
     public static void Enable(Transaction tx)
     {
         if (tx.HasTree(ObjectIds.QuotaTree)) return;
+        tx.Image.QgroupNoAccounting = false;
         var subvolumes = new SortedSet<ulong> { ObjectIds.FsTree };
         var c = tx.NewCursor();
         if (c.Seek(tx.CurrentRoot(ObjectIds.RootTree), new Key(ObjectIds.FirstFree, 0, 0)))
@@ -58,6 +59,7 @@ public static class QuotaAdmin
     public static void Disable(Transaction tx)
     {
         if (!tx.HasTree(ObjectIds.QuotaTree)) return;
+        tx.Image.QgroupNoAccounting = false;
         var c = tx.NewCursor();
         if (c.SeekPrefix(tx.CurrentRoot(ObjectIds.RootTree), ObjectIds.QuotaTree, ItemType.RootItem))
             tx.Tree(ObjectIds.RootTree).Delete(c.Key);
@@ -76,6 +78,67 @@ public static class QuotaAdmin
         var s = new QgroupStatusItem(d);
         s.Flags &= ~(QgroupStatusFlags.Inconsistent | QgroupStatusFlags.Rescan);
         s.Rescan = ulong.MaxValue;
+        tx.Image.QgroupNoAccounting = false;
+    }
+
+    /// <summary>
+    /// qgroup_mark_inconsistent: the status says INCONSISTENT and, until a rescan, no commit of this open image accounts
+    /// any extent (the kernel's runtime NO_ACCOUNTING): the numbers stay where they are.
+    /// </summary>
+    public static void MarkInconsistent(Transaction tx)
+    {
+        var qt = RequireEnabled(tx);
+        if (qt.TryGetForWrite(new Key(0, ItemType.QgroupStatus, 0), out var sd))
+        {
+            var s = new QgroupStatusItem(sd);
+            s.Flags |= QgroupStatusFlags.Inconsistent;
+        }
+        tx.Image.QgroupNoAccounting = true;
+    }
+
+    /// <summary>
+    /// btrfs_qgroup_inherit for a new subvolume (<paramref name="source"/> 0) or snapshot, after its qgroup was created:
+    /// membership in <paramref name="inherit"/> (relation items only, no quick update). A snapshot's qgroup starts with
+    /// the source's referenced and one node exclusive, and so does the source's exclusive (the commit's accounting
+    /// corrects both, unless accounting is off). A rescan is needed, and the status marked INCONSISTENT, when the
+    /// source has parents and the snapshot joins none, or when the snapshot joins a qgroup that is not the source's
+    /// only parent or whose referenced differs from its exclusive (qgroup_snapshot_quick_inherit); otherwise that
+    /// parent and its ancestors grow by one node. Returns whether it marked INCONSISTENT.
+    /// </summary>
+    public static bool Inherit(Transaction tx, ulong source, ulong qgroupId, ulong? inherit)
+    {
+        var qt = RequireEnabled(tx);
+        if (inherit is ulong parent)
+        {
+            qt.TryInsert(new Key(qgroupId, ItemType.QgroupRelation, parent), 0, out _);
+            qt.TryInsert(new Key(parent, ItemType.QgroupRelation, qgroupId), 0, out _);
+        }
+        if (source == 0) return false;
+        ulong node = (ulong)tx.NodeSize;
+        ulong srcRfer = qt.TryGet(new Key(0, ItemType.QgroupInfo, source), out var sdata) ? Le.U64(sdata, QgroupInfoItem.Offsets.Rfer) : 0;
+        SetInfo(qt, qgroupId, srcRfer, node);
+        if (qt.TryGet(new Key(0, ItemType.QgroupInfo, source), out _)) SetInfo(qt, source, srcRfer, node);
+        var srcParents = Relations(tx, source, below: false);
+        bool rescan;
+        if (inherit is not ulong p) rescan = srcParents.Count > 0;
+        else if (srcParents.Count != 1 || srcParents[0] != p) rescan = true;
+        else
+        {
+            var (rfer, excl) = qt.TryGet(new Key(0, ItemType.QgroupInfo, p), out var pd)
+                ? (Le.U64(pd, QgroupInfoItem.Offsets.Rfer), Le.U64(pd, QgroupInfoItem.Offsets.Excl)) : (0UL, 0UL);
+            rescan = rfer != excl;
+            if (!rescan) AddToAncestors(tx, qt, p, node, +1);
+        }
+        if (rescan) MarkInconsistent(tx);
+        return rescan;
+
+        static void SetInfo(CowTree qt, ulong q, ulong rfer, ulong excl)
+        {
+            if (!qt.TryGetForWrite(new Key(0, ItemType.QgroupInfo, q), out var d)) return;
+            var info = new QgroupInfoItem(d);
+            info.Rfer = rfer; info.RferCmpr = rfer;
+            info.Excl = excl; info.ExclCmpr = excl;
+        }
     }
 
     /// <summary>Creates qgroup <paramref name="qgroupId"/> (INFO + LIMIT, all zero). EEXIST when it exists.</summary>
@@ -114,7 +177,7 @@ public static class QuotaAdmin
     /// EEXIST when related already. When the child's referenced equals its exclusive, its exclusive bytes are added
     /// to the parent and every ancestor; otherwise the status is marked INCONSISTENT (a rescan is needed).
     /// </summary>
-    public static void Assign(Transaction tx, ulong child, ulong parent)
+    public static bool Assign(Transaction tx, ulong child, ulong parent)
     {
         CheckLevels(child, parent);
         var qt = RequireEnabled(tx);
@@ -124,7 +187,7 @@ public static class QuotaAdmin
             throw new FsException("EEXIST", $"{QgroupId.Format(child)} is already a member of {QgroupId.Format(parent)}");
         qt.TryInsert(new Key(child, ItemType.QgroupRelation, parent), 0, out _);
         qt.TryInsert(new Key(parent, ItemType.QgroupRelation, child), 0, out _);
-        QuickUpdate(tx, qt, child, parent, +1);
+        return !QuickUpdate(tx, qt, child, parent, +1);
     }
 
     /// <summary>
@@ -132,11 +195,11 @@ public static class QuotaAdmin
     /// exists (a half relation is cleaned up); EINVAL for a pair whose levels cannot be related (btrfs-progs refuses
     /// it before asking the kernel). Parent numbers are updated like <see cref="Assign"/>, with the opposite sign.
     /// </summary>
-    public static void Remove(Transaction tx, ulong child, ulong parent)
+    public static bool Remove(Transaction tx, ulong child, ulong parent)
     {
         CheckLevels(child, parent);
         var qt = RequireEnabled(tx);
-        RemoveRelation(tx, qt, child, parent);
+        return RemoveRelation(tx, qt, child, parent);
     }
 
     /// <summary>
@@ -198,7 +261,7 @@ public static class QuotaAdmin
         return list;
     }
 
-    private static void RemoveRelation(Transaction tx, CowTree qt, ulong child, ulong parent)
+    private static bool RemoveRelation(Transaction tx, CowTree qt, ulong child, ulong parent)
     {
         bool up = qt.Contains(new Key(child, ItemType.QgroupRelation, parent));
         bool down = qt.Contains(new Key(parent, ItemType.QgroupRelation, child));
@@ -207,14 +270,14 @@ public static class QuotaAdmin
         if (up) qt.Delete(new Key(child, ItemType.QgroupRelation, parent));
         if (down) qt.Delete(new Key(parent, ItemType.QgroupRelation, child));
         // The kernel knows the relation (and updates numbers) only when both qgroups exist and the member's item was there.
-        if (up && Exists(qt, child) && Exists(qt, parent)) QuickUpdate(tx, qt, child, parent, -1);
+        return up && Exists(qt, child) && Exists(qt, parent) && !QuickUpdate(tx, qt, child, parent, -1);
     }
 
     /// <summary>
     /// The kernel's quick_update_accounting: when the member's rfer equals its excl, add (or subtract) its excl to
     /// rfer and excl of the parent and of every ancestor of the parent, each once; otherwise mark INCONSISTENT.
     /// </summary>
-    private static void QuickUpdate(Transaction tx, CowTree qt, ulong child, ulong parent, int sign)
+    private static bool QuickUpdate(Transaction tx, CowTree qt, ulong child, ulong parent, int sign)
     {
         ulong rfer = 0, excl = 0;
         if (qt.TryGet(new Key(0, ItemType.QgroupInfo, child), out var cd) && cd.Length >= QgroupInfoItem.Size)
@@ -224,14 +287,17 @@ public static class QuotaAdmin
         }
         if (rfer != excl)
         {
-            if (qt.TryGetForWrite(new Key(0, ItemType.QgroupStatus, 0), out var sd))
-            {
-                var s = new QgroupStatusItem(sd);
-                s.Flags |= QgroupStatusFlags.Inconsistent;
-            }
-            return;
+            MarkInconsistent(tx);
+            return false;
         }
-        if (excl == 0) return;
+        AddToAncestors(tx, qt, parent, excl, sign);
+        return true;
+    }
+
+    /// <summary>Adds (or subtracts) <paramref name="bytes"/> to rfer and excl of <paramref name="parent"/> and of each of its ancestors once.</summary>
+    private static void AddToAncestors(Transaction tx, CowTree qt, ulong parent, ulong bytes, int sign)
+    {
+        if (bytes == 0) return;
         var seen = new HashSet<ulong>();
         var todo = new Queue<ulong>();
         todo.Enqueue(parent);
@@ -242,8 +308,8 @@ public static class QuotaAdmin
             if (qt.TryGetForWrite(new Key(0, ItemType.QgroupInfo, q), out var d))
             {
                 var info = new QgroupInfoItem(d);
-                info.Rfer = Apply(info.Rfer, excl, sign); info.RferCmpr = Apply(info.RferCmpr, excl, sign);
-                info.Excl = Apply(info.Excl, excl, sign); info.ExclCmpr = Apply(info.ExclCmpr, excl, sign);
+                info.Rfer = Apply(info.Rfer, bytes, sign); info.RferCmpr = Apply(info.RferCmpr, bytes, sign);
+                info.Excl = Apply(info.Excl, bytes, sign); info.ExclCmpr = Apply(info.ExclCmpr, bytes, sign);
             }
             foreach (var p in Relations(tx, q, below: false)) todo.Enqueue(p);
         }
