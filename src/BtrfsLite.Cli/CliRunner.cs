@@ -53,10 +53,11 @@ public static class CliRunner
             Console.Error.WriteLine($"ERROR: {ex.Message}");
             return ExitCodes.Usage;
         }
-        catch (InvalidOperationException ex)
+        catch (Exception ex)
         {
-            // A state the library refuses to go on from (a bug, or an operation it cannot do yet): a message, never a crash.
-            Console.Error.WriteLine($"ERROR: internal: {ex.Message}");
+            // A state the library refuses to go on from (a bug to report): a message naming the exception, never a
+            // stack trace; a writing command aborted its session, so the image keeps its last commit.
+            Console.Error.WriteLine($"ERROR: internal: {(ex is InvalidOperationException ? "" : ex.GetType().Name + ": ")}{ex.Message}");
             return ExitCodes.Internal;
         }
     }

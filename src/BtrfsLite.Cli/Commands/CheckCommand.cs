@@ -53,7 +53,7 @@ internal static class CheckCommand
         try
         {
             // A small node cache: the check phases read leaves raw or walk each tree once (8192 nodes = 128 MiB RSS).
-            fs = BtrfsImage.Open(path, new BtrfsImage.OpenOptions(CacheNodes: 1024, Wait: FsCli.Wait, AllowMounted: force));
+            fs = BtrfsImage.Open(path, new BtrfsImage.OpenOptions(CacheNodes: 1024, Wait: FsCli.Wait, AllowMounted: force, TreeChecks: false));
         }
         catch (Exception ex) when (OpenFailure(ex, out int code))
         {

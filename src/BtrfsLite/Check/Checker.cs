@@ -32,7 +32,7 @@ public static class Checker
         {
             // A bad superblock checksum is a finding of the superblock phase, not a reason to stop; a small
             // node cache keeps peak memory low (phases read raw or walk each tree once).
-            image = BtrfsImage.Open(path, new BtrfsImage.OpenOptions(VerifySuperCsum: false, CacheNodes: 1024, Wait: options.Wait, AllowMounted: options.AllowMounted));
+            image = BtrfsImage.Open(path, new BtrfsImage.OpenOptions(VerifySuperCsum: false, CacheNodes: 1024, Wait: options.Wait, AllowMounted: options.AllowMounted, TreeChecks: false));
         }
         catch (ImageInUseException) { throw; } // not a finding about the image: nothing was read
         catch (Exception ex) when (ex is InvalidDataException or BtrfsUnsupportedException or IOException or UnauthorizedAccessException)

@@ -136,6 +136,8 @@ internal static class ExtentChecker
                 if (data.Length != DevExtent.Size) { report.Add(FindingCode.ItemInvalid, 4, leafNr, i, $"corrupt leaf: {loc}, invalid dev extent size {data.Length}"); continue; }
                 var de = new DevExtent(data);
                 ulong len = de.Length;
+                if (leaf.KeyObjectId(i) != img.Super.DevItem.DevId)
+                    report.Add(FindingCode.DevExtentMismatch, 4, leafNr, i, $"{loc}, on device {leaf.KeyObjectId(i)}, which does not exist (the device is {img.Super.DevItem.DevId})");
                 devExtentSum += len;
                 if (phys < prevDevEnd) report.Add(FindingCode.DevExtentOverlap, 4, leafNr, i, $"{loc}, overlaps the previous dev extent ending at {prevDevEnd}");
                 prevDevEnd = Math.Max(prevDevEnd, phys + len);

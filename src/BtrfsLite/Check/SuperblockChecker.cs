@@ -10,7 +10,8 @@ namespace BtrfsLite.Check;
 /// </summary>
 internal static class SuperblockChecker
 {
-    private const ulong KnownFlags = NodeHeader.FlagWritten | NodeHeader.FlagReloc;
+    // btrfs-image dumps (METADUMP, METADUMP_V2) read like any image, as btrfs check reads them.
+    private const ulong KnownFlags = NodeHeader.FlagWritten | NodeHeader.FlagReloc | Superblock.FlagMetadump | Superblock.FlagMetadumpV2;
 
     public static void Run(CheckContext ctx)
     {
@@ -35,7 +36,7 @@ internal static class SuperblockChecker
             Bad(FindingCode.SuperCsumMismatch, $"checksum mismatch, stored 0x{stored:x8} computed 0x{computed:x8}");
         if (sb.Magic != Superblock.MagicValue) Bad(FindingCode.SuperInvalidField, $"bad magic 0x{sb.Magic:x16}");
         if (sb.Bytenr != at) Bad(FindingCode.SuperInvalidField, $"bytenr {sb.Bytenr} is not its offset {at}");
-        if ((sb.Flags & ~KnownFlags) != 0) Bad(FindingCode.SuperInvalidField, $"unsupported flags 0x{sb.Flags & ~KnownFlags:x} (ERROR, SEEDING, METADUMP or CHANGING_FSID)");
+        if ((sb.Flags & ~KnownFlags) != 0) Bad(FindingCode.SuperInvalidField, $"unsupported flags 0x{sb.Flags & ~KnownFlags:x} (ERROR, SEEDING or CHANGING_FSID)");
         if (sb.CsumType != 0) Bad(FindingCode.SuperUnsupportedFeature, $"checksum type {BtrfsImage.CsumTypeName(sb.CsumType)} is not supported");
         foreach (var f in SupportedFeatures.Unsupported(sb.IncompatFlags, sb.CompatRoFlags, sb.CompatFlags))
             Bad(FindingCode.SuperUnsupportedFeature, $"unsupported feature {f}");

@@ -227,14 +227,15 @@ internal static class TreeBlockWalker
             {
                 if (!buf.AsSpan().SequenceEqual(_dup))
                 {
-                    Add(FindingCode.BlockDupCopyMismatch, tree, bytenr, -1, $"tree block {bytenr}: the two DUP copies differ");
                     if (!csumOk && Checksums.VerifyBlockCsum(_dup, out _, out _))
                     {
-                        Add(FindingCode.BlockCsumMismatch, tree, bytenr, -1, $"checksum verify failed on {bytenr} wanted 0x{computed:x8} found 0x{stored:x8} (copy 1; copy 2 is good)");
+                        // As btrfs check (and the kernel) do: the good copy is used; the bad one is named, not an error.
+                        _report.Notes.Add($"tree block {bytenr} (tree {(long)tree}): copy 1 fails its checksum (wanted 0x{computed:x8} found 0x{stored:x8}); copy 2 is good and was used");
                         _dup.CopyTo(buf, 0);
                         csumOk = true;
                         stored = computed = 0;
                     }
+                    else Add(FindingCode.BlockDupCopyMismatch, tree, bytenr, -1, $"tree block {bytenr}: the two DUP copies differ");
                 }
             }
             if (!csumOk && stored != computed)
@@ -287,6 +288,23 @@ internal static class TreeBlockWalker
             }
 
             if (usable && level == 0) usable = ValidateLeaf(buf, (int)nr, tree, owner, bytenr);
+            if (usable && level == 0)
+            {
+                // The kernel's tree-checker item rules (inode flags, modes, generations, item sizes...): findings, the
+                // leaf stays usable as btrfs check goes on.
+                var leaf = new Leaf(buf);
+                var tc = new TreeChecker.Context(_superGen, (uint)_img.SectorSize);
+                for (int i = 0; i < (int)nr; i++)
+                {
+                    if (TreeChecker.CheckItem(leaf.Key(i), leaf.Data(i), tc) is string bad)
+                        Add(FindingCode.ItemInvalid, tree, bytenr, i, $"corrupt leaf: root={owner} block={bytenr} slot={i}, {bad}");
+                    // btrfs check's "odd inode flags": a symlink cannot be immutable or append-only.
+                    else if (leaf.KeyType(i) == ItemType.InodeItem && leaf.DataSize(i) == InodeItem.Size
+                             && (Le.U32(leaf.Data(i), InodeItem.Offsets.Mode) & InodeItem.SIfMt) == InodeItem.SIfLnk
+                             && (Le.U64(leaf.Data(i), InodeItem.Offsets.Flags) & (ulong)(InodeFlags.Immutable | InodeFlags.Append)) != 0)
+                        Add(FindingCode.ItemInvalid, tree, bytenr, i, $"corrupt leaf: root={owner} block={bytenr} slot={i}, odd inode flags: a symlink marked immutable or append-only");
+                }
+            }
             else if (usable) usable = ValidateNode(buf, (int)nr, tree, owner, bytenr);
 
             var firstKey = nr > 0 ? Key.Read(buf.AsSpan(NodeHeader.Size)) : default;

@@ -3,6 +3,9 @@ namespace BtrfsLite.Format;
 /// <summary>btrfs_super_block: 4096 bytes at 64 KiB (primary) and the mirrors.</summary>
 public readonly ref struct Superblock
 {
+    /// <summary>Superblock flags (btrfs_super_block.flags): a btrfs-image dump carries METADUMP or METADUMP_V2.</summary>
+    public const ulong FlagMetadump = 1UL << 33, FlagMetadumpV2 = 1UL << 34;
+
     public const int Size = 4096;
     public const long PrimaryOffset = 0x10000;
     public const ulong MagicValue = 0x4D5F53665248425F; // "_BHRfS_M"

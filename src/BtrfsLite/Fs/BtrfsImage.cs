@@ -13,6 +13,7 @@ public sealed class BtrfsImage : IDisposable
     private readonly bool _ownsDevice;
     private readonly byte[] _super = new byte[Superblock.Size];
     private readonly Dictionary<ulong, TreeRoot> _roots = new();
+    private bool _treeChecks;
 
     public IBlockDevice Device { get; }
     public ChunkMap Chunks { get; }
@@ -49,12 +50,19 @@ public sealed class BtrfsImage : IDisposable
         SectorSize = (int)sb.SectorSize;
         Generation = sb.Generation;
         CheckDeviceSize(dev, sb, options.Writable);
+        // A btrfs-image dump holds the metadata only (data blocks are not there): read it, never write into it.
+        if (options.Writable && (sb.Flags & (Superblock.FlagMetadump | Superblock.FlagMetadumpV2)) != 0)
+            Throw.Unsupported($"{dev.Name} is a btrfs-image dump (METADUMP flag): it holds no file data; it is read, not written");
         if (sb.LogRoot != 0) Warnings.Add($"log tree at {sb.LogRoot} is not replayed (mount the filesystem once to replay it)");
         Chunks = ChunkMap.FromSysChunkArray(sb);
         Nodes = new NodeCache(dev, Chunks, Fsid, NodeSize, options.CacheNodes);
         ChunkTree = new TreeRoot(ObjectIds.ChunkTree, sb.ChunkRoot, sb.ChunkRootLevel, sb.ChunkRootGeneration);
         RootTree = new TreeRoot(ObjectIds.RootTree, sb.Root, sb.RootLevel, sb.Generation);
         LoadChunkTree();
+        if (sb.NumDevices > 1)
+            Throw.Corrupt($"superblock num_devices is {sb.NumDevices}, but every chunk lies on device {sb.DevItem.DevId}", Superblock.PrimaryOffset);
+        _treeChecks = options.TreeChecks;
+        if (_treeChecks) Nodes.Context = new TreeChecker.Context(sb.Generation, (uint)SectorSize);
         LoadRoots();
     }
 
@@ -63,7 +71,8 @@ public sealed class BtrfsImage : IDisposable
     /// <param name="VerifySuperCsum">Refuse a superblock whose checksum is wrong. The checker turns this off to report it as a finding.</param>
     /// <param name="Wait">Wait for another program's lock on the image instead of failing with <see cref="ImageInUseException"/>.</param>
     /// <param name="AllowMounted">Read-only: open an image a mounted file system uses (a warning says its state may be inconsistent).</param>
-    public sealed record OpenOptions(bool Writable = false, int CacheNodes = 8192, bool VerifySuperCsum = true, bool Wait = false, bool AllowMounted = false);
+    /// <param name="TreeChecks">Verify every leaf read with the kernel's tree-checker item rules (<see cref="TreeChecker"/>); the checker turns this off to report them as findings.</param>
+    public sealed record OpenOptions(bool Writable = false, int CacheNodes = 8192, bool VerifySuperCsum = true, bool Wait = false, bool AllowMounted = false, bool TreeChecks = true);
 
     /// <summary>
     /// Opens an image file or block device: locked (exclusively for writing, shared for reading) and refused when a
@@ -100,8 +109,10 @@ public sealed class BtrfsImage : IDisposable
         var unsupported = SupportedFeatures.Unsupported(sb.IncompatFlags, sb.CompatRoFlags, sb.CompatFlags).ToList();
         if (unsupported.Count > 0)
             Throw.Unsupported($"unsupported filesystem features: {string.Join(", ", unsupported)}");
-        if (sb.NumDevices != 1)
-            Throw.Unsupported($"filesystem has {sb.NumDevices} devices; only single-device filesystems are supported");
+        // More devices than one is decided once the chunks are known (BtrfsImage's constructor): a multi-device file
+        // system is unsupported, a single-device one with a wrong count is damaged.
+        if (sb.NumDevices == 0)
+            Throw.Corrupt("superblock num_devices is 0", Superblock.PrimaryOffset);
         uint ss = sb.SectorSize, ns = sb.NodeSize;
         if (ss < 4096 || ss > 65536 || !IsPow2(ss))
             Throw.Corrupt($"superblock sectorsize {ss} invalid (power of two in [4096, 65536])", Superblock.PrimaryOffset);
@@ -172,7 +183,7 @@ public sealed class BtrfsImage : IDisposable
     public bool TryGetRoot(ulong treeId, out TreeRoot root) => _roots.TryGetValue(treeId, out root);
 
     public TreeRoot GetRoot(ulong treeId) =>
-        _roots.TryGetValue(treeId, out var r) ? r : throw new KeyNotFoundException($"tree {treeId} has no ROOT_ITEM in the root tree");
+        _roots.TryGetValue(treeId, out var r) ? r : throw Corruption.Create($"tree {(long)treeId} has no ROOT_ITEM in the root tree", RootTree.Bytenr, ObjectIds.RootTree);
 
     public TreeCursor NewCursor() => new(Nodes);
 
@@ -236,6 +247,7 @@ public sealed class BtrfsImage : IDisposable
         super.CopyTo(_super, 0);
         var sb = Super;
         Generation = sb.Generation;
+        if (_treeChecks) Nodes.Context = new TreeChecker.Context(sb.Generation, (uint)SectorSize);
         RootTree = new TreeRoot(ObjectIds.RootTree, sb.Root, sb.RootLevel, sb.Generation);
         ChunkTree = new TreeRoot(ObjectIds.ChunkTree, sb.ChunkRoot, sb.ChunkRootLevel, sb.ChunkRootGeneration);
         foreach (var (id, r) in changedRoots) _roots[id] = r;

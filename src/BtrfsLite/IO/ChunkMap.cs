@@ -14,13 +14,22 @@ public sealed class ChunkMap
 {
     private readonly List<ChunkMapping> _chunks = new();
     private ChunkMapping? _last;
+    private readonly ulong _devId;
+    private readonly bool _multiDevice;
+
+    /// <param name="devId">The id of this file system's device (its superblock's dev_item; 1 unless a device was replaced).</param>
+    /// <param name="multiDevice">The superblock says more than one device: a stripe elsewhere is a feature we lack, not damage.</param>
+    public ChunkMap(ulong devId = 1, bool multiDevice = false) { _devId = devId; _multiDevice = multiDevice; }
+
+    /// <summary>Whether a chunk had a stripe on another device (only possible when multi-device was declared).</summary>
+    public bool UsesOtherDevices { get; private set; }
 
     public IReadOnlyList<ChunkMapping> Chunks => _chunks;
 
     /// <summary>Parses the superblock's sys_chunk_array (key + chunk, back to back).</summary>
     public static ChunkMap FromSysChunkArray(Superblock sb)
     {
-        var map = new ChunkMap();
+        var map = new ChunkMap(sb.DevItem.DevId, sb.NumDevices > 1);
         uint size = sb.SysChunkArraySize;
         if (size > Superblock.SysChunkArrayMax)
             Throw.Corrupt($"superblock sys_chunk_array_size {size} is larger than {Superblock.SysChunkArrayMax}", Superblock.PrimaryOffset);
@@ -61,7 +70,13 @@ public sealed class ChunkMap
         for (int i = 0; i < expected; i++)
         {
             var s = chunk.Stripe(i);
-            if (s.DevId != 1) Throw.Unsupported($"chunk at logical {logical} stripe {i} is on device {s.DevId}; only single-device filesystems are supported");
+            if (s.DevId != _devId)
+            {
+                if (!_multiDevice)
+                    Throw.Corrupt($"chunk at logical {logical} stripe {i} is on device {s.DevId}, but the file system's only device is {_devId}");
+                UsesOtherDevices = true;
+                Throw.Unsupported($"chunk at logical {logical} stripe {i} is on device {s.DevId}; only single-device filesystems are supported");
+            }
             phys[i] = s.Offset;
         }
         var m = new ChunkMapping(logical, chunk.Length, chunk.Type, phys);

@@ -2,8 +2,11 @@ using BtrfsLite.Format;
 
 namespace BtrfsLite.IO;
 
-/// <summary>What the reader expects of a tree block, checked on every read (kernel 7.2).</summary>
-public readonly record struct NodeExpectation(ulong Generation = 0, int Level = -1, ulong Owner = 0)
+/// <summary>
+/// What the reader expects of a tree block, checked on every read (kernel 7.2): the parent's generation, level and, for
+/// a block below a root, the parent's key for it, which must be the block's first key (btrfs_verify_level_key).
+/// </summary>
+public readonly record struct NodeExpectation(ulong Generation = 0, int Level = -1, ulong Owner = 0, Key FirstKey = default, bool CheckFirstKey = false)
 {
     public static NodeExpectation None => new(0, -1, 0);
 }
@@ -40,7 +43,11 @@ public sealed class NodeCache : INodeSource
     public long Reads { get; private set; }
     public long Hits { get; private set; }
 
-    /// <summary>The verified block at <paramref name="bytenr"/>. The buffer stays valid until evicted: use it at once.</summary>
+    /// <summary>
+    /// The verified block at <paramref name="bytenr"/>. A copy that fails verification (or cannot be read) is passed
+    /// over for the next copy of a DUP chunk, as the kernel reads the other mirror; each such fallback is counted in
+    /// <see cref="BadCopies"/>. The buffer stays valid until evicted: use it at once.
+    /// </summary>
     public byte[] Read(ulong bytenr, in NodeExpectation expect)
     {
         if (_map.TryGetValue(bytenr, out var e))
@@ -51,15 +58,25 @@ public sealed class NodeCache : INodeSource
             return e.Buffer;
         }
         e = _free.Count > 0 ? _free.Pop() : new Entry { Buffer = new byte[_nodeSize] };
-        try
+        int copies = _chunks.Find(bytenr)?.PhysicalStripes.Length ?? 1;
+        for (int copy = 0; ; copy++)
         {
-            ReadRaw(bytenr, e.Buffer);
-            Verify(e.Buffer, bytenr, expect, structural: true);
-        }
-        catch
-        {
-            _free.Push(e);
-            throw;
+            try
+            {
+                ReadRaw(bytenr, e.Buffer, copy);
+                Verify(e.Buffer, bytenr, expect, structural: true);
+                break;
+            }
+            catch (Exception ex) when (ex is InvalidDataException or IOException && ex is not ImageInUseException)
+            {
+                if (copy + 1 >= copies)
+                {
+                    _free.Push(e);
+                    if (copy > 0 && ex is InvalidDataException) Throw.Corrupt($"{ex.Message} (all {copies} copies bad)", bytenr, Corruption.Tree(ex), Corruption.Slot(ex));
+                    throw;
+                }
+                BadCopies.Add((bytenr, copy, ex.Message));
+            }
         }
         Reads++;
         e.Bytenr = bytenr;
@@ -68,6 +85,12 @@ public sealed class NodeCache : INodeSource
         if (_map.Count > _capacity) Evict();
         return e.Buffer;
     }
+
+    /// <summary>Copies of tree blocks that failed verification and were read from another copy: (bytenr, copy, why).</summary>
+    public List<(ulong Bytenr, int Copy, string Why)> BadCopies { get; } = new();
+
+    /// <summary>The item rules of <see cref="TreeChecker"/> apply to leaves read when set (the image sets it from its superblock).</summary>
+    public TreeChecker.Context? Context { get; set; }
 
     /// <summary>Reads a block without any verification (dump-tree of a damaged block, the checker's own checks).</summary>
     public void ReadRaw(ulong bytenr, Span<byte> buf, int copy = 0)
@@ -117,6 +140,23 @@ public sealed class NodeCache : INodeSource
             else err = new InternalNode(buf).Validate(out slot);
             if (err != null)
                 Throw.Corrupt($"corrupt {(h.Level == 0 ? "leaf" : "node")}: root={h.Owner} block={bytenr} slot={slot}, {err}", bytenr, h.Owner, slot);
+            if (h.Level == 0 && Context is TreeChecker.Context ctx)
+            {
+                var leaf = new Leaf(buf);
+                for (int i = 0, n = leaf.NrItems; i < n; i++)
+                    if (TreeChecker.CheckItem(leaf.Key(i), leaf.Data(i), ctx) is string bad)
+                        Throw.Corrupt($"corrupt leaf: root={h.Owner} block={bytenr} slot={i}, {bad}", bytenr, h.Owner, i);
+            }
+        }
+        if (expect.CheckFirstKey)
+        {
+            int n = h.Level == 0 ? new Leaf(buf).NrItems : new InternalNode(buf).NrItems;
+            if (n > 0)
+            {
+                var first = h.Level == 0 ? new Leaf(buf).Key(0) : new InternalNode(buf).Key(0);
+                if (first != expect.FirstKey)
+                    Throw.Corrupt($"tree first key mismatch detected, bytenr={bytenr} parent_transid={expect.Generation} key expected={expect.FirstKey} has={first}", bytenr, h.Owner);
+            }
         }
         if (expect.Generation != 0 && h.Generation != expect.Generation)
             Throw.Corrupt($"parent transid verify failed on {bytenr} wanted {expect.Generation} found {h.Generation}", bytenr, h.Owner);

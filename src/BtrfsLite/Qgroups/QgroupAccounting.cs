@@ -17,21 +17,21 @@ public static class QgroupAccounting
     {
         var blockRoots = new Dictionary<ulong, List<ulong>>();
         var dataRoots = new Dictionary<ulong, (ulong Size, List<ulong> Roots)>();
-        var stack = new Stack<(ulong Bytenr, int Level, ulong Gen)>();
+        var stack = new Stack<(ulong Bytenr, int Level, ulong Gen, Key FirstKey, bool HasKey)>();
         foreach (var root in fsRoots)
         {
-            stack.Push((root.Bytenr, root.Level, root.Generation));
+            stack.Push((root.Bytenr, root.Level, root.Generation, default, false));
             while (stack.Count > 0)
             {
-                var (b, level, gen) = stack.Pop();
+                var (b, level, gen, firstKey, hasKey) = stack.Pop();
                 if (!blockRoots.TryGetValue(b, out var set)) blockRoots[b] = set = new List<ulong>(1);
                 if (set.Contains(root.TreeId)) continue;
                 set.Add(root.TreeId);
-                var buf = source.Read(b, new NodeExpectation(gen, level, 0));
+                var buf = source.Read(b, new NodeExpectation(gen, level, 0, firstKey, hasKey));
                 if (level > 0)
                 {
                     var node = new InternalNode(buf);
-                    for (int i = 0; i < node.NrItems; i++) stack.Push((node.BlockPtr(i), level - 1, node.PtrGeneration(i)));
+                    for (int i = 0; i < node.NrItems; i++) stack.Push((node.BlockPtr(i), level - 1, node.PtrGeneration(i), node.Key(i), true));
                     continue;
                 }
                 var leaf = new Leaf(buf);

@@ -51,7 +51,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         ThrowIfDone();
         if (_trees.TryGetValue(treeId, out var t)) return t;
         if (_dropped.Contains(treeId) || !_image.TryGetRoot(treeId, out var root))
-            throw new KeyNotFoundException($"tree {treeId} has no ROOT_ITEM");
+            throw Corruption.Create($"tree {(long)treeId} has no ROOT_ITEM in the root tree", _image.RootTree.Bytenr, ObjectIds.RootTree);
         t = new CowTree(this, treeId, root.Bytenr, root.Level, root.Generation);
         _trees[treeId] = t;
         return t;
@@ -317,7 +317,13 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     public void ReadData(ulong logical, Span<byte> buffer)
     {
         var chunk = _image.Chunks.Find(logical) ?? throw Corruption.Create($"logical {logical} is not inside any chunk", logical);
-        _image.Device.Read(buffer, (long)(chunk.PhysicalStripes[0] + (logical - chunk.Logical)));
+        if (logical + (ulong)buffer.Length > chunk.End)
+            Throw.Corrupt($"data [{logical}, +{buffer.Length}) runs past the end of its chunk at {chunk.Logical} (length {chunk.Length})", logical);
+        ulong phys = chunk.PhysicalStripes[0] + (logical - chunk.Logical);
+        // A chunk mapped past the device end is damage, not an I/O error.
+        if (phys + (ulong)buffer.Length > (ulong)_image.Device.Length)
+            Throw.Corrupt($"data at logical {logical} maps to physical {phys}, past the device end {_image.Device.Length} (chunk {chunk.Logical})", logical);
+        _image.Device.Read(buffer, (long)phys);
     }
 
     private void ThrowIfDone()

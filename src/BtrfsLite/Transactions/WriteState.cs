@@ -14,6 +14,8 @@ internal sealed class WriteState
         // The chunk tree uuid every new block header carries: take it from the chunk tree root.
         ChunkTreeUuid = new NodeHeader(image.Nodes.Read(image.ChunkTree.Bytenr, new IO.NodeExpectation(image.ChunkTree.Generation, image.ChunkTree.Level))).ChunkTreeUuid;
         var extent = image.GetRoot(ObjectIds.ExtentTree);
+        var groups = new HashSet<ulong>();
+        ulong used = 0;
         if (c.First(extent))
         {
             do
@@ -21,7 +23,16 @@ internal sealed class WriteState
                 if (c.Type == ItemType.BlockGroupItem)
                 {
                     var bg = new BlockGroupItem(c.Data);
-                    Allocator.AddGroup(c.ObjectId, c.Offset, bg.Flags, bg.Used, image.Chunks.Find(c.ObjectId), image.Device.Length);
+                    var chunk = image.Chunks.Find(c.ObjectId);
+                    // read_one_block_group: a block group exactly matches a chunk of the same type and profile.
+                    if (chunk == null || chunk.Logical != c.ObjectId || chunk.Length != c.Offset)
+                        Throw.Corrupt($"block group [{c.ObjectId}, +{c.Offset}) has no chunk of that range; refusing to write", c.LeafBytenr, ObjectIds.ExtentTree, c.Slot);
+                    const BlockGroupFlags kind = BlockGroupFlags.TypeMask | BlockGroupFlags.ProfileMask;
+                    if ((bg.Flags & kind) != (chunk.Type & kind))
+                        Throw.Corrupt($"block group {c.ObjectId} type flags 0x{(ulong)bg.Flags:x} mismatch with chunk type flags 0x{(ulong)chunk.Type:x}; refusing to write", c.LeafBytenr, ObjectIds.ExtentTree, c.Slot);
+                    groups.Add(c.ObjectId);
+                    used += bg.Used;
+                    Allocator.AddGroup(c.ObjectId, c.Offset, bg.Flags, bg.Used, chunk, image.Device.Length);
                 }
             } while (c.Next());
             c.First(extent);
@@ -32,6 +43,49 @@ internal sealed class WriteState
             } while (c.Next());
         }
         foreach (var g in Allocator.Groups) g.AllocationChanged = false;
+        CheckInvariants(image, groups, used);
+    }
+
+    /// <summary>
+    /// What the writer relies on and the kernel verifies at mount (check_chunk_block_group_mappings,
+    /// btrfs_verify_dev_extents), plus the superblock's bytes_used that each commit carries forward: a damaged file
+    /// system is refused for writing (corrupt, naming what), before anything changes.
+    /// </summary>
+    private static void CheckInvariants(BtrfsImage image, HashSet<ulong> groups, ulong used)
+    {
+        // The trees every mount needs (open_ctree fails without them).
+        foreach (ulong tree in new[] { ObjectIds.ExtentTree, ObjectIds.DevTree, ObjectIds.FsTree, ObjectIds.CsumTree })
+            if (!image.TryGetRoot(tree, out _))
+                Throw.Corrupt($"the root tree has no ROOT_ITEM for tree {tree}; refusing to write", image.RootTree.Bytenr, ObjectIds.RootTree);
+        if ((image.Super.CompatRoFlags & CompatRoFlags.FreeSpaceTree) != 0 && !image.TryGetRoot(ObjectIds.FreeSpaceTree, out _))
+            Throw.Corrupt("the free space tree is enabled but has no ROOT_ITEM; refusing to write", image.RootTree.Bytenr, ObjectIds.RootTree);
+        foreach (var chunk in image.Chunks.Chunks)
+            if (!groups.Contains(chunk.Logical))
+                Throw.Corrupt($"chunk [{chunk.Logical}, +{chunk.Length}) has no block group; refusing to write", chunk.Logical, ObjectIds.ChunkTree);
+        if (image.Super.BytesUsed != used)
+            Throw.Corrupt($"superblock bytes_used {image.Super.BytesUsed} differs from the block groups' used bytes {used}; refusing to write", (ulong)Superblock.PrimaryOffset);
+        // Every stripe of every chunk has its dev extent, and every dev extent is such a stripe, inside the device.
+        var stripes = new Dictionary<ulong, (ulong Chunk, ulong Length)>();
+        foreach (var chunk in image.Chunks.Chunks)
+            foreach (var phys in chunk.PhysicalStripes) stripes[phys] = (chunk.Logical, chunk.Length);
+        ulong devId = image.Super.DevItem.DevId, devBytes = image.Super.DevItem.TotalBytes;
+        var c = image.NewCursor();
+        int found = 0;
+        if (image.TryGetRoot(ObjectIds.DevTree, out var dev) && c.First(dev))
+            do
+            {
+                if (c.Type != ItemType.DevExtent) continue;
+                if (c.ObjectId != devId)
+                    Throw.Corrupt($"dev extent at physical {c.Offset} is on device {c.ObjectId}, which does not exist (the device is {devId}); refusing to write", c.LeafBytenr, ObjectIds.DevTree, c.Slot);
+                ulong chunkOffset = Le.U64(c.Data, 16), length = Le.U64(c.Data, 24);
+                if (!stripes.TryGetValue(c.Offset, out var s) || s.Chunk != chunkOffset || s.Length != length)
+                    Throw.Corrupt($"dev extent [{c.Offset}, +{length}) for chunk {chunkOffset} matches no stripe of that chunk; refusing to write", c.LeafBytenr, ObjectIds.DevTree, c.Slot);
+                if (c.Offset + length > devBytes)
+                    Throw.Corrupt($"dev extent [{c.Offset}, +{length}) ends past the device's total_bytes {devBytes}; refusing to write", c.LeafBytenr, ObjectIds.DevTree, c.Slot);
+                found++;
+            } while (c.Next());
+        if (found != stripes.Count)
+            Throw.Corrupt($"{stripes.Count} chunk stripes but {found} dev extents; refusing to write", 0, ObjectIds.DevTree);
     }
 
     public ExtentAllocator Allocator { get; }

@@ -275,7 +275,7 @@ public sealed class CowTree
             int s = node.ChildSlot(key, out _);
             _pathSlot[level] = s;
             bytenr = node.BlockPtr(s);
-            buf = _store.Read(bytenr, new NodeExpectation(node.PtrGeneration(s), level - 1, 0));
+            buf = _store.Read(bytenr, new NodeExpectation(node.PtrGeneration(s), level - 1, 0, node.Key(s), true));
             level--;
         }
         _pathBytenr[0] = bytenr;
@@ -325,7 +325,7 @@ public sealed class CowTree
     private byte[] ReadChild(int level, int slot)
     {
         byte[] parent = _pathBuf[level];
-        return _store.Read(NodeOps.BlockPtr(parent, slot), new NodeExpectation(NodeOps.PtrGeneration(parent, slot), level - 1, 0));
+        return _store.Read(NodeOps.BlockPtr(parent, slot), new NodeExpectation(NodeOps.PtrGeneration(parent, slot), level - 1, 0, new InternalNode(parent).Key(slot), true));
     }
 
     /// <summary>First key of the leaf after the path's leaf (from the lowest node with a next pointer).</summary>

@@ -12,6 +12,9 @@ public sealed class TreeCursor
     private readonly INodeSource _cache;
     private readonly ulong[] _bytenr = new ulong[NodeHeader.MaxLevel];
     private readonly ulong[] _gen = new ulong[NodeHeader.MaxLevel];
+    // The parent's key for each block below the root: its first key must be that (btrfs_verify_level_key).
+    private readonly Key[] _firstKey = new Key[NodeHeader.MaxLevel];
+    private readonly bool[] _hasFirstKey = new bool[NodeHeader.MaxLevel];
     private readonly int[] _slot = new int[NodeHeader.MaxLevel];
     private byte[] _leaf = Array.Empty<byte>();
     private TreeRoot _root;
@@ -32,7 +35,7 @@ public sealed class TreeCursor
     public int DataSize => (int)new Leaf(_leaf).DataSize(_slot[0]);
 
     private byte[] Node(int level) =>
-        _cache.Read(_bytenr[level], new NodeExpectation(_gen[level], level, 0));
+        _cache.Read(_bytenr[level], new NodeExpectation(_gen[level], level, 0, _firstKey[level], _hasFirstKey[level]));
 
     /// <summary>Positions at the first item with key &gt;= <paramref name="key"/>. Returns false when there is none.</summary>
     public bool Seek(in TreeRoot root, in Key key)
@@ -42,6 +45,7 @@ public sealed class TreeCursor
         if (level >= NodeHeader.MaxLevel) Throw.Corrupt($"tree {root.TreeId}: root level {level} out of range", root.Bytenr, root.TreeId);
         _bytenr[level] = root.Bytenr;
         _gen[level] = root.Generation;
+        _hasFirstKey[level] = false;
         var buf = Node(level);
         while (level > 0)
         {
@@ -50,6 +54,8 @@ public sealed class TreeCursor
             _slot[level] = s;
             _bytenr[level - 1] = node.BlockPtr(s);
             _gen[level - 1] = node.PtrGeneration(s);
+            _firstKey[level - 1] = node.Key(s);
+            _hasFirstKey[level - 1] = true;
             level--;
             buf = Node(level);
         }
@@ -88,6 +94,8 @@ public sealed class TreeCursor
             int s = _slot[level];
             _bytenr[level - 1] = node.BlockPtr(s);
             _gen[level - 1] = node.PtrGeneration(s);
+            _firstKey[level - 1] = node.Key(s);
+            _hasFirstKey[level - 1] = true;
             level--;
             _slot[level] = 0;
         }
@@ -114,6 +122,8 @@ public sealed class TreeCursor
             int s = _slot[level];
             _bytenr[level - 1] = node.BlockPtr(s);
             _gen[level - 1] = node.PtrGeneration(s);
+            _firstKey[level - 1] = node.Key(s);
+            _hasFirstKey[level - 1] = true;
             level--;
             var child = Node(level);
             _slot[level] = (level == 0 ? new Leaf(child).NrItems : new InternalNode(child).NrItems) - 1;
@@ -131,6 +141,7 @@ public sealed class TreeCursor
         if (level >= NodeHeader.MaxLevel) Throw.Corrupt($"tree {root.TreeId}: root level {level} out of range", root.Bytenr, root.TreeId);
         _bytenr[level] = root.Bytenr;
         _gen[level] = root.Generation;
+        _hasFirstKey[level] = false;
         var buf = Node(level);
         while (level > 0)
         {
@@ -139,6 +150,8 @@ public sealed class TreeCursor
             _slot[level] = s;
             _bytenr[level - 1] = node.BlockPtr(s);
             _gen[level - 1] = node.PtrGeneration(s);
+            _firstKey[level - 1] = node.Key(s);
+            _hasFirstKey[level - 1] = true;
             level--;
             buf = Node(level);
         }

@@ -19,7 +19,7 @@ public class CorruptionCoreTests
         public override string ToString() => Name;
     }
 
-    private const string Single = "single", Dup = "dup", Nodes = "nodes";
+    private const string Single = "single", Dup = "dup", Nodes = "nodes", Kernel = "kernel";
 
     private static (ulong Leaf, int Slot, Key Key) Find(ImageEditor ed, ulong tree, ItemMatch match)
     {
@@ -208,6 +208,54 @@ public class CorruptionCoreTests
                 var (leaf, slot, _) = Find(ed, ObjectIds.ExtentTree, (k, _) => k.Type == ItemType.BlockGroupItem);
                 ed.EditItem(leaf, slot, d => new BlockGroupItem(d).Flags |= BlockGroupFlags.Dup);
             }), FindingCode.BlockGroupChunkMismatch, false),
+            // The hostile-images issue's misses, each made from a kernel-made image (images/kernel-small): the kernel's
+            // tree-checker rules, which btrfs check also enforces.
+            new("symlink inode flagged IMMUTABLE (odd inode flags)", Kernel, p => Edit(p, ed =>
+            {
+                var (leaf, slot, _) = Find(ed, ObjectIds.FsTree, (k, d) => k.Type == ItemType.InodeItem && (new InodeItem(d.ToArray()).Mode & InodeItem.SIfMt) == InodeItem.SIfLnk);
+                ed.EditItem(leaf, slot, d => new InodeItem(d).Flags |= InodeFlags.Immutable);
+            }), FindingCode.ItemInvalid, true),
+            // btrfs check 6.2 passes an unknown flag bit; the kernel's tree-checker refuses the leaf, and so do we.
+            new("inode flags with an unknown bit", Kernel, p => Edit(p, ed =>
+            {
+                var (leaf, slot, _) = Find(ed, ObjectIds.FsTree, (k, _) => k.Type == ItemType.InodeItem && k.ObjectId > 256);
+                ed.EditItem(leaf, slot, d => new InodeItem(d).Flags |= (InodeFlags)0x1000);
+            }), FindingCode.ItemInvalid, false),
+            new("inode generation beyond the superblock's", Kernel, p => Edit(p, ed =>
+            {
+                ulong gen = ed.Image.Generation;
+                var (leaf, slot, _) = Find(ed, ObjectIds.FsTree, (k, _) => k.Type == ItemType.InodeItem && k.ObjectId > 256);
+                ed.EditItem(leaf, slot, d => new InodeItem(d).Generation = gen + 100);
+            }), FindingCode.ItemInvalid, true),
+            new("inode transid beyond the superblock's", Kernel, p => Edit(p, ed =>
+            {
+                ulong gen = ed.Image.Generation;
+                var (leaf, slot, _) = Find(ed, ObjectIds.FsTree, (k, _) => k.Type == ItemType.InodeItem && k.ObjectId > 256);
+                ed.EditItem(leaf, slot, d => new InodeItem(d).Transid = gen + 100);
+            }), FindingCode.ItemInvalid, true),
+            new("inode mode with junk in the high bits", Kernel, p => Edit(p, ed =>
+            {
+                var (leaf, slot, _) = Find(ed, ObjectIds.FsTree, (k, _) => k.Type == ItemType.InodeItem && k.ObjectId > 256);
+                ed.EditItem(leaf, slot, d => new InodeItem(d).Mode |= 0x100000);
+            }), FindingCode.ItemInvalid, true),
+            new("free space info keyed to a block group that does not exist (its own group left without one)", Kernel, p => Edit(p, ed =>
+            {
+                var (leaf, slot, key) = Find(ed, ObjectIds.FreeSpaceTree, (k, _) => k.Type == ItemType.FreeSpaceInfo);
+                ed.EditBlock(leaf, b => new Leaf(b).SetKey(slot, new Key(key.ObjectId, key.Type, key.Offset + 4096)));
+            }), FindingCode.FreeSpaceMismatch, true),
+            new("dev extent on a device that does not exist", Kernel, p => Edit(p, ed =>
+            {
+                (ulong Leaf, int Slot, Key Key) last = default;
+                var cur = ed.Image.NewCursor();
+                if (cur.First(ed.Image.GetRoot(ObjectIds.DevTree)))
+                    do if (cur.Type == ItemType.DevExtent) last = (cur.LeafBytenr, cur.Slot, cur.Key); while (cur.Next());
+                ed.EditBlock(last.Leaf, b => new Leaf(b).SetKey(last.Slot, new Key(7, last.Key.Type, last.Key.Offset)));
+            }), FindingCode.DevExtentMismatch, true),
+            new("global root key with a nonzero offset", Kernel, p => Edit(p, ed =>
+            {
+                var (leaf, slot, key) = Find(ed, ObjectIds.RootTree, (k, _) => k.Type == ItemType.RootItem && k.ObjectId == ObjectIds.CsumTree);
+                ed.EditBlock(leaf, b => new Leaf(b).SetKey(slot, new Key(key.ObjectId, key.Type, 1)));
+            }), FindingCode.ItemInvalid, true),
         };
         return rows.Select(r => new object[] { r });
     }
@@ -233,6 +281,7 @@ public class CorruptionCoreTests
 
     private static string MakeBase(TempDir tmp, string kind)
     {
+        if (kind == Kernel) return GoldenImages.Extract("kernel-small", tmp);
         var root = tmp.File("root");
         if (kind == Nodes)
         {
@@ -252,7 +301,8 @@ public class CorruptionCoreTests
     {
         using var tmp = new TempDir();
         var img = MakeBase(tmp, c.Base);
-        Assert.True(Checker.Check(img, new CheckOptions { CheckDataCsum = true }).IsClean, "base image not clean");
+        var baseReport = Checker.Check(img, new CheckOptions { CheckDataCsum = true });
+        Assert.True(baseReport.IsClean, $"base image not clean:\n{CheckCoreTests.Describe(baseReport)}");
         c.Apply(img);
 
         var report = Checker.Check(img, new CheckOptions { CheckDataCsum = c.DataCsum });

@@ -17,11 +17,14 @@ public sealed class ImageEditor : IDisposable
     public ImageEditor(string path)
     {
         _path = path;
-        _image = BtrfsImage.Open(path);
+        _image = BtrfsImage.Open(path, Raw);
     }
 
     /// <summary>The image as it is now; reopened lazily after an edit (an edit may leave it unopenable).</summary>
-    public BtrfsImage Image => _image ??= BtrfsImage.Open(_path);
+    public BtrfsImage Image => _image ??= BtrfsImage.Open(_path, Raw);
+
+    // Surgery reads what it damages: no tree-checker rules on the way.
+    private static readonly BtrfsImage.OpenOptions Raw = new(TreeChecks: false);
 
     /// <summary>Finds the first item in <paramref name="tree"/> matching <paramref name="match"/>; returns (leaf bytenr, slot).</summary>
     public (ulong Leaf, int Slot, Key Key) FindItem(ulong tree, Func<Key, bool> match)
