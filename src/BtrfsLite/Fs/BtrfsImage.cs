@@ -113,6 +113,8 @@ public sealed class BtrfsImage : IDisposable
         // system is unsupported, a single-device one with a wrong count is damaged.
         if (sb.NumDevices == 0)
             Throw.Corrupt("superblock num_devices is 0", Superblock.PrimaryOffset);
+        if (sb.NumDevices > 1 && SysChunksUseOtherDevices(sb))
+            Throw.Unsupported($"filesystem has {sb.NumDevices} devices; only single-device filesystems are supported");
         uint ss = sb.SectorSize, ns = sb.NodeSize;
         if (ss < 4096 || ss > 65536 || !IsPow2(ss))
             Throw.Corrupt($"superblock sectorsize {ss} invalid (power of two in [4096, 65536])", Superblock.PrimaryOffset);
@@ -137,6 +139,24 @@ public sealed class BtrfsImage : IDisposable
         string msg = $"{dev.Name}: the device is {dev.Length} bytes, shorter than the file system's total_bytes {want}";
         if (writable) Throw.Corrupt(msg + "; refusing to write (restore the missing bytes, or read it read-only)", Superblock.PrimaryOffset);
         Warnings.Add(msg + "; reading what is there");
+    }
+
+    /// <summary>Whether a stripe of the sys_chunk_array lies on another device than the superblock's (a real multi-device file system).</summary>
+    private static bool SysChunksUseOtherDevices(Superblock sb)
+    {
+        var arr = sb.SysChunkArray[..(int)Math.Min(sb.SysChunkArraySize, (uint)Superblock.SysChunkArrayMax)];
+        for (int pos = 0; pos + Key.Size + ChunkItem.Size <= arr.Length;)
+        {
+            int stripes = Le.U16(arr, pos + Key.Size + ChunkItem.Offsets.NumStripes);
+            for (int i = 0; i < stripes; i++)
+            {
+                int at = pos + Key.Size + ChunkItem.SizeWith(i);
+                if (at + 8 <= arr.Length && Le.U64(arr, at) != sb.DevItem.DevId) return true;
+            }
+            if (stripes == 0) break;
+            pos += Key.Size + ChunkItem.SizeWith(stripes);
+        }
+        return false;
     }
 
     private static bool IsPow2(uint v) => v != 0 && (v & (v - 1)) == 0;
