@@ -377,10 +377,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         var t = _fs.TreeOf(tx, tree);
         var q = Qgroups;
         ulong first = start / Sector, last = end == ulong.MaxValue ? ulong.MaxValue : (end + Sector - 1) / Sector;
-        // Writing back a range goes on to the end of the dirty (delalloc) run it reaches, as the kernel's delalloc
-        // lookup does (never before the first page asked for: pages are locked in order). That run becomes one extent,
+        // Writing back a range goes on to the end of a dirty (delalloc) run that reaches its end, as the kernel's
+        // delalloc lookup does (never before the first page asked for: pages are locked in order; a run that starts
+        // after the range is not touched). That run becomes one extent,
         // which a punch or zero range then leaves referenced as a bookend.
-        while (last != ulong.MaxValue && d.Pages.ContainsKey(last)) last++;
+        while (last != ulong.MaxValue && last > first && d.Pages.ContainsKey(last - 1) && d.Pages.ContainsKey(last)) last++;
         var pages = d.Pages.Keys.Where(k => k >= first && k < last).ToList();
         int i = 0;
         while (i < pages.Count)
@@ -710,7 +711,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// first (all or nothing), then each extent inserted in a transaction of its own (3 metadata items). A metadata
     /// reservation that fails keeps the extents made before it and frees the rest, as the kernel does.
     /// </summary>
-    private void PreallocateHoles(ulong tree, ulong ino, ulong offset, ulong length, bool keepSize, string path)
+    private void PreallocateHoles(ulong tree, ulong ino, ulong offset, ulong length, bool keepSize, string path, bool reserved = false)
     {
         Writeback(tree, ino, offset, offset + length);
         ulong aStart = offset / Sector * Sector, aEnd = (offset + length + Sector - 1) / Sector * Sector;
@@ -718,7 +719,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         var holes = FsTree.Holes(t.ReadExtents(ino), aStart, aEnd).Select(h => new FileRange(h.Start, h.End)).ToArray();
         var q = Qgroups;
         bool quota = q != null && QgroupReservations.IsSubvolumeRoot(tree);
-        if (quota && holes.Length > 0)
+        if (quota && holes.Length > 0 && !reserved)
         {
             var r = q!.ReserveFallocate(tree, ino, holes);
             if (!r.Succeeded) throw new FsException("EDQUOT", $"disk quota exceeded preallocating {string.Join(", ", holes)} of '{path}'");
@@ -830,8 +831,14 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             {
                 // Every extent of the range goes and one preallocated range replaces it (the kernel drops them in
                 // btrfs_prealloc_file_range; a partly preallocated range becomes one contiguous allocation).
+                // Reserved before anything changes (btrfs_zero_range reserves, then drops and preallocates): EDQUOT
+                // leaves the file as it was.
+                var q = Qgroups;
+                bool quota = q != null && QgroupReservations.IsSubvolumeRoot(tree);
+                if (quota && !q!.ReserveFallocate(tree, ino, new[] { new FileRange(allocStart, allocEnd) }).Succeeded)
+                    throw new FsException("EDQUOT", $"disk quota exceeded zeroing [{allocStart}, {allocEnd}) of '{path}'");
                 _fs.TreeOf(Tx(), tree).DropExtents(ino, allocStart, allocEnd);
-                PreallocateHoles(tree, ino, allocStart, allocEnd - allocStart, keepSize: true, path);
+                PreallocateHoles(tree, ino, allocStart, allocEnd - allocStart, keepSize: true, path, reserved: quota);
             }
             GrowSize(tree, ino, end);
         }
