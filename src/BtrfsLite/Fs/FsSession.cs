@@ -650,18 +650,37 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var info = _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino);
             if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}'");
             ReserveMetaItems(loc.Tree, 3);
+            if (length == 0) return;
+            // btrfs_punch_hole: the range is not clipped to EOF (extents past it go too); a partial sector is zeroed
+            // through the page cache only below the sector-rounded size.
             ulong size = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
-            ulong end = Math.Min(offset + length, size);
-            if (end <= offset) return;
+            ulong inoSize = (size + Sector - 1) / Sector * Sector, end = offset + length, origStart = offset;
             Writeback(loc.Tree, loc.Ino, offset, end);
             if (!SkipLeadingHole(loc.Tree, loc.Ino, ref offset, ref length)) return;
-            end = Math.Min(offset + length, size);
-            if (end <= offset) return;
-            ulong aStart = (offset + Sector - 1) / Sector * Sector, aEnd = end / Sector * Sector;
-            if (aStart >= aEnd) { ZeroRange(loc.Tree, loc.Ino, offset, end - offset); return; }
-            ZeroRange(loc.Tree, loc.Ino, offset, aStart - offset);
-            ZeroRange(loc.Tree, loc.Ino, aEnd, end - aEnd);
-            _fs.TreeOf(Tx(), loc.Tree).PunchHole(loc.Ino, aStart, aEnd - aStart);
+            ulong lockStart = (offset + Sector - 1) / Sector * Sector, lockEnd = end / Sector * Sector;
+            if (offset / Sector == (end - 1) / Sector && length < Sector)
+            {
+                if (offset < inoSize) ZeroRange(loc.Tree, loc.Ino, offset, length);
+                return;
+            }
+            if (offset < inoSize) ZeroRange(loc.Tree, loc.Ino, offset, lockStart - offset);
+            if (offset == origStart)
+            {
+                // After zeroing the head, look for a hole again from the first whole sector.
+                length = end - lockStart;
+                offset = lockStart;
+                if (length > 0 && !SkipLeadingHole(loc.Tree, loc.Ino, ref offset, ref length)) return;
+                lockStart = offset;
+            }
+            ulong tailStart = lockEnd, tailLen = end - tailStart;
+            if (tailLen > 0 && SkipLeadingHole(loc.Tree, loc.Ino, ref tailStart, ref tailLen) && end < inoSize)
+                ZeroRange(loc.Tree, loc.Ino, end / Sector * Sector, end % Sector);
+            if (lockEnd > lockStart)
+            {
+                var t = _fs.TreeOf(Tx(), loc.Tree);
+                t.DropExtents(loc.Ino, lockStart, lockEnd);
+                t.Touch(loc.Ino);
+            }
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
         finally { Close(file); }

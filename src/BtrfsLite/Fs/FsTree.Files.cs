@@ -403,6 +403,13 @@ public sealed partial class FsTree
         EditInode(ino, i => { i.Mtime = now; i.Ctime = now; });
     }
 
+    /// <summary>Sets mtime and ctime to now (a content change that keeps the size, as a punch).</summary>
+    public void Touch(ulong ino)
+    {
+        var now = Clock();
+        EditInode(ino, i => { i.Mtime = now; i.Ctime = now; });
+    }
+
     /// <summary>Preallocates the holes of [offset, offset+length) (sector aligned outward); extends the size unless keepSize.</summary>
     public void Fallocate(ulong ino, ulong offset, ulong length, bool keepSize)
     {
