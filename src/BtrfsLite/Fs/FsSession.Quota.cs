@@ -71,6 +71,7 @@ public sealed partial class FsSession
     {
         try
         {
+            ReserveMetaItems(ObjectIds.FsTree, 2); // the ioctl's transaction: 2 RELATION items, on the top level
             bool rescan = QuotaAdmin.Assign(Tx(), child, parent);
             Qgroups?.AddRelation(child, parent);
             // btrfs-progs rescans when the ioctl says the quick update did not apply.
@@ -83,6 +84,7 @@ public sealed partial class FsSession
     {
         try
         {
+            ReserveMetaItems(ObjectIds.FsTree, 2);
             bool rescan = QuotaAdmin.Remove(Tx(), child, parent);
             Qgroups?.RemoveRelation(child, parent);
             if (rescan) QuotaRescan();

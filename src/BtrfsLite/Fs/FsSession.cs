@@ -1005,6 +1005,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (!t.TryLookup(dir.Ino, name, out var l, out _)) throw new FsException("ENOENT", $"'{path}' not found");
             // A stub (an entry for a subvolume this tree does not own) is no subvolume: the kernel says EINVAL.
             if (l.Type != ItemType.RootItem || !t.OwnsSubvolume(dir.Ino, name, l.ObjectId)) throw new FsException("EINVAL", $"'{path}' is not a subvolume");
+            // may_destroy_subvol comes before the reservation: a subvolume holding others is ENOTEMPTY, never EDQUOT.
+            if (Subvolumes.HasNested(Tx(), l.ObjectId)) throw new FsException("ENOTEMPTY", $"subvolume '{path}' contains subvolumes");
             // btrfs_delete_subvolume reserves 5 items of metadata in the parent's qgroups first: EDQUOT over a limit.
             ReserveMetaItems(dir.Tree);
             DropSubvolume(t, dir, name, l.ObjectId);

@@ -142,6 +142,10 @@ public static class Subvolumes
         name.CopyTo(d[RootRef.HeaderSize..]);
     }
 
+    /// <summary>Whether subvolume <paramref name="id"/> holds subvolumes of its own (ROOT_REF items): it cannot be deleted first.</summary>
+    public static bool HasNested(Transactions.Transaction tx, ulong id) =>
+        tx.NewCursor().SeekPrefix(tx.CurrentRoot(ObjectIds.RootTree), id, ItemType.RootRef);
+
     /// <summary>Deletes a subvolume: its entry, refs, root item, UUID item, qgroup; its tree is dropped at commit.</summary>
     public static void Delete(FsTree parent, ulong dir, ReadOnlySpan<byte> name)
     {
@@ -152,8 +156,7 @@ public static class Subvolumes
         var c = tx.NewCursor();
         var rootTree = tx.Tree(ObjectIds.RootTree);
         // Nested subvolumes must go first (as `btrfs subvolume delete` requires).
-        if (c.SeekPrefix(tx.CurrentRoot(ObjectIds.RootTree), id, ItemType.RootRef))
-            throw new FsException("ENOTEMPTY", $"subvolume {id} contains subvolumes");
+        if (HasNested(tx, id)) throw new FsException("ENOTEMPTY", $"subvolume {id} contains subvolumes");
         if (!c.Find(tx.CurrentRoot(ObjectIds.RootTree), new Key(id, ItemType.RootBackref, parent.RootId)))
             throw Corruption.Create($"subvolume {id} has no ROOT_BACKREF to {parent.RootId}", 0, ObjectIds.RootTree);
         ulong index = new RootRef(c.Data).Sequence;
