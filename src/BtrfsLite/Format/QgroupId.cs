@@ -26,7 +26,9 @@ public readonly record struct QgroupId(ulong Value) : IComparable<QgroupId>
     public static ulong IdOf(ulong qgroupId) => qgroupId & IdMask;
 
     /// <summary>The level-0 qgroup of a subvolume tree has the subvolume's root id as its value.</summary>
-    public static ulong ForSubvolume(ulong rootId) => Make(0, rootId);
+    /// <remarks>A root id from disk past 48 bits is damage (subvolume ids stay far below): the typed corruption error.</remarks>
+    public static ulong ForSubvolume(ulong rootId) =>
+        rootId <= IdMask ? rootId : throw Corruption.Create($"subvolume id {rootId} does not fit a qgroup id (48 bits)");
 
     public static QgroupId Parse(string text) =>
         TryParse(text, out QgroupId q) ? q : throw new FormatException($"invalid qgroup id '{text}', expected <level>/<id>");

@@ -249,7 +249,8 @@ public sealed partial class Transaction
         long total = 0;
         foreach (var (k, v) in refs)
         {
-            if (v < 0) throw new InvalidOperationException($"extent {head.Bytenr}: reference {k} would go negative ({v})");
+            // The reference to drop is not in the extent tree: a damaged extent tree (the kernel aborts with EUCLEAN).
+            if (v < 0) throw Corruption.Create($"extent {head.Bytenr}: reference {k} to drop is not in the extent tree ({v})", head.Bytenr, ObjectIds.ExtentTree);
             total += v;
         }
         if (head.SetFullBackref) flags |= ExtentFlags.FullBackref;

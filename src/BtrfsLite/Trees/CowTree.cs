@@ -672,7 +672,9 @@ public sealed class CowTree
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    private void ThrowDuplicate(in Key key) => throw new InvalidOperationException($"tree {TreeId}: item {key} exists already");
+    // The tree holds an item that the structures pointing at it say is absent (a csum for data no extent covers...):
+    // damage, as the kernel's EEXIST aborts are.
+    private void ThrowDuplicate(in Key key) => throw Corruption.Create($"tree {(long)TreeId}: item {key} exists already", 0, TreeId);
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private void ThrowNotFound(in Key key) => throw new KeyNotFoundException($"tree {TreeId}: no item {key}");

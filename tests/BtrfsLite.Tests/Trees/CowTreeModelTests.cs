@@ -81,7 +81,7 @@ public class CowTreeModelTests
                         Fill(d, op.C);
                         model[k] = d.ToArray();
                     }
-                    else Assert.Throws<InvalidOperationException>(() => tree.Insert(k, size));
+                    else Assert.Throws<InvalidDataException>(() => tree.Insert(k, size));
                     break;
                 }
                 case K.InsertRun:

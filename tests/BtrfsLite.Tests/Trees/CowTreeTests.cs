@@ -35,7 +35,7 @@ public class CowTreeTests
         Assert.True(t.TryGet(Ino(257), out var r));
         Assert.Equal(42, r[0]);
         Assert.Equal(160, r.Length);
-        Assert.Throws<InvalidOperationException>(() => t.Insert(Ino(257), 10));
+        Assert.Throws<InvalidDataException>(() => t.Insert(Ino(257), 10)); // a duplicate is damage: the typed corruption error
         Assert.False(t.TryInsert(Ino(257), 10, out _));
         Assert.Throws<ArgumentOutOfRangeException>(() => t.Insert(Ino(258), t.MaxItemSize + 1));
         Assert.Throws<KeyNotFoundException>(() => t.Resize(Ino(300), 10));
