@@ -27,6 +27,12 @@ public static class CliRunner
             Console.Error.WriteLine($"ERROR: {ex.Message}");
             return ExitCodes.Findings;
         }
+        catch (NoSpaceException ex)
+        {
+            // ENOSPC is the file system refusing, like EDQUOT: exit 1, the errno first; nothing was committed.
+            Console.Error.WriteLine($"ERROR: {ex.Message}");
+            return ExitCodes.Findings;
+        }
         catch (ImageInUseException ex)
         {
             // Another program holds the image, or a mounted file system uses it: nothing was read or written.
