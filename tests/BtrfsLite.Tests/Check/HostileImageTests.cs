@@ -162,6 +162,36 @@ public class HostileImageTests
         Assert.Equal(1, InProcessCli.Run("check", img2).ExitCode);
     }
 
+    /// <summary>
+    /// A single-device file system whose device is id 2 (Linux: device add, then remove of device 1) is no multi-device
+    /// one: it opens, reads, checks clean and takes writes, all of which btrfs check then passes.
+    /// </summary>
+    [RequiresRootMountFact]
+    public void FilesystemOnDeviceTwoOpensReadsAndWrites()
+    {
+        using var tmp = new TempDir();
+        var first = RealTools.Mkfs(tmp.File("one.img"), 256L << 20, "-m", "dup", "-d", "single");
+        var second = tmp.File("two.img");
+        using (var f = File.Create(second)) f.SetLength(256L << 20);
+        var r = RealTools.Run("losetup", "-f", "--show", second);
+        Assert.True(r.ExitCode == 0, r.All);
+        string loop2 = r.Stdout.Trim();
+        try
+        {
+            KernelImages.WithMounted(first, $"echo hello > a; mkdir d; head -c 100000 /dev/urandom > d/b; sync\nbtrfs device add -f {loop2} \"$M\"\nbtrfs device remove 1 \"$M\"");
+        }
+        finally { RealTools.Run("losetup", "-d", loop2); }
+        Assert.Equal(2UL, BitConverter.ToUInt64(File.ReadAllBytes(second), (int)Superblock.PrimaryOffset + 0xC9));
+        Assert.Equal(0, RealTools.BtrfsCheck(second).ExitCode);
+        var ls = InProcessCli.Run("ls", second, "/");
+        Assert.True(ls.ExitCode == 0, ls.All);
+        Assert.Contains("a", ls.Stdout);
+        Assert.Equal("hello\n", InProcessCli.Run("cat", second, "a").Stdout);
+        Assert.Equal(0, InProcessCli.Run("check", second).ExitCode);
+        Assert.Equal(0, InProcessCli.Run("write", second, "new", "--length", "64K", "--pattern", "9").ExitCode);
+        Assert.Equal(0, RealTools.BtrfsCheck(second).ExitCode);
+    }
+
     private static bool IsData(ImageEditor ed, ulong logical) => ed.Image.Chunks.Find(logical) is { } c && (c.Type & BlockGroupFlags.Data) != 0;
 
     [RequiresBtrfsProgsFact]
