@@ -74,7 +74,8 @@ internal static class SuperblockChecker
         var dev = sb.DevItem;
         bool metadataUuid = (sb.IncompatFlags & IncompatFlags.MetadataUuid) != 0;
         if (!metadataUuid && dev.Fsid != sb.Fsid) Bad(FindingCode.SuperInvalidField, $"dev_item fsid {dev.Fsid} != fsid {sb.Fsid}");
-        if (dev.DevId != 1) Bad(FindingCode.SuperUnsupportedFeature, $"dev_item devid {dev.DevId}; only device 1 is supported");
+        // Any device id: a file system left on device 2 after a device add and remove is single-device all the same.
+        if (dev.DevId == 0) Bad(FindingCode.SuperInvalidField, "dev_item devid is 0");
         if (dev.BytesUsed > dev.TotalBytes) Bad(FindingCode.DevItemBytesUsedMismatch, $"dev_item bytes_used {dev.BytesUsed} > total_bytes {dev.TotalBytes}");
         if ((long)Math.Min(dev.TotalBytes, long.MaxValue) > devLen)
             Bad(FindingCode.SuperTotalBytesInvalid, $"dev_item total_bytes {dev.TotalBytes} is larger than the device ({devLen} bytes)");

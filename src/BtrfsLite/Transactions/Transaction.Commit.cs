@@ -80,7 +80,7 @@ public sealed partial class Transaction
                 for (int i = 0; i < copies; i++)
                 {
                     var st = item.Stripe(i);
-                    st.DevId = 1; st.Offset = phys[i]; st.DevUuid = sb.DevItem.Uuid;
+                    st.DevId = sb.DevItem.DevId; st.Offset = phys[i]; st.DevUuid = sb.DevItem.Uuid;
                 }
                 var mapping = _image.Chunks.Add(logical, item);
                 var g = Allocator.AddGroup(logical, size, type | profile, 0, mapping, _image.Device.Length);
@@ -154,7 +154,7 @@ public sealed partial class Transaction
             bytes.CopyTo(d);
             foreach (var phys in p.Physical)
             {
-                var de = new DevExtent(devTree.Insert(new Key(1, ItemType.DevExtent, phys), DevExtent.Size));
+                var de = new DevExtent(devTree.Insert(new Key(_image.Super.DevItem.DevId, ItemType.DevExtent, phys), DevExtent.Size));
                 de.ChunkTree = ObjectIds.ChunkTree;
                 de.ChunkObjectId = ObjectIds.FirstChunkTree;
                 de.ChunkOffset = p.Logical;
@@ -167,7 +167,7 @@ public sealed partial class Transaction
             bg.Flags = p.Type;
             Allocator.Find(p.Logical)!.UsedOnDisk = 0;
             // DEV_ITEM bytes_used, in the chunk tree (the superblock copy follows at write-out).
-            if (chunkTree.TryGetForWrite(new Key(ObjectIds.DevItems, ItemType.DevItem, 1), out var di))
+            if (chunkTree.TryGetForWrite(new Key(ObjectIds.DevItems, ItemType.DevItem, _image.Super.DevItem.DevId), out var di))
                 new DevItem(di).BytesUsed += p.Length * (ulong)p.Physical.Length;
             if ((p.Type & BlockGroupFlags.System) != 0) State.SysChunkArrayDirty = true;
         }
@@ -504,7 +504,7 @@ public sealed partial class Transaction
         if (HasTree(ObjectIds.UuidTree)) sb.UuidTreeGeneration = Generation;
         // The superblock's DEV_ITEM copy equals the chunk tree's.
         var c = NewCursor();
-        if (c.Find(chunkRoot, new Key(ObjectIds.DevItems, ItemType.DevItem, 1)))
+        if (c.Find(chunkRoot, new Key(ObjectIds.DevItems, ItemType.DevItem, sb.DevItem.DevId)))
             c.Data[..DevItem.Size].CopyTo(super.AsSpan(Superblock.Offsets.DevItem, DevItem.Size));
         if (State.SysChunkArrayDirty) RebuildSysChunkArray(sb, chunkRoot);
         FillBackupRoot(sb);

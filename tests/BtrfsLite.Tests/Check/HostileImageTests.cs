@@ -186,7 +186,11 @@ public class HostileImageTests
         var ls = InProcessCli.Run("ls", second, "/");
         Assert.True(ls.ExitCode == 0, ls.All);
         Assert.Contains("a", ls.Stdout);
-        Assert.Equal("hello\n", InProcessCli.Run("cat", second, "a").Stdout);
+        using (var fs = BtrfsLite.Fs.Filesystem.OpenReadOnly(second))
+        {
+            Assert.Equal("hello\n"u8.ToArray(), fs.ReadAll("a"));
+            Assert.Equal(100000, fs.ReadAll("d/b").Length);
+        }
         Assert.Equal(0, InProcessCli.Run("check", second).ExitCode);
         Assert.Equal(0, InProcessCli.Run("write", second, "new", "--length", "64K", "--pattern", "9").ExitCode);
         Assert.Equal(0, RealTools.BtrfsCheck(second).ExitCode);
