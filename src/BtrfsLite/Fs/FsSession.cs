@@ -931,6 +931,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 throw new FsException("EINVAL", $"clone of [{srcOffset}, {srcEnd}) of '{src}' (size {srcSize}) to {dstOffset}: offsets must be sector aligned and the range inside the file");
             if (s.Tree == dt && s.Ino == dino && srcOffset < dstOffset + (srcEnd - srcOffset) && dstOffset < srcEnd)
                 throw new FsException("EINVAL", $"clone of '{src}' onto an overlapping range of itself");
+            // The source's unaligned EOF block may only land at or past the destination's EOF (the VFS's remap checks).
+            ulong dstSizeNow = _dirty.TryGetValue((dt, dino), out var dnow) ? dnow.Size : _fs.TreeOf(Tx(), dt).ReadInode(dino).Size;
+            if (srcEnd == srcSize && srcSize % Sector != 0 && srcEnd > srcOffset && dstOffset + (srcEnd - srcOffset) < dstSizeNow)
+                throw new FsException("EINVAL", $"clone of the unaligned end of '{src}' into the middle of '{dst}'");
             if (srcEnd == srcOffset) return;
             ReserveMetaItems(dt, 3);
             ulong dstSize = _dirty.TryGetValue((dt, dino), out var dd) ? dd.Size : _fs.TreeOf(Tx(), dt).ReadInode(dino).Size;
