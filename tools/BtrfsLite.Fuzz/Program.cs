@@ -53,7 +53,7 @@ public static class Program
             foreach (var file in rest[(basePath == null ? 1 : 2)..])
             {
                 try { run(File.ReadAllBytes(file)); Console.WriteLine($"ok {file}"); }
-                catch (Exception ex) { failed++; Console.WriteLine($"CRASH {file}: {ex.GetType().Name}: {ex.Message}"); }
+                catch (Exception ex) { failed++; Console.WriteLine($"CRASH {file}: {ex.GetType().Name}: {ex.Message}"); if (Environment.GetEnvironmentVariable("FUZZ_TRACE") == "1") Console.WriteLine(ex.StackTrace); }
             }
             return failed == 0 ? 0 : 1;
         }

@@ -261,6 +261,8 @@ public sealed class Filesystem : IDisposable
         var t = TreeOf(tx, l.Tree);
         var info = t.ReadInode(l.Ino);
         if (!info.IsSymlink) throw new FsException("EINVAL", $"'{path}' is not a symlink");
+        // A target is at most PATH_MAX - 1 bytes, stored inline: a larger size is damage, not an allocation to try.
+        if (info.Size >= 4096) throw Corruption.Create($"symlink inode {l.Ino} of tree {l.Tree} has size {info.Size}, more than a target can be", 0, l.Tree);
         var buf = new byte[info.Size];
         t.Read(l.Ino, 0, buf);
         return Encoding.UTF8.GetString(buf);
