@@ -7,7 +7,7 @@
 # targets, the workloads of images/workloads for `workload`) and runs afl-fuzz for MINUTES (default 60) on BASE
 # (default images/kernel-small.img.gz). Findings land in fuzz-out/TARGET/ (crashes/, hangs/); replay one (plain build) with
 #   dotnet tools/BtrfsLite.Fuzz/bin/Release/net10.0/btrfslite-fuzz.dll --run TARGET BASE FILE
-# Needs: apt-get install afl++; dotnet tool install --global SharpFuzz.CommandLine --version 2.3.0
+# Needs afl++ (apt-get install afl++; .ci/run installs it); installs the SharpFuzz.CommandLine tool (2.3.0) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?target: open|check|dump|ls|write|workload}
@@ -17,7 +17,7 @@ out=fuzz-out/$target
 bin=tools/BtrfsLite.Fuzz/bin/Release/net10.0
 export PATH="$PATH:$HOME/.dotnet/tools"
 command -v afl-fuzz >/dev/null || { echo "afl-fuzz missing: apt-get install afl++" >&2; exit 2; }
-command -v sharpfuzz >/dev/null || { echo "sharpfuzz missing: dotnet tool install --global SharpFuzz.CommandLine --version 2.3.0" >&2; exit 2; }
+command -v sharpfuzz >/dev/null || dotnet tool install --global SharpFuzz.CommandLine --version 2.3.0 >/dev/null
 dotnet build tools/BtrfsLite.Fuzz -c Release -v quiet -nologo >/dev/null
 # Instrument a copy: the build output stays plain for replays (--run), which instrumented code cannot do outside afl.
 inst=fuzz-out/bin-instrumented

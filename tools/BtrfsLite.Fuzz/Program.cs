@@ -206,13 +206,10 @@ public static class Program
         {
             if (offset < 0 || offset + buffer.Length > _base.Length)
                 throw new EndOfStreamException($"fuzz: read of {buffer.Length} bytes at {offset} is past the device end {_base.Length}");
-            for (int done = 0; done < buffer.Length;)
+            foreach (var (page, inPage, done, n) in Pieces(offset, buffer.Length))
             {
-                long pos = offset + done, page = pos / Page;
-                int inPage = (int)(pos % Page), n = Math.Min(Page - inPage, buffer.Length - done);
-                var src = _pages.TryGetValue(page, out var p) ? p.AsSpan(inPage, n) : _base.AsSpan((int)pos, n);
+                var src = _pages.TryGetValue(page, out var p) ? p.AsSpan(inPage, n) : _base.AsSpan((int)(page * Page) + inPage, n);
                 src.CopyTo(buffer.Slice(done, n));
-                done += n;
             }
         }
 
@@ -220,12 +217,21 @@ public static class Program
         {
             if (offset < 0 || offset + buffer.Length > _base.Length)
                 throw new IOException($"fuzz: write of {buffer.Length} bytes at {offset} is past the device end {_base.Length}");
-            for (int done = 0; done < buffer.Length;)
+            foreach (var (page, inPage, done, n) in Pieces(offset, buffer.Length))
             {
-                long pos = offset + done, page = pos / Page;
-                int inPage = (int)(pos % Page), n = Math.Min(Page - inPage, buffer.Length - done);
                 if (!_pages.TryGetValue(page, out var p)) _pages[page] = p = _base.AsSpan((int)(page * Page), Page).ToArray();
                 buffer.Slice(done, n).CopyTo(p.AsSpan(inPage));
+            }
+        }
+
+        /// <summary>[offset, offset+length) cut at page boundaries: (page, offset in it, bytes before it, bytes in it).</summary>
+        private static IEnumerable<(long Page, int InPage, int Done, int N)> Pieces(long offset, int length)
+        {
+            for (int done = 0; done < length;)
+            {
+                long pos = offset + done;
+                int inPage = (int)(pos % Page), n = Math.Min(Page - inPage, length - done);
+                yield return (pos / Page, inPage, done, n);
                 done += n;
             }
         }

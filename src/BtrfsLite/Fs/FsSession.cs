@@ -272,11 +272,15 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// </summary>
     private void ExpandTo(ulong tree, ulong ino, ulong newEnd)
     {
-        ulong size = _dirty.TryGetValue((tree, ino), out var d) ? d.Size : _fs.TreeOf(Tx(), tree).ReadInode(ino).Size;
+        ulong size = SizeOf(tree, ino);
         if (newEnd <= size || size % Sector == 0) return;
         // Also over a hole: Linux 6.18 reserves and dirties that sector whatever it holds (seen in the large workload).
         ZeroRange(tree, ino, size, (size / Sector + 1) * Sector - size);
     }
+
+    /// <summary>The file's size as the page cache sees it: its dirty size, else the inode's (<paramref name="committed"/> when the caller read it).</summary>
+    private ulong SizeOf(ulong tree, ulong ino, ulong? committed = null) =>
+        _dirty.TryGetValue((tree, ino), out var d) ? d.Size : committed ?? _fs.TreeOf(Tx(), tree).ReadInode(ino).Size;
 
     private bool TryReserveRange(QgroupReservations q, ulong tree, ulong ino, ulong offset, ulong len, bool noFlush = false)
     {
@@ -653,7 +657,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (length == 0) return;
             // btrfs_punch_hole: the range is not clipped to EOF (extents past it go too); a partial sector is zeroed
             // through the page cache only below the sector-rounded size.
-            ulong size = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
+            ulong size = SizeOf(loc.Tree, loc.Ino, info.Size);
             ulong inoSize = (size + Sector - 1) / Sector * Sector, end = offset + length, origStart = offset;
             Writeback(loc.Tree, loc.Ino, offset, end);
             if (!SkipLeadingHole(loc.Tree, loc.Ino, ref offset, ref length)) return;
@@ -753,7 +757,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             for (int i = 0; i < holes.Length && failed == null; i++)
                 try { for (ulong p = 0; p < holes[i].Length; p += 256UL << 20) ReserveMetaItems(tree, 3); }
                 catch (FsException ex) when (ex.Errno == "EDQUOT") { granted = i; failed = ex; }
-            ulong size = _dirty.TryGetValue((tree, ino), out var dd) ? dd.Size : _fs.TreeOf(Tx(), tree).ReadInode(ino).Size;
+            ulong size = SizeOf(tree, ino);
             ulong reached = holes.Length > 0 ? Math.Min(holes[^1].End, offset + length) : 0;
             if (failed == null && !keepSize && offset + length > Math.Max(size, reached))
                 try { ReserveMetaItems(tree, 1); }
@@ -868,11 +872,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// <summary>btrfs_fallocate_update_isize: a size still to grow takes a transaction of one item.</summary>
     private void GrowSize(ulong tree, ulong ino, ulong end)
     {
-        var t = _fs.TreeOf(Tx(), tree);
-        ulong size = _dirty.TryGetValue((tree, ino), out var d) ? d.Size : t.ReadInode(ino).Size;
-        if (end <= size) return;
+        if (end <= SizeOf(tree, ino)) return;
         ReserveMetaItems(tree, 1);
-        if (_dirty.TryGetValue((tree, ino), out d)) d.Size = end;
+        if (_dirty.TryGetValue((tree, ino), out var d)) d.Size = end;
         _fs.TreeOf(Tx(), tree).EditInode(ino, i => i.FileSize = Math.Max(i.FileSize, end));
     }
 
@@ -915,7 +917,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             other = (s.Tree, s.Ino);
             var (dt, dino) = file = OpenOrCreate(dst);
             var sinfo = _fs.TreeOf(Tx(), s.Tree).ReadInode(s.Ino);
-            ulong srcSize = _dirty.TryGetValue((s.Tree, s.Ino), out var sd) ? sd.Size : sinfo.Size;
+            ulong srcSize = SizeOf(s.Tree, s.Ino, sinfo.Size);
             if (sinfo.IsReg)
             {
                 Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
@@ -932,12 +934,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (s.Tree == dt && s.Ino == dino && srcOffset < dstOffset + (srcEnd - srcOffset) && dstOffset < srcEnd)
                 throw new FsException("EINVAL", $"clone of '{src}' onto an overlapping range of itself");
             // The source's unaligned EOF block may only land at or past the destination's EOF (the VFS's remap checks).
-            ulong dstSizeNow = _dirty.TryGetValue((dt, dino), out var dnow) ? dnow.Size : _fs.TreeOf(Tx(), dt).ReadInode(dino).Size;
-            if (srcEnd == srcSize && srcSize % Sector != 0 && srcEnd > srcOffset && dstOffset + (srcEnd - srcOffset) < dstSizeNow)
+            ulong dstSize = SizeOf(dt, dino);
+            if (srcEnd == srcSize && srcSize % Sector != 0 && srcEnd > srcOffset && dstOffset + (srcEnd - srcOffset) < dstSize)
                 throw new FsException("EINVAL", $"clone of the unaligned end of '{src}' into the middle of '{dst}'");
             if (srcEnd == srcOffset) return;
             ReserveMetaItems(dt, 3);
-            ulong dstSize = _dirty.TryGetValue((dt, dino), out var dd) ? dd.Size : _fs.TreeOf(Tx(), dt).ReadInode(dino).Size;
             if (dstOffset > dstSize)
             {
                 ExpandTo(dt, dino, dstOffset);
@@ -946,7 +947,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var dtree = _fs.TreeOf(Tx(), dt);
             dtree.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset);
             // Dirty pages elsewhere in the destination stay dirty: their size must not undo the clone's growth.
-            if (_dirty.TryGetValue((dt, dino), out dd)) dd.Size = Math.Max(dd.Size, dtree.ReadInode(dino).Size);
+            if (_dirty.TryGetValue((dt, dino), out var dd)) dd.Size = Math.Max(dd.Size, dtree.ReadInode(dino).Size);
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
         finally { Close(file); Close(other); }

@@ -110,8 +110,7 @@ public static class QuotaAdmin
         var qt = RequireEnabled(tx);
         if (inherit is ulong parent)
         {
-            qt.TryInsert(new Key(qgroupId, ItemType.QgroupRelation, parent), 0, out _);
-            qt.TryInsert(new Key(parent, ItemType.QgroupRelation, qgroupId), 0, out _);
+            AddRelationItems(qt, qgroupId, parent);
         }
         if (source == 0) return false;
         ulong node = (ulong)tx.NodeSize;
@@ -185,8 +184,7 @@ public static class QuotaAdmin
             if (!Exists(qt, q)) throw new FsException("EINVAL", $"qgroup {QgroupId.Format(q)} does not exist");
         if (qt.Contains(new Key(child, ItemType.QgroupRelation, parent)))
             throw new FsException("EEXIST", $"{QgroupId.Format(child)} is already a member of {QgroupId.Format(parent)}");
-        qt.TryInsert(new Key(child, ItemType.QgroupRelation, parent), 0, out _);
-        qt.TryInsert(new Key(parent, ItemType.QgroupRelation, child), 0, out _);
+        AddRelationItems(qt, child, parent);
         return !QuickUpdate(tx, qt, child, parent, +1);
     }
 
@@ -240,6 +238,13 @@ public static class QuotaAdmin
     {
         if (QgroupId.LevelOf(parent) <= QgroupId.LevelOf(child))
             throw new FsException("EINVAL", $"bad relation: the level of {QgroupId.Format(parent)} must be above that of {QgroupId.Format(child)}");
+    }
+
+    /// <summary>The RELATION items of a membership, both ways (add_qgroup_relation_item twice).</summary>
+    private static void AddRelationItems(CowTree qt, ulong child, ulong parent)
+    {
+        qt.TryInsert(new Key(child, ItemType.QgroupRelation, parent), 0, out _);
+        qt.TryInsert(new Key(parent, ItemType.QgroupRelation, child), 0, out _);
     }
 
     // The kernel keeps a qgroup in memory for an INFO or a LIMIT item.

@@ -40,13 +40,10 @@ public class MkfsRealToolsTests
     {
         using var tmp = new TempDir();
         var backing = tmp.File("loop.img");
-        using (var f = File.Create(backing)) f.SetLength(192L << 20);
-        var r = RealTools.Run("losetup", "-f", "--show", backing);
-        Assert.True(r.ExitCode == 0, r.All);
-        var loop = r.Stdout.Trim();
-        try
+        using (var dev = new LoopDevice(backing, 192L << 20))
         {
-            r = CliProcess.Run("mkfs", loop, "--quota", "--label", "blk");
+            var loop = dev.Device;
+            var r = CliProcess.Run("mkfs", loop, "--quota", "--label", "blk");
             Assert.True(r.ExitCode == 0, r.All);
             Assert.Contains("192.00MiB", r.Stdout);
             AssertRealCheckClean(loop, quota: true);
@@ -57,7 +54,6 @@ public class MkfsRealToolsTests
             Assert.Equal(2, r.ExitCode);
             Assert.Contains("larger than the device", r.Stderr);
         }
-        finally { RealTools.Run("losetup", "-d", loop); }
         AssertOurCheckClean(backing);
     }
 

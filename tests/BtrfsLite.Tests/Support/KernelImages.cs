@@ -102,3 +102,19 @@ public static class KernelImages
         return img;
     }
 }
+
+/// <summary>A loop device over a new sparse file of <c>size</c> bytes; detached on dispose (tests that run as root).</summary>
+public sealed class LoopDevice : IDisposable
+{
+    public string Device { get; }
+
+    public LoopDevice(string file, long size)
+    {
+        using (var f = File.Create(file)) f.SetLength(size);
+        var r = RealTools.Run("losetup", "-f", "--show", file);
+        Assert.True(r.ExitCode == 0, r.All);
+        Device = r.Stdout.Trim();
+    }
+
+    public void Dispose() => RealTools.Run("losetup", "-d", Device);
+}
