@@ -48,7 +48,10 @@ internal static class TreeBlockWalker
         private readonly byte[][] _bufs = new byte[NodeHeader.MaxLevel + 2][];
         private readonly byte[] _dup;
         private readonly int _maxLeafItems, _maxPtrs;
-        private readonly Dictionary<ulong, ulong> _lastTree = new();
+        // Walk number (one per tree root walked) that last reached each block: a block reached twice in one walk is a
+        // loop or a double reference. Not the tree id, as relocation trees share one (-8) and each walks separately.
+        private readonly Dictionary<ulong, int> _lastWalk = new();
+        private int _walk;
         private readonly List<PendingRoot> _pending = new();
         private ulong _tree;
         private List<ulong>? _leaves;
@@ -157,6 +160,7 @@ internal static class TreeBlockWalker
         private void WalkTree(ulong treeId, ulong bytenr, int level, ulong generation)
         {
             _tree = treeId;
+            _walk++;
             _fsLike = !IsSystemTree(treeId) || treeId == ObjectIds.RootTree;
             _fsTree = ObjectIds.IsFsTree(treeId);
             _leaves = IsSystemTree(treeId) ? new List<ulong>() : null;
@@ -179,13 +183,13 @@ internal static class TreeBlockWalker
             if (Result.Blocks.TryGetValue(bytenr, out var known))
             {
                 _knownHit = true;
-                if (_lastTree.TryGetValue(bytenr, out var last) && last == tree)
+                if (_lastWalk.TryGetValue(bytenr, out int last) && last == _walk)
                 {
                     Add(FindingCode.BlockReferencedTwice, tree, parent, -1,
                         $"tree block {bytenr} ({where}) is referenced more than once in tree {tree}{(parent == bytenr ? " (points to itself)" : "")}");
                     return;
                 }
-                _lastTree[bytenr] = tree;
+                _lastWalk[bytenr] = _walk;
                 AddEdge(known, bytenr, parent, parentOwner, rootId);
                 if (known.Readable)
                 {
@@ -317,10 +321,11 @@ internal static class TreeBlockWalker
                 Tree = tree, Readable = usable,
             };
             Result.Blocks[bytenr] = info;
-            _lastTree[bytenr] = tree;
+            _lastWalk[bytenr] = _walk;
             AddEdge(info, bytenr, parent, parentOwner, rootId);
             Result.TotalTreeBytes += (ulong)_nodeSize;
-            if (ObjectIds.IsFsTree(tree) || tree == ObjectIds.DataRelocTree) Result.TotalFsTreeBytes += (ulong)_nodeSize;
+            // By the block's owner, as btrfs check counts: relocation trees' own blocks are fs-tree bytes too.
+            if (ObjectIds.IsFsTree(owner) || owner is ObjectIds.DataRelocTree or ObjectIds.TreeReloc) Result.TotalFsTreeBytes += (ulong)_nodeSize;
             if (tree == ObjectIds.ExtentTree) Result.TotalExtentTreeBytes += (ulong)_nodeSize;
             if (!usable) { Result.Complete = false; return; }
 
@@ -360,7 +365,7 @@ internal static class TreeBlockWalker
         {
             var info = new TreeBlockInfo { Bytenr = bytenr, Level = level, Owner = 0, Tree = _tree, Readable = false };
             Result.Blocks[bytenr] = info;
-            _lastTree[bytenr] = _tree;
+            _lastWalk[bytenr] = _walk;
             AddEdge(info, bytenr, parent, parentOwner, rootId);
             Result.Complete = false;
         }

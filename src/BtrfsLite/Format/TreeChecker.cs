@@ -127,9 +127,12 @@ public static class TreeChecker
 
     private static string? CheckRootItem(in Key key, ReadOnlySpan<byte> d, in Context c)
     {
-        // check_root_key: only subvolume trees (the snapshot's transid) and relocation trees (the tree they relocate)
-        // carry a nonzero offset.
-        if (key.Offset != 0 && !ObjectIds.IsFsTree(key.ObjectId) && key.ObjectId != ObjectIds.TreeReloc)
+        // check_root_key: a relocation tree's offset names the subvolume it relocates. Besides those, only subvolume
+        // trees (the snapshot's transid) and log trees (in the log root tree: the subvolume logged) carry a nonzero
+        // offset; btrfs check flags it on the global trees.
+        if (key.ObjectId == ObjectIds.TreeReloc && !ObjectIds.IsFsTree(key.Offset))
+            return $"invalid reloc tree for root {(long)key.Offset}, root id is not a subvolume tree";
+        if (key.Offset != 0 && !ObjectIds.IsFsTree(key.ObjectId) && key.ObjectId is not (ObjectIds.TreeReloc or ObjectIds.TreeLog))
             return $"invalid root key offset {key.Offset} for root {(long)key.ObjectId}, expect 0";
         if (d.Length != RootItem.Size && d.Length != RootItem.LegacySize)
             return $"invalid root item size, have {d.Length} expect {RootItem.Size} or {RootItem.LegacySize}";
