@@ -166,7 +166,7 @@ public static class Program
 
         public IBlockDevice Damaged(byte[] input)
         {
-            var dev = new OverlayDevice(_data);
+            var dev = new OverlayBlockDevice(new MemoryBlockDevice(_data));
             var touched = new HashSet<int>();
             for (int i = 0; i + 8 <= input.Length && i < 8 * 64; i += 8)
             {
@@ -186,54 +186,6 @@ public static class Program
                 dev.Write(buf, phys);
             }
             return dev;
-        }
-    }
-
-    /// <summary>Copy-on-write over the base image: 4 KiB pages written in a run live in a dictionary; the base stays clean.</summary>
-    private sealed class OverlayDevice : IBlockDevice
-    {
-        private const int Page = 4096;
-        private readonly byte[] _base;
-        private readonly Dictionary<long, byte[]> _pages = new();
-        public OverlayDevice(byte[] data) => _base = data;
-        public long Length => _base.Length;
-        public bool CanWrite => true;
-        public string Name => "fuzz";
-        public void Flush() { }
-        public void Dispose() { }
-
-        public void Read(Span<byte> buffer, long offset)
-        {
-            if (offset < 0 || offset + buffer.Length > _base.Length)
-                throw new EndOfStreamException($"fuzz: read of {buffer.Length} bytes at {offset} is past the device end {_base.Length}");
-            foreach (var (page, inPage, done, n) in Pieces(offset, buffer.Length))
-            {
-                var src = _pages.TryGetValue(page, out var p) ? p.AsSpan(inPage, n) : _base.AsSpan((int)(page * Page) + inPage, n);
-                src.CopyTo(buffer.Slice(done, n));
-            }
-        }
-
-        public void Write(ReadOnlySpan<byte> buffer, long offset)
-        {
-            if (offset < 0 || offset + buffer.Length > _base.Length)
-                throw new IOException($"fuzz: write of {buffer.Length} bytes at {offset} is past the device end {_base.Length}");
-            foreach (var (page, inPage, done, n) in Pieces(offset, buffer.Length))
-            {
-                if (!_pages.TryGetValue(page, out var p)) _pages[page] = p = _base.AsSpan((int)(page * Page), Page).ToArray();
-                buffer.Slice(done, n).CopyTo(p.AsSpan(inPage));
-            }
-        }
-
-        /// <summary>[offset, offset+length) cut at page boundaries: (page, offset in it, bytes before it, bytes in it).</summary>
-        private static IEnumerable<(long Page, int InPage, int Done, int N)> Pieces(long offset, int length)
-        {
-            for (int done = 0; done < length;)
-            {
-                long pos = offset + done;
-                int inPage = (int)(pos % Page), n = Math.Min(Page - inPage, length - done);
-                yield return (pos / Page, inPage, done, n);
-                done += n;
-            }
         }
     }
 }

@@ -135,6 +135,7 @@ public sealed partial class Transaction
     private void EndWithoutWriting()
     {
         _done = true;
+        DropPendingData(); // whatever data there was ended up unreferenced
         State.EndTransaction(this, committed: true);
     }
 
@@ -478,6 +479,7 @@ public sealed partial class Transaction
     private void WriteOut()
     {
         var dev = _image.Device;
+        WritePendingData();
         foreach (var (bytenr, buf) in _dirty.OrderBy(kv => kv.Key))
         {
             Checksums.StampBlockCsum(buf);

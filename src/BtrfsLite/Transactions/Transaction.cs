@@ -6,10 +6,11 @@ using BtrfsLite.Trees;
 namespace BtrfsLite.Transactions;
 
 /// <summary>
-/// One generation's changes. Nothing reaches the device before <see cref="Commit"/> except file data written
-/// to newly allocated (never committed) space; disposing without a commit leaves the image as it was.
-/// Commit order: delayed refs, block groups, free space tree and root items until nothing changes; then every
-/// dirty tree block; flush; superblock (primary, then mirrors); flush. The superblock is the commit point.
+/// One generation's changes. Nothing reaches the device before <see cref="Commit"/>: file data waits in memory
+/// too (past <see cref="DataBufferLimit"/> it goes early, and only into its new, never-committed extents), so a
+/// transaction that fails or is disposed without a commit leaves the image byte for byte as it was.
+/// Commit order: delayed refs, block groups, free space tree and root items until nothing changes; then the file
+/// data; every dirty tree block; flush; superblock (primary, then mirrors); flush. The superblock is the commit point.
 /// </summary>
 public sealed partial class Transaction : ITreeBlockStore, IDisposable
 {
@@ -303,14 +304,43 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         }
     }
 
-    /// <summary>Writes file data at a logical address inside a data extent allocated in this transaction.</summary>
+    /// <summary>The default of <see cref="DataBufferLimit"/>.</summary>
+    public const long DefaultDataBufferLimit = 64L << 20;
+
+    /// <summary>File data this transaction holds in memory before it writes it early (a failure after that has written
+    /// free space, never committed bytes). 0 writes through: for mkfs, where a failure leaves no file system to keep.</summary>
+    public long DataBufferLimit { get; set; } = DefaultDataBufferLimit;
+
+    private readonly List<(ulong Logical, byte[] Data)> _pendingData = new();
+    private long _pendingDataBytes;
+
+    /// <summary>Writes file data at a logical address inside a data extent allocated in this transaction: held until
+    /// the commit (see <see cref="DataBufferLimit"/>).</summary>
     public void WriteData(ulong logical, ReadOnlySpan<byte> data)
     {
         ThrowIfReadOnly();
         var chunk = _image.Chunks.Find(logical) ?? throw new InvalidOperationException($"logical {logical} is not mapped");
         if (logical + (ulong)data.Length > chunk.End) throw new InvalidOperationException("data write crosses a chunk end");
-        foreach (var phys in chunk.PhysicalStripes)
-            _image.Device.Write(data, (long)(phys + (logical - chunk.Logical)));
+        _pendingData.Add((logical, data.ToArray()));
+        _pendingDataBytes += data.Length;
+        if (_pendingDataBytes > DataBufferLimit) WritePendingData();
+    }
+
+    private void WritePendingData()
+    {
+        foreach (var (logical, data) in _pendingData)
+        {
+            var chunk = _image.Chunks.Find(logical)!;
+            foreach (var phys in chunk.PhysicalStripes)
+                _image.Device.Write(data, (long)(phys + (logical - chunk.Logical)));
+        }
+        DropPendingData();
+    }
+
+    private void DropPendingData()
+    {
+        _pendingData.Clear();
+        _pendingDataBytes = 0;
     }
 
     /// <summary>Reads data at a logical address (committed or written in this transaction).</summary>
@@ -324,6 +354,12 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         if (phys + (ulong)buffer.Length > (ulong)_image.Device.Length)
             Throw.Corrupt($"data at logical {logical} maps to physical {phys}, past the device end {_image.Device.Length} (chunk {chunk.Logical})", logical);
         _image.Device.Read(buffer, (long)phys);
+        // Data this transaction wrote and still holds, in the order written (a later write wins).
+        foreach (var (at, data) in _pendingData)
+        {
+            ulong lo = Math.Max(at, logical), hi = Math.Min(at + (ulong)data.Length, logical + (ulong)buffer.Length);
+            if (lo < hi) data.AsSpan((int)(lo - at), (int)(hi - lo)).CopyTo(buffer[(int)(lo - logical)..]);
+        }
     }
 
     private void ThrowIfDone()
@@ -337,11 +373,12 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         _ = State;
     }
 
-    /// <summary>Abort: drop every change. Data written to new extents is unreferenced and harmless.</summary>
+    /// <summary>Abort: drop every change, the data held for the commit too.</summary>
     public void Dispose()
     {
         if (_done) return;
         _done = true;
+        DropPendingData();
         foreach (var h in _refs.TakeAll()) if (h.QgroupReserved != 0) _accountedReservations.Add((h.QgroupReservedRoot, h.QgroupReserved));
         _state?.EndTransaction(this, committed: false);
     }
