@@ -50,8 +50,15 @@ public class AbortTests : IClassFixture<CrashHarnessFixture>
     /// bytes on the device, but only where nothing committed lives: every changed 4 KiB block maps to logical space
     /// outside every extent of the committed extent tree (and outside the superblocks and system area).
     /// </summary>
+    /// <summary>A transaction holds its data until the commit: an exception after writes changes no byte.</summary>
     [Fact]
-    public void AnExceptionAfterDataWasWrittenChangesOnlySpaceNoCommittedExtentUses()
+    public void AnExceptionAfterDataWasWrittenChangesNothing() => AbortAfterWrites(limit: null);
+
+    /// <summary>Past its data buffer (here 64 KiB) a transaction writes data early, only where no committed extent is.</summary>
+    [Fact]
+    public void AnExceptionAfterDataWentOutEarlyChangesOnlySpaceNoCommittedExtentUses() => AbortAfterWrites(limit: 64 << 10);
+
+    private void AbortAfterWrites(long? limit)
     {
         _h.RunSteps(M);
         var before = (byte[])_h.Disk.Clone();
@@ -62,6 +69,7 @@ public class AbortTests : IClassFixture<CrashHarnessFixture>
         {
             Assert.Throws<InvalidOperationException>(() => fs.Run(tx =>
             {
+                if (limit is long l) tx.DataBufferLimit = l;
                 var t = fs.TreeOf(tx, ObjectIds.FsTree);
                 ulong ino = t.CreateFile(FsTree.RootDirIno, "new.bin"u8);
                 t.Write(ino, 0, data);
@@ -69,8 +77,16 @@ public class AbortTests : IClassFixture<CrashHarnessFixture>
                 t.Write(big.Ino, 4096, data.AsSpan(0, 300_000)); // replaces committed extents (they must stay intact)
                 throw new InvalidOperationException("boom");
             }));
-            Assert.True(dev.Writes > 0, "the data should have been written before the commit");
-            AssertOnlyFreeSpaceChanged(before, _h.Disk);
+            if (limit == null)
+            {
+                Assert.Equal(0, dev.Writes);
+                Assert.True(before.AsSpan().SequenceEqual(_h.Disk), "an aborted transaction changed the image");
+            }
+            else
+            {
+                Assert.True(dev.Writes > 0, "past the buffer the data should have been written before the commit");
+                AssertOnlyFreeSpaceChanged(before, _h.Disk);
+            }
             _h.Workload.Steps[M].Apply(fs);
             _h.Workload.Steps[M + 1].Apply(fs);
         }
