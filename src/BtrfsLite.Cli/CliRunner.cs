@@ -7,12 +7,36 @@ namespace BtrfsLite.Cli;
 /// <summary>Parses, runs, and turns every expected failure into a message on stderr and an exit code (never a crash).</summary>
 public static class CliRunner
 {
+    private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult r)
+    {
+        var names = new List<string>();
+        for (var c = r; c != null && c.Command is not RootCommand; c = c.Parent as System.CommandLine.Parsing.CommandResult) names.Add(c.Command.Name);
+        names.Reverse();
+        return names;
+    }
+
     public static int Run(RootCommand root, string[] args)
     {
+        // No command, or `help [COMMAND...]`: the help text (of the root or of that command).
+        if (args.Length == 0 || args[0] == "help")
+        {
+            var help = root.Parse(args.Skip(1).Append("--help").ToArray());
+            if (help.Errors.Count == 0 && help.UnmatchedTokens.Count == 0)
+            {
+                help.Invoke();
+                return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
+            }
+            Console.Error.WriteLine($"ERROR: unknown command: {string.Join(' ', args.Skip(1))}");
+            Console.Error.WriteLine("see: btrfslite --help");
+            return ExitCodes.Usage;
+        }
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) Console.Error.WriteLine($"ERROR: {e.Message}");
+            // One line per distinct problem (two missing arguments give System.CommandLine's message twice).
+            foreach (var m in parse.Errors.Select(e => e.Message).Distinct()) Console.Error.WriteLine($"ERROR: {m}");
+            var cmd = parse.CommandResult.Command;
+            Console.Error.WriteLine($"see: btrfslite {(cmd is RootCommand ? "" : string.Join(' ', CommandPath(parse.CommandResult)) + " ")}--help");
             return ExitCodes.Usage;
         }
         Commands.FsCli.Wait = parse.GetValue(Commands.FsCli.WaitOption);

@@ -16,14 +16,14 @@ internal static class CheckCommand
 {
     public static Command Create()
     {
-        var image = new Argument<string>("image") { Description = "image file or block device to check" };
-        var qgroupReport = new Option<bool>("--qgroup-report", "-Q") { Description = "only verify quota groups and print the qgroup report (btrfs check --qgroup-report)" };
-        var dataCsum = new Option<bool>("--check-data-csum") { Description = "read every data sector and verify it against the csum tree" };
-        var format = new Option<string>("--format") { Description = "output format: text (btrfs check compatible) or json", DefaultValueFactory = _ => "text" };
+        var image = new Argument<string>("image") { Description = "Image file or block device to check" };
+        var qgroupReport = new Option<bool>("--qgroup-report", "-Q") { Description = "Only verify quota groups and print the qgroup report (btrfs check --qgroup-report)" };
+        var dataCsum = new Option<bool>("--check-data-csum") { Description = "Read every data sector and verify it against the csum tree" };
+        var format = new Option<string>("--format") { Description = "Output format: text (btrfs check compatible) or json", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "json");
-        var progress = new Option<bool>("--progress", "-p") { Description = "show progress (on a terminal)" };
+        var progress = new Option<bool>("--progress", "-p") { Description = "Show progress (on a terminal)" };
         var force = FsCli.ForceMountedOption();
-        var cmd = new Command("check", "check a btrfs image read-only, like btrfs check (exit 0 clean, 1 errors found)")
+        var cmd = new Command("check", "Check a btrfs image read-only, like btrfs check (exit 0 clean, 1 errors found)")
         {
             image, qgroupReport, dataCsum, format, progress, force,
         };

@@ -23,12 +23,12 @@ internal static class CopyInCommand
     public static Command Create()
     {
         var image = FsCli.ImageArgument();
-        var host = new Argument<string>("hostpath") { Description = "host file, directory or symlink to copy" };
-        var dest = FsCli.PathArgument("imgpath", "destination in the image: a new name, or an existing directory to copy into");
-        var commitFiles = new Option<int>("--commit-files") { Description = "commit after this many copied entries", DefaultValueFactory = _ => 20000 };
-        var commitBytes = new Option<string>("--commit-bytes") { Description = "commit after this much file data (K/M/G/T)", DefaultValueFactory = _ => "1G" };
-        var progress = new Option<bool>("--no-progress") { Description = "no progress display (it is shown only when stderr is a terminal)" };
-        var cmd = new Command("cp-in", "copy a host file or directory tree into the image (like cp -a)") { image, host, dest, commitFiles, commitBytes, progress };
+        var host = new Argument<string>("hostpath") { Description = "Host file, directory or symlink to copy" };
+        var dest = FsCli.PathArgument("imgpath", "Destination in the image: a new name, or an existing directory to copy into");
+        var commitFiles = new Option<int>("--commit-files") { Description = "Commit after this many copied entries", DefaultValueFactory = _ => 20000 };
+        var commitBytes = new Option<string>("--commit-bytes") { Description = "Commit after this much file data (K/M/G/T)", DefaultValueFactory = _ => "1G" };
+        var progress = new Option<bool>("--no-progress") { Description = "No progress display (it is shown only when stderr is a terminal)" };
+        var cmd = new Command("cp-in", "Copy a host file or directory tree into the image (like cp -a)") { image, host, dest, commitFiles, commitBytes, progress };
         cmd.SetAction(pr =>
         {
             int files = pr.GetValue(commitFiles);

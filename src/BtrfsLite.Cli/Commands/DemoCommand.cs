@@ -19,9 +19,9 @@ internal static class DemoCommand
 
     public static Command Create()
     {
-        var image = new Option<string?>("--image") { Description = "use this image instead of the embedded default (kernel-small from images/)" };
-        var keep = new Option<string?>("--keep") { Description = "also write the embedded image to this path" };
-        var cmd = new Command("demo", "tour the embedded default image: superblock, trees, check, qgroups, and the seed's reservation scenario")
+        var image = new Option<string?>("--image") { Description = "Use this image instead of the embedded default (kernel-small from images/)" };
+        var keep = new Option<string?>("--keep") { Description = "Also write the embedded image to this path" };
+        var cmd = new Command("demo", "Tour the embedded default image: superblock, trees, check, qgroups, and the seed's reservation scenario")
         {
             image, keep,
         };

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
+using BtrfsLite.Format;
 using BtrfsLite.IO;
 using BtrfsLite.Text;
 
@@ -32,6 +33,11 @@ internal static class DumpSuperCommand
             var opt = new DumpSuperOptions { Full = pr.GetValue(full), All = a, Mirror = s ?? 0, Force = pr.GetValue(force), DeviceName = path };
             using var dev = FileBlockDevice.Open(path, new DeviceOpenOptions(Writable: false, Wait: FsCli.Wait, AllowMounted: pr.GetValue(force)));
             if (dev.MountedWarning is string m) Console.Error.WriteLine($"WARNING: {m}: the superblock may change while it is read");
+            // progs prints a blank line and exits 0 when no requested copy fits on the device; nothing was dumped, so we
+            // say so (a device shorter than only some mirrors still dumps the rest as progs does).
+            int firstCopy = a ? 0 : s ?? 0;
+            if (Superblock.MirrorOffset(firstCopy) + Superblock.Size > dev.Length)
+                throw Corruption.Create($"{path} is too small for a btrfs superblock ({dev.Length} bytes; copy {firstCopy} is at {Superblock.MirrorOffset(firstCopy)})", 0);
             using var stdout = Console.OpenStandardOutput();
             int rc;
             if (pr.GetValue(format) == "json")

@@ -11,14 +11,14 @@ namespace BtrfsLite.Cli.Commands;
 /// </summary>
 internal static class FsCli
 {
-    public static Argument<string> ImageArgument() => new("image") { Description = "image file or block device" };
+    public static Argument<string> ImageArgument() => new("image") { Description = "Image file or block device" };
 
     public static Argument<string> PathArgument(string name, string description) => new(name) { Description = description };
 
     /// <summary>The global <c>--wait</c>: wait for another program's lock on the image instead of exiting 7.</summary>
     public static readonly Option<bool> WaitOption = new("--wait")
     {
-        Description = "when another program holds the image, wait for it instead of failing (exit 7); a mounted image is never waited for",
+        Description = "When another program holds the image, wait for it instead of failing (exit 7); a mounted image is never waited for",
         Recursive = true,
     };
 
@@ -28,7 +28,7 @@ internal static class FsCli
     /// <summary>The <c>--force</c> of reading commands: read an image a mounted file system uses.</summary>
     public static Option<bool> ForceMountedOption() => new("--force")
     {
-        Description = "read the image even when a mounted file system uses it (the result may be inconsistent)",
+        Description = "Read the image even when a mounted file system uses it (the result may be inconsistent)",
     };
 
     /// <summary>Opens the image for one command. Writable commands commit one transaction per change.</summary>

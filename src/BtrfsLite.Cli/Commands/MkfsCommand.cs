@@ -17,20 +17,20 @@ internal static class MkfsCommand
 {
     public static Command Create()
     {
-        var target = new Argument<string>("image") { Description = "image file (created or extended as needed) or block device" };
-        var size = new Option<string?>("--size", "-b") { Description = "filesystem size, e.g. 128M, 1G, 20G (powers of 1024); default: the device or file size" };
-        var label = new Option<string>("--label", "-L") { Description = "filesystem label", DefaultValueFactory = _ => "" };
-        var uuid = new Option<string?>("--uuid", "-U") { Description = "filesystem uuid (default: random, or seeded with --deterministic)" };
-        var nodesize = new Option<string>("--nodesize", "-n") { Description = "tree block size, a power of two in [sectorsize, 64K]", DefaultValueFactory = _ => "16K" };
-        var sectorsize = new Option<string>("--sectorsize", "-s") { Description = "sector size: 4K or the page size", DefaultValueFactory = _ => "4K" };
-        var quota = new Option<bool>("--quota") { Description = "enable quotas (qgroup 0/5), like mkfs.btrfs -R quota" };
-        var noFst = new Option<bool>("--no-free-space-tree") { Description = "no free space tree (the kernel then uses the v1 space cache)" };
-        var metadata = new Option<string>("--metadata", "-m") { Description = "metadata profile", DefaultValueFactory = _ => "single" };
+        var target = new Argument<string>("image") { Description = "Image file (created or extended as needed) or block device" };
+        var size = new Option<string?>("--size", "-b") { Description = "Filesystem size, e.g. 128M, 1G, 20G (powers of 1024); default: the device or file size" };
+        var label = new Option<string>("--label", "-L") { Description = "Filesystem label", DefaultValueFactory = _ => "" };
+        var uuid = new Option<string?>("--uuid", "-U") { Description = "Filesystem uuid (default: random, or seeded with --deterministic)" };
+        var nodesize = new Option<string>("--nodesize", "-n") { Description = "Tree block size, a power of two in [sectorsize, 64K]", DefaultValueFactory = _ => "16K" };
+        var sectorsize = new Option<string>("--sectorsize", "-s") { Description = "Sector size: 4K or the page size", DefaultValueFactory = _ => "4K" };
+        var quota = new Option<bool>("--quota") { Description = "Enable quotas (qgroup 0/5), like mkfs.btrfs -R quota" };
+        var noFst = new Option<bool>("--no-free-space-tree") { Description = "No free space tree (the kernel then uses the v1 space cache)" };
+        var metadata = new Option<string>("--metadata", "-m") { Description = "Metadata profile", DefaultValueFactory = _ => "single" };
         metadata.AcceptOnlyFromAmong("single", "dup");
-        var force = new Option<bool>("--force", "-f") { Description = "overwrite an existing filesystem or non-empty file/device" };
-        var deterministic = new Option<bool>("--deterministic") { Description = "seeded uuids and fixed times (SOURCE_DATE_EPOCH or 0): byte-identical output for the same options" };
-        var rootdir = new Option<string?>("--rootdir", "-r") { Description = "copy this directory tree into the new filesystem (without --size an image file is sized to fit)" };
-        var cmd = new Command("mkfs", "create a btrfs filesystem, empty or holding a copy of a directory (like mkfs.btrfs [--rootdir])")
+        var force = new Option<bool>("--force", "-f") { Description = "Overwrite an existing filesystem or non-empty file/device" };
+        var deterministic = new Option<bool>("--deterministic") { Description = "Seeded uuids and fixed times (SOURCE_DATE_EPOCH or 0): byte-identical output for the same options" };
+        var rootdir = new Option<string?>("--rootdir", "-r") { Description = "Copy this directory tree into the new filesystem (without --size an image file is sized to fit)" };
+        var cmd = new Command("mkfs", "Create a btrfs filesystem, empty or holding a copy of a directory (like mkfs.btrfs [--rootdir])")
         {
             target, size, label, uuid, nodesize, sectorsize, quota, noFst, metadata, force, deterministic, rootdir,
         };
@@ -167,8 +167,8 @@ internal static class MkfsCommand
                                 last = now;
                                 files.Value = p.Entries;
                                 bytes.Value = p.Bytes;
-                                files.Description = $"entries {p.Entries}/{scan.Entries}";
-                                bytes.Description = $"data {Human((ulong)p.Bytes)}/{Human((ulong)scan.DataBytes)}";
+                                files.Description = $"Entries {p.Entries}/{scan.Entries}";
+                                bytes.Description = $"Data {Human((ulong)p.Bytes)}/{Human((ulong)scan.DataBytes)}";
                             },
                         });
                         files.Value = files.MaxValue;

@@ -16,16 +16,16 @@ internal static class QuotaCommands
 {
     public static Command CreateQuota()
     {
-        var cmd = new Command("quota", "enable, disable or rescan quotas (like btrfs quota)");
-        cmd.Subcommands.Add(Simple("enable", "enable quotas: create the quota tree with a qgroup for every subvolume (numbers computed at commit)", QuotaAdmin.Enable));
-        cmd.Subcommands.Add(Simple("disable", "disable quotas: remove the quota tree and every qgroup, limit and relation", QuotaAdmin.Disable));
-        cmd.Subcommands.Add(Simple("rescan", "recompute every qgroup's numbers and clear the inconsistent flag (done at once, not in the background)", QuotaAdmin.Rescan));
+        var cmd = new Command("quota", "Enable, disable or rescan quotas (like btrfs quota)");
+        cmd.Subcommands.Add(Simple("enable", "Enable quotas: create the quota tree with a qgroup for every subvolume (numbers computed at commit)", QuotaAdmin.Enable));
+        cmd.Subcommands.Add(Simple("disable", "Disable quotas: remove the quota tree and every qgroup, limit and relation", QuotaAdmin.Disable));
+        cmd.Subcommands.Add(Simple("rescan", "Recompute every qgroup's numbers and clear the inconsistent flag (done at once, not in the background)", QuotaAdmin.Rescan));
         return cmd;
     }
 
     public static Command CreateQgroup()
     {
-        var cmd = new Command("qgroup", "create, destroy, relate, limit and list quota groups (like btrfs qgroup)");
+        var cmd = new Command("qgroup", "Create, destroy, relate, limit and list quota groups (like btrfs qgroup)");
         cmd.Subcommands.Add(CreateOrDestroy(create: true));
         cmd.Subcommands.Add(CreateOrDestroy(create: false));
         cmd.Subcommands.Add(AssignOrRemove(assign: true));
@@ -59,11 +59,11 @@ internal static class QuotaCommands
 
     private static Command CreateOrDestroy(bool create)
     {
-        var qgroup = QgroupArgument("qgroupid", create ? "the qgroup to create" : "the qgroup to destroy");
+        var qgroup = QgroupArgument("qgroupid", create ? "The qgroup to create" : "The qgroup to destroy");
         var image = FsCli.ImageArgument();
         var cmd = create
-            ? new Command("create", "create a qgroup (EEXIST when it exists)") { qgroup, image }
-            : new Command("destroy", "destroy a qgroup (EBUSY while it has members or its subvolume exists)") { qgroup, image };
+            ? new Command("create", "Create a qgroup (EEXIST when it exists)") { qgroup, image }
+            : new Command("destroy", "Destroy a qgroup (EBUSY while it has members or its subvolume exists)") { qgroup, image };
         cmd.SetAction(pr =>
         {
             ulong id = ParseQgroup(pr.GetValue(qgroup)!);
@@ -76,14 +76,14 @@ internal static class QuotaCommands
 
     private static Command AssignOrRemove(bool assign)
     {
-        var child = QgroupArgument("child", "the member qgroup");
-        var parent = QgroupArgument("parent", "the qgroup of a higher level");
+        var child = QgroupArgument("child", "The member qgroup");
+        var parent = QgroupArgument("parent", "The qgroup of a higher level");
         var image = FsCli.ImageArgument();
-        var noRescan = new Option<bool>("--no-rescan") { Description = "do not rescan when the numbers cannot be updated directly (the qgroups stay marked inconsistent)" };
-        var rescan = new Option<bool>("--rescan") { Description = "rescan when the numbers cannot be updated directly (default)" };
+        var noRescan = new Option<bool>("--no-rescan") { Description = "Do not rescan when the numbers cannot be updated directly (the qgroups stay marked inconsistent)" };
+        var rescan = new Option<bool>("--rescan") { Description = "Rescan when the numbers cannot be updated directly (default)" };
         var cmd = assign
-            ? new Command("assign", "make CHILD a member of PARENT") { child, parent, image, noRescan, rescan }
-            : new Command("remove", "end the membership of CHILD in PARENT") { child, parent, image, noRescan, rescan };
+            ? new Command("assign", "Make CHILD a member of PARENT") { child, parent, image, noRescan, rescan }
+            : new Command("remove", "End the membership of CHILD in PARENT") { child, parent, image, noRescan, rescan };
         cmd.SetAction(pr =>
         {
             ulong c = ParseQgroup(pr.GetValue(child)!), p = ParseQgroup(pr.GetValue(parent)!);
@@ -108,11 +108,11 @@ internal static class QuotaCommands
 
     private static Command Limit()
     {
-        var size = new Argument<string>("size") { Description = "the limit in bytes (K/M/G/T suffixes, powers of 1024) or 'none' to remove it" };
-        var qgroup = QgroupArgument("qgroupid", "the qgroup to limit");
+        var size = new Argument<string>("size") { Description = "The limit in bytes (K/M/G/T suffixes, powers of 1024) or 'none' to remove it" };
+        var qgroup = QgroupArgument("qgroupid", "The qgroup to limit");
         var image = FsCli.ImageArgument();
-        var excl = new Option<bool>("-e", "--exclusive") { Description = "limit the exclusive size (default: the referenced size)" };
-        var cmd = new Command("limit", "set or remove the referenced (or, with -e, exclusive) size limit of a qgroup") { size, qgroup, image, excl };
+        var excl = new Option<bool>("-e", "--exclusive") { Description = "Limit the exclusive size (default: the referenced size)" };
+        var cmd = new Command("limit", "Set or remove the referenced (or, with -e, exclusive) size limit of a qgroup") { size, qgroup, image, excl };
         cmd.SetAction(pr =>
         {
             var text = pr.GetValue(size)!;
@@ -129,27 +129,27 @@ internal static class QuotaCommands
     private static Command Show()
     {
         var image = FsCli.ImageArgument();
-        var parent = new Option<bool>("-p") { Description = "print parent qgroup id" };
-        var child = new Option<bool>("-c") { Description = "print child qgroup id" };
-        var rfer = new Option<bool>("-r") { Description = "print limit of referenced size of qgroup" };
-        var excl = new Option<bool>("-e") { Description = "print limit of exclusive size of qgroup" };
-        var raw = new Option<bool>("--raw") { Description = "raw numbers in bytes" };
-        var human = new Option<bool>("--human-readable") { Description = "human friendly numbers, base 1024 (default)" };
-        var iec = new Option<bool>("--iec") { Description = "use 1024 as a base (KiB, MiB, GiB, TiB)" };
-        var si = new Option<bool>("--si") { Description = "use 1000 as a base (kB, MB, GB, TB)" };
-        var kb = new Option<bool>("--kbytes") { Description = "show sizes in KiB, or kB with --si" };
-        var mb = new Option<bool>("--mbytes") { Description = "show sizes in MiB, or MB with --si" };
-        var gb = new Option<bool>("--gbytes") { Description = "show sizes in GiB, or GB with --si" };
-        var tb = new Option<bool>("--tbytes") { Description = "show sizes in TiB, or TB with --si" };
+        var parent = new Option<bool>("-p") { Description = "Print parent qgroup id" };
+        var child = new Option<bool>("-c") { Description = "Print child qgroup id" };
+        var rfer = new Option<bool>("-r") { Description = "Print limit of referenced size of qgroup" };
+        var excl = new Option<bool>("-e") { Description = "Print limit of exclusive size of qgroup" };
+        var raw = new Option<bool>("--raw") { Description = "Raw numbers in bytes" };
+        var human = new Option<bool>("--human-readable") { Description = "Human friendly numbers, base 1024 (default)" };
+        var iec = new Option<bool>("--iec") { Description = "Use 1024 as a base (KiB, MiB, GiB, TiB)" };
+        var si = new Option<bool>("--si") { Description = "Use 1000 as a base (kB, MB, GB, TB)" };
+        var kb = new Option<bool>("--kbytes") { Description = "Show sizes in KiB, or kB with --si" };
+        var mb = new Option<bool>("--mbytes") { Description = "Show sizes in MiB, or MB with --si" };
+        var gb = new Option<bool>("--gbytes") { Description = "Show sizes in GiB, or GB with --si" };
+        var tb = new Option<bool>("--tbytes") { Description = "Show sizes in TiB, or TB with --si" };
         var reserved = new Option<bool>("--reserved")
         {
-            Description = "add the columns rsv_data, rsv_meta_pertrans, rsv_meta_prealloc: the reservations of a reservation engine " +
+            Description = "Add the columns rsv_data, rsv_meta_pertrans, rsv_meta_prealloc: the reservations of a reservation engine " +
                 "primed from the image; an offline image has no writes in flight, so they are 0",
         };
-        var format = new Option<string>("--format") { Description = "output format: text (btrfs qgroup show of btrfs-progs 6.2) or json", DefaultValueFactory = _ => "text" };
+        var format = new Option<string>("--format") { Description = "Output format: text (btrfs qgroup show of btrfs-progs 6.2) or json", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "json");
         var force = FsCli.ForceMountedOption();
-        var cmd = new Command("show", "list qgroups: referenced and exclusive sizes, limits, relations and paths (read-only)")
+        var cmd = new Command("show", "List qgroups: referenced and exclusive sizes, limits, relations and paths (read-only)")
         {
             image, parent, child, rfer, excl, raw, human, iec, si, kb, mb, gb, tb, reserved, format, force,
         };

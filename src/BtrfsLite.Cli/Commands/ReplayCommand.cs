@@ -17,13 +17,13 @@ internal static class ReplayCommand
 {
     public static Command Create()
     {
-        var image = new Argument<string>("image") { Description = "image file or block device (a new image of the workload's 'size' is made when the path does not exist)" };
-        var workload = new Argument<string>("workload") { Description = "workload file (see README, Workload language)" };
-        var legacy = new Option<bool>("--legacy-reservations") { Description = "the 2015 reservation behaviour: every write reserves its full length, rewrites leak until close, no flush-and-retry" };
-        var format = new Option<string>("--format") { Description = "output format: text or json (one object per step and line)", DefaultValueFactory = _ => "text" };
-        var timings = new Option<bool>("--timings") { Description = "print the time spent per kind of step to stderr at the end" };
+        var image = new Argument<string>("image") { Description = "Image file or block device (a new image of the workload's 'size' is made when the path does not exist)" };
+        var workload = new Argument<string>("workload") { Description = "Workload file (see README, Workload language)" };
+        var legacy = new Option<bool>("--legacy-reservations") { Description = "The 2015 reservation behaviour: every write reserves its full length, rewrites leak until close, no flush-and-retry" };
+        var format = new Option<string>("--format") { Description = "Output format: text or json (one object per step and line)", DefaultValueFactory = _ => "text" };
+        var timings = new Option<bool>("--timings") { Description = "Print the time spent per kind of step to stderr at the end" };
         format.AcceptOnlyFromAmong("text", "json");
-        var cmd = new Command("replay", "run a workload file on an image and report every step's result and qgroup counters")
+        var cmd = new Command("replay", "Run a workload file on an image and report every step's result and qgroup counters")
         {
             image, workload, legacy, format, timings,
         };

@@ -12,7 +12,7 @@ internal static class SubvolumeCommands
 {
     public static Command Create()
     {
-        var cmd = new Command("subvolume", "create, snapshot, delete and list subvolumes (like btrfs subvolume)");
+        var cmd = new Command("subvolume", "Create, snapshot, delete and list subvolumes (like btrfs subvolume)");
         cmd.Subcommands.Add(CreateCmd());
         cmd.Subcommands.Add(SnapshotCmd());
         cmd.Subcommands.Add(DeleteCmd());
@@ -23,13 +23,25 @@ internal static class SubvolumeCommands
     private static Command CreateCmd()
     {
         var image = FsCli.ImageArgument();
-        var path = FsCli.PathArgument("path", "where the new subvolume appears (its parent directory must exist)");
-        var cmd = new Command("create", "create an empty subvolume") { image, path };
+        var path = FsCli.PathArgument("path", "Where the new subvolume appears (its parent directory must exist)");
+        var inherit = InheritOption();
+        var cmd = new Command("create", "Create an empty subvolume") { image, path, inherit };
         cmd.SetAction(pr =>
         {
-            using var fs = FsCli.Open(pr.GetValue(image)!, writable: true);
             var p = pr.GetValue(path)!;
-            ulong id = fs.CreateSubvolume(p);
+            ulong id;
+            if (pr.GetValue(inherit) is string qg)
+            {
+                ulong q = QuotaCommands.ParseQgroup(qg);
+                ulong made = 0;
+                FsCli.InSession(pr.GetValue(image)!, s => made = s.CreateSubvolume(p, q));
+                id = made;
+            }
+            else
+            {
+                using var fs = FsCli.Open(pr.GetValue(image)!, writable: true);
+                id = fs.CreateSubvolume(p);
+            }
             Console.Out.WriteLine($"Create subvolume '{p.TrimStart('/')}' (ID {id})");
             return ExitCodes.Ok;
         });
@@ -39,28 +51,45 @@ internal static class SubvolumeCommands
     private static Command SnapshotCmd()
     {
         var image = FsCli.ImageArgument();
-        var src = FsCli.PathArgument("source", "subvolume to snapshot ('/' for the top level)");
-        var dst = FsCli.PathArgument("dest", "name of the snapshot, or an existing directory to put it in");
-        var ro = new Option<bool>("--readonly", "-r") { Description = "make a read-only snapshot" };
-        var cmd = new Command("snapshot", "snapshot a subvolume (shares every block with the source)") { image, src, dst, ro };
+        var src = FsCli.PathArgument("source", "Subvolume to snapshot ('/' for the top level)");
+        var dst = FsCli.PathArgument("dest", "Name of the snapshot, or an existing directory to put it in");
+        var ro = new Option<bool>("--readonly", "-r") { Description = "Make a read-only snapshot" };
+        var inherit = InheritOption();
+        var cmd = new Command("snapshot", "Snapshot a subvolume (shares every block with the source)") { image, src, dst, ro, inherit };
         cmd.SetAction(pr =>
         {
-            using var fs = FsCli.Open(pr.GetValue(image)!, writable: true);
             var s = pr.GetValue(src)!;
-            var d = FsCli.IntoDirectory(fs, s, pr.GetValue(dst)!);
             bool readOnly = pr.GetValue(ro);
-            ulong id = fs.Snapshot(s, d, readOnly);
+            string d;
+            ulong id;
+            using (var fs = FsCli.Open(pr.GetValue(image)!, writable: pr.GetValue(inherit) == null))
+            {
+                d = FsCli.IntoDirectory(fs, s, pr.GetValue(dst)!);
+                id = pr.GetValue(inherit) == null ? fs.Snapshot(s, d, readOnly) : 0;
+            }
+            if (pr.GetValue(inherit) is string qg)
+            {
+                ulong q = QuotaCommands.ParseQgroup(qg);
+                FsCli.InSession(pr.GetValue(image)!, session => id = session.Snapshot(s, d, readOnly, q));
+            }
             Console.Out.WriteLine($"Create {(readOnly ? "a readonly" : "a")} snapshot of '{s}' in '{d.TrimStart('/')}' (ID {id})");
             return ExitCodes.Ok;
         });
         return cmd;
     }
 
+    /// <summary>-i QG: the new subvolume's qgroup joins QG (btrfs_qgroup_inherit), with the reservations and limits of
+    /// a kernel session; a QG that does not exist is ENOENT and nothing is created.</summary>
+    private static Option<string?> InheritOption() => new("--inherit", "-i")
+    {
+        Description = "Add the new subvolume's qgroup to this qgroup (LEVEL/ID, level above 0), as btrfs subvolume -i does",
+    };
+
     private static Command DeleteCmd()
     {
         var image = FsCli.ImageArgument();
-        var path = FsCli.PathArgument("path", "subvolume to delete (it must not contain subvolumes)");
-        var cmd = new Command("delete", "delete a subvolume or snapshot with everything in it") { image, path };
+        var path = FsCli.PathArgument("path", "Subvolume to delete (it must not contain subvolumes)");
+        var cmd = new Command("delete", "Delete a subvolume or snapshot with everything in it") { image, path };
         cmd.SetAction(pr =>
         {
             using var fs = FsCli.Open(pr.GetValue(image)!, writable: true);
@@ -76,7 +105,7 @@ internal static class SubvolumeCommands
     {
         var image = FsCli.ImageArgument();
         var force = FsCli.ForceMountedOption();
-        var cmd = new Command("list", "list subvolumes like 'btrfs subvolume list': ID, gen, top level, path (read-only)") { image, force };
+        var cmd = new Command("list", "List subvolumes like 'btrfs subvolume list': ID, gen, top level, path (read-only)") { image, force };
         cmd.SetAction(pr =>
         {
             using var fs = FsCli.Open(pr.GetValue(image)!, writable: false, pr.GetValue(force));
@@ -113,9 +142,9 @@ internal static class SubvolumeCommands
     public static IEnumerable<Command> CreateReflink()
     {
         var image = FsCli.ImageArgument();
-        var src = FsCli.PathArgument("source", "regular file to share");
-        var dst = FsCli.PathArgument("dest", "file that gets the source's content (created, or its old content replaced)");
-        var reflink = new Command("reflink", "make DEST share SRC's data extents (cp --reflink=always; no data is copied)") { image, src, dst };
+        var src = FsCli.PathArgument("source", "Regular file to share");
+        var dst = FsCli.PathArgument("dest", "File that gets the source's content (created, or its old content replaced)");
+        var reflink = new Command("reflink", "Make DEST share SRC's data extents (cp --reflink=always; no data is copied)") { image, src, dst };
         reflink.SetAction(pr =>
         {
             using var fs = FsCli.Open(pr.GetValue(image)!, writable: true);
@@ -125,12 +154,12 @@ internal static class SubvolumeCommands
         yield return reflink;
 
         var image2 = FsCli.ImageArgument();
-        var src2 = FsCli.PathArgument("source", "regular file to share from");
-        var srcOff = FsCli.PathArgument("src-offset", "sector-aligned offset in SOURCE");
-        var len = FsCli.PathArgument("length", "bytes to share: a sector multiple, or reaching SOURCE's end; 0 = to the end");
-        var dst2 = FsCli.PathArgument("dest", "regular file (created when missing)");
-        var dstOff = FsCli.PathArgument("dest-offset", "sector-aligned offset in DEST");
-        var clone = new Command("clone-range", "share a range of SRC's extents at an offset of DEST (ioctl FICLONERANGE)") { image2, src2, srcOff, len, dst2, dstOff };
+        var src2 = FsCli.PathArgument("source", "Regular file to share from");
+        var srcOff = FsCli.PathArgument("src-offset", "Sector-aligned offset in SOURCE");
+        var len = FsCli.PathArgument("length", "Bytes to share: a sector multiple, or reaching SOURCE's end; 0 = to the end");
+        var dst2 = FsCli.PathArgument("dest", "Regular file (created when missing)");
+        var dstOff = FsCli.PathArgument("dest-offset", "Sector-aligned offset in DEST");
+        var clone = new Command("clone-range", "Share a range of SRC's extents at an offset of DEST (ioctl FICLONERANGE)") { image2, src2, srcOff, len, dst2, dstOff };
         clone.SetAction(pr =>
         {
             ulong so = FsCli.ParseSize(pr.GetValue(srcOff)!, "src-offset");
