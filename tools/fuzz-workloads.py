@@ -14,8 +14,8 @@ qgroup, the limits, and referenced/exclusive after every `sync`; at the end the 
 read-only, `diff -r`), full `btrfs check` and `btrfs check --qgroup-report` on both images, and `btrfslite check`
 on both. A step where two kernel runs of the same workload disagree is not held against the replay.
 
-Known difference (README, differences kept): our leaves split where the kernel's would not, so trees past one
-leaf can have other block counts; referenced/exclusive differences that are whole multiples of the node size
+Known difference (README, differences kept): our nodes split and merge by a simpler rule than the kernel's, and
+the kernel batches delayed directory items, so trees past one leaf can have other block counts; referenced/exclusive differences that are whole multiples of the node size
 (at most 16 blocks) are reported as "tree-shape" and are not failures unless --strict.
 
 A disagreement shrinks itself (steps dropped while the same kind of difference stays) and is saved as

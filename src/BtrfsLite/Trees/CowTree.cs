@@ -16,14 +16,14 @@ namespace BtrfsLite.Trees;
 /// another leaf borrows a pooled buffer).
 /// </para>
 /// <para>
-/// Policy. Insert: a leaf that lacks room is split (no push into siblings): in the middle by bytes, except
-/// that ascending (descending) runs of inserts keep the full leaf and start a new one with the new item
-/// (sequential inserts give full leaves). An item that fits in neither half of a 2-way split gets a leaf of its
-/// own (3-way split). Full nodes split in the middle, or the same append way. A root that splits gets a new
-/// root one level up. Delete: an emptied non-root leaf is freed; a leaf that falls under a quarter of its data
-/// area is merged into its left sibling, else its right sibling into it, when the two fit in one leaf (same
-/// parent only, like push_leaf_left/right). Nodes likewise at a quarter of their pointer capacity. A node root
-/// left with one child is replaced by that child (CoWed first) until the root is a leaf or has two children.
+/// Policy, as the kernel's ctree.c: a leaf without room for an insert first pushes items into its right sibling,
+/// then its left one (push_leaf_right/left, same parent), then splits by split_leaf's rules (the middle item, the
+/// slot, an empty leaf for a key at an edge, push_for_double_split before a 3-way split). Full nodes split in the
+/// middle, or keep full and start a new node during ascending runs. A root that splits gets a new root one level
+/// up. Delete: an emptied non-root leaf is freed; one under a third of its data area pushes into its left sibling
+/// and then, all or nothing, into its right one, and is freed when that empties it. Nodes merge with a sibling
+/// under a quarter of their pointer capacity. A node root left with one child is replaced by that child (CoWed
+/// first) until the root is a leaf or has two children.
 /// </para>
 /// </summary>
 public sealed class CowTree
@@ -32,7 +32,7 @@ public sealed class CowTree
     private const int I = ItemHeader.Size;
 
     private readonly ITreeBlockStore _store;
-    private readonly int _dataArea, _maxPtrs, _leafMergeBelow, _nodeMergeBelow;
+    private readonly int _dataArea, _maxPtrs, _nodeMergeBelow;
 
     // The current path, leaf at index 0. Valid after Descend until a structural change.
     private readonly ulong[] _pathBytenr = new ulong[MaxDepth + 1];
@@ -55,7 +55,6 @@ public sealed class CowTree
         NodeSize = store.NodeSize;
         _dataArea = NodeSize - NodeHeader.Size;
         _maxPtrs = InternalNode.MaxItems(NodeSize);
-        _leafMergeBelow = _dataArea / 4;
         _nodeMergeBelow = _maxPtrs / 4;
         for (int i = 0; i < _pathBuf.Length; i++) _pathBuf[i] = Array.Empty<byte>();
     }
@@ -362,11 +361,14 @@ public sealed class CowTree
 
     // ================================================================ insert and split
 
-    /// <summary>Inserts at the dirty path's insertion point, splitting as needed; returns the payload.</summary>
+    /// <summary>
+    /// Inserts at the dirty path's insertion point and returns the payload; a leaf without room is handled as the
+    /// kernel's split_leaf does: push into the right sibling, else the left one, then split by its rules.
+    /// </summary>
     private Span<byte> InsertAtPath(scoped in Key key, int size)
     {
         int need = size + I;
-        bool sequential = false;
+        bool pushed = false, triedDouble = false;
         while (true)
         {
             byte[] leaf = _pathBuf[0];
@@ -379,72 +381,238 @@ public sealed class CowTree
                 _haveLastInsert = true;
                 return data;
             }
-            int n = LeafOps.Nr(leaf);
-            // ascending / descending run: the previous insert landed right next to this one at the leaf's edge
-            sequential |= _haveLastInsert && n > 0 &&
-                ((slot == n && new Leaf(leaf).Key(n - 1) == _lastInsert) || (slot == 0 && new Leaf(leaf).Key(0) == _lastInsert));
-            if (SplitLeaf(key, size, sequential))
+            if (!pushed)
             {
-                Descend(key);
-                CowPath(); // all dirty already: no copies
-                _lastInsert = key;
-                _haveLastInsert = true;
-                return LeafOps.Data(_pathBuf[0], _pathSlot[0]);
+                pushed = true;
+                if (RootLevel > 0)
+                {
+                    // split_leaf: first make room by pushing right, then left.
+                    int n = LeafOps.Nr(leaf);
+                    int spaceNeeded = need;
+                    if (slot < n) spaceNeeded -= LeafOps.FreeSpace(leaf);
+                    if (!PushLeafRight(spaceNeeded, spaceNeeded, empty: false, minSlot: 0))
+                    {
+                        spaceNeeded = need;
+                        if (_pathSlot[0] > 0) spaceNeeded -= LeafOps.FreeSpace(_pathBuf[0]);
+                        PushLeafLeft(spaceNeeded, spaceNeeded, empty: false, maxSlot: int.MaxValue);
+                    }
+                    continue;
+                }
             }
-            Descend(key);
-            CowPath();
+            SplitLeaf(key, need, ref triedDouble);
         }
     }
 
     /// <summary>
-    /// split_leaf: the path's leaf cannot take the new item. Splits it (2-way, the new item included) and returns
-    /// true, or, when the new item fits in neither half, splits the real items at the insertion point and returns
-    /// false (the caller searches again and then finds an edge slot, where a 2-way split always fits).
+    /// One round of split_leaf's "again" loop on the path's leaf, which lacks <paramref name="need"/> bytes at the
+    /// path slot: split at the middle item, or at the slot, or (at an edge) give the new key an empty leaf of its own,
+    /// or first try push_for_double_split. Leaves a valid dirty path whose slot is where the key goes.
     /// </summary>
-    private bool SplitLeaf(in Key key, int size, bool sequential)
+    private void SplitLeaf(in Key key, int need, ref bool triedDouble)
     {
+        if (RootLevel == 0) GrowRoot();
         byte[] leaf = _pathBuf[0];
         int slot = _pathSlot[0];
         int n = LeafOps.Nr(leaf);
-        int need = size + I;
-        int used = LeafOps.Used(leaf);
-        int total = used + need;
-        int m = -1; // virtual split: items [0, m) of the sequence with the new item at 'slot' stay left
-        if (sequential && slot == n) m = n;
-        else if (sequential && slot == 0) m = 1;
-        else
+        int mid = (n + 1) / 2;
+        int split = 1;
+        // An ascending run at the leaf's end (the last insert is its last item): full nodes keep full then.
+        bool run = _haveLastInsert && n > 0 && slot == n && new Leaf(leaf).Key(n - 1) == _lastInsert;
+        bool pushForDouble = false;
+        if (mid <= slot)
         {
-            long bestDiff = long.MaxValue;
-            int left = 0;
-            for (int v = 1; v <= n; v++)
+            if (n == 1 || LeafOps.RangeUsed(leaf, mid, n - mid) + need > _dataArea)
             {
-                int j = v - 1; // virtual item v-1 joins the left part
-                left += j == slot ? need : j < slot ? LeafOps.RangeUsed(leaf, j, 1) : LeafOps.RangeUsed(leaf, j - 1, 1);
-                if (left > _dataArea) break;
-                if (total - left > _dataArea) continue;
-                long diff = Math.Abs(2L * left - total);
-                if (diff < bestDiff) { bestDiff = diff; m = v; }
+                if (slot >= n) split = 0;
+                else
+                {
+                    mid = slot;
+                    if (mid != n && LeafOps.RangeUsed(leaf, mid, n - mid) + need > _dataArea)
+                    {
+                        if (!triedDouble) pushForDouble = true;
+                        split = 2;
+                    }
+                }
             }
         }
-        if (m < 0)
+        else if (LeafOps.RangeUsed(leaf, 0, mid) + need > _dataArea)
         {
-            // 3-way: 0 < slot < n here (an edge slot always has a fitting 2-way split)
-            MoveTailToNewLeaf(slot, out ulong rb, out byte[] rbuf);
-            InsertPtr(1, _pathSlot[1] + 1, new Leaf(rbuf).Key(0), rb, append: false);
-            return false;
+            if (slot == 0) split = 0;
+            else
+            {
+                mid = slot;
+                if (mid != n && LeafOps.RangeUsed(leaf, mid, n - mid) + need > _dataArea)
+                {
+                    if (!triedDouble) pushForDouble = true;
+                    split = 2;
+                }
+            }
         }
-        int r = m <= slot ? m : m - 1; // real items [r, n) move right
-        MoveTailToNewLeaf(r, out ulong rBytenr, out byte[] rBuf);
-        if (m <= slot)
+        if (pushForDouble)
         {
-            LeafOps.InsertItem(rBuf, slot - r, key, size);
+            triedDouble = true;
+            PushForDoubleSplit(need);
+            return;
         }
-        else
+        int ps = _pathSlot[1];
+        if (split == 0)
         {
-            LeafOps.InsertItem(leaf, slot, key, size);
-            if (slot == 0) FixKeys(1, key);
+            // The new key alone in a new, empty leaf (after the leaf, or before it when the key comes first).
+            var (eb, _) = _store.Allocate(TreeId, 0);
+            if (mid <= slot) InsertPtr(1, ps + 1, key, eb, append: run);
+            else
+            {
+                if (ps == 0) FixKeys(2, key);
+                InsertPtr(1, ps, key, eb, append: false);
+            }
+            Descend(key); // lands on the empty leaf: its pointer's key is the key
+            CowPath();
+            return;
         }
-        InsertPtr(1, _pathSlot[1] + 1, new Leaf(rBuf).Key(0), rBytenr, append: sequential && slot == n);
+        MoveTailToNewLeaf(mid, out ulong rBytenr, out byte[] rBuf);
+        var rightKey = new Leaf(rBuf).Key(0);
+        var leftKey = new Leaf(leaf).Key(0);
+        InsertPtr(1, ps + 1, rightKey, rBytenr, append: run);
+        // The path above may be stale (a node split): find the leaf that takes the key again by one of its keys.
+        if (mid <= slot) { Descend(rightKey); _pathSlot[0] = slot - mid; }
+        else { Descend(leftKey); _pathSlot[0] = slot; }
+        CowPath();
+    }
+
+    /// <summary>insert_new_root at level 1: the root leaf gets a parent with one pointer.</summary>
+    private void GrowRoot()
+    {
+        var (nb, nbuf) = _store.Allocate(TreeId, 1);
+        byte[] leaf = _pathBuf[0];
+        NodeOps.InsertPtr(nbuf, 0, LeafOps.Nr(leaf) > 0 ? new Leaf(leaf).Key(0) : default, _pathBytenr[0], _store.Generation);
+        SetRoot(nb, 1);
+        _pathBytenr[1] = nb;
+        _pathBuf[1] = nbuf;
+        _pathSlot[1] = 0;
+    }
+
+    /// <summary>push_for_double_split: try to get the slot to an edge of its leaf by pushing the items after it right
+    /// and those before it left.</summary>
+    private void PushForDoubleSplit(int need)
+    {
+        int slot = _pathSlot[0];
+        int spaceNeeded = need;
+        if (slot < LeafOps.Nr(_pathBuf[0])) spaceNeeded -= LeafOps.FreeSpace(_pathBuf[0]);
+        PushLeafRight(1, spaceNeeded, empty: false, minSlot: slot);
+        int nr = LeafOps.Nr(_pathBuf[0]);
+        if (_pathSlot[0] == 0 || _pathSlot[0] == nr) return;
+        if (LeafOps.FreeSpace(_pathBuf[0]) >= need) return;
+        slot = _pathSlot[0];
+        spaceNeeded = need;
+        if (slot > 0) spaceNeeded -= LeafOps.FreeSpace(_pathBuf[0]);
+        PushLeafLeft(1, spaceNeeded, empty: false, maxSlot: slot);
+    }
+
+    /// <summary>
+    /// push_leaf_right: moves items from the end of the path's leaf to the front of its right sibling (same parent),
+    /// which is CoWed once it has <paramref name="dataSize"/> bytes free, even if nothing moves. A key going after every
+    /// item simply moves the path to the sibling. The path follows the slot. True when it made room (moved or items).
+    /// </summary>
+    private bool PushLeafRight(int minDataSize, int dataSize, bool empty, int minSlot)
+    {
+        if (RootLevel == 0) return false;
+        byte[] upper = _pathBuf[1];
+        int ps = _pathSlot[1];
+        if (ps >= NodeOps.Nr(upper) - 1) return false;
+        if (LeafOps.FreeSpace(ReadChild(1, ps + 1)) < dataSize) return false;
+        var (rb, right) = CowChild(1, ps + 1);
+        int freeSpace = LeafOps.FreeSpace(right);
+        if (freeSpace < dataSize) return false;
+        byte[] left = _pathBuf[0];
+        int leftN = LeafOps.Nr(left);
+        if (leftN == 0) return false;
+        int slot = _pathSlot[0];
+        if (slot == leftN && !empty)
+        {
+            _pathBuf[0] = right;
+            _pathBytenr[0] = rb;
+            _pathSlot[0] = 0;
+            _pathSlot[1] = ps + 1;
+            return true;
+        }
+        int nr = empty ? 0 : Math.Max(1, minSlot);
+        int pushSpace = 0, pushItems = 0;
+        if (slot >= leftN) pushSpace += minDataSize;
+        for (int i = leftN - 1; i >= nr; i--)
+        {
+            if (!empty && pushItems > 0)
+            {
+                if (slot > i) break;
+                if (slot == i && LeafOps.FreeSpace(left) + pushSpace * 2 > freeSpace) break;
+            }
+            if (slot == i) pushSpace += minDataSize;
+            int itemSize = LeafOps.Size(left, i);
+            if (itemSize + I + pushSpace > freeSpace) break;
+            pushItems++;
+            pushSpace += itemSize + I;
+        }
+        if (pushItems == 0) return false;
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(NodeSize);
+        try { LeafOps.PrependItems(right, left, leftN - pushItems, pushItems, scratch.AsSpan(0, NodeSize)); }
+        finally { ArrayPool<byte>.Shared.Return(scratch); }
+        LeafOps.DeleteItems(left, leftN - pushItems, pushItems);
+        NodeOps.SetKey(upper, ps + 1, new Leaf(right).Key(0));
+        leftN -= pushItems;
+        if (slot >= leftN)
+        {
+            _pathBuf[0] = right;
+            _pathBytenr[0] = rb;
+            _pathSlot[0] = slot - leftN;
+            _pathSlot[1] = ps + 1;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// push_leaf_left: moves items from the front of the path's leaf to the end of its left sibling (same parent),
+    /// CoWed once it has <paramref name="dataSize"/> bytes free. The path follows the slot. True when items moved.
+    /// </summary>
+    private bool PushLeafLeft(int minDataSize, int dataSize, bool empty, int maxSlot)
+    {
+        if (RootLevel == 0) return false;
+        int ps = _pathSlot[1];
+        if (ps == 0) return false;
+        byte[] right = _pathBuf[0];
+        int rightN = LeafOps.Nr(right);
+        if (rightN == 0) return false;
+        if (LeafOps.FreeSpace(ReadChild(1, ps - 1)) < dataSize) return false;
+        var (lb, left) = CowChild(1, ps - 1);
+        int freeSpace = LeafOps.FreeSpace(left);
+        if (freeSpace < dataSize) return false;
+        int slot = _pathSlot[0];
+        int nr = empty ? Math.Min(rightN, maxSlot) : Math.Min(rightN - 1, maxSlot);
+        int pushSpace = 0, pushItems = 0;
+        for (int i = 0; i < nr; i++)
+        {
+            if (!empty && pushItems > 0)
+            {
+                if (slot < i) break;
+                if (slot == i && LeafOps.FreeSpace(right) + pushSpace * 2 > freeSpace) break;
+            }
+            if (slot == i) pushSpace += minDataSize;
+            int itemSize = LeafOps.Size(right, i);
+            if (itemSize + I + pushSpace > freeSpace) break;
+            pushItems++;
+            pushSpace += itemSize + I;
+        }
+        if (pushItems == 0) return false;
+        int oldLeftN = LeafOps.Nr(left);
+        LeafOps.AppendItems(left, right, 0, pushItems);
+        LeafOps.DeleteItems(right, 0, pushItems);
+        if (LeafOps.Nr(right) > 0) FixKeys(1, new Leaf(right).Key(0));
+        if (slot < pushItems)
+        {
+            _pathBuf[0] = left;
+            _pathBytenr[0] = lb;
+            _pathSlot[0] = slot + oldLeftN;
+            _pathSlot[1] = ps - 1;
+        }
+        else _pathSlot[0] = slot - pushItems;
         return true;
     }
 
@@ -540,8 +708,10 @@ public sealed class CowTree
     // ================================================================ delete and merge
 
     /// <summary>
-    /// After items at <paramref name="slot"/> left the dirty path leaf: fix the parent keys, then free an emptied
-    /// leaf or merge an under-filled one. True when the path is still valid (nothing structural happened).
+    /// After items at <paramref name="slot"/> left the dirty path leaf, as btrfs_del_items goes on: fix the parent
+    /// keys; an emptied leaf is freed; one under a third of its data area full pushes its items into the left
+    /// sibling, and what is left into the right one if all of it fits there, and is freed once empty. True when the
+    /// path is still valid (nothing structural happened).
     /// </summary>
     private bool AfterLeafDelete(int slot)
     {
@@ -551,15 +721,31 @@ public sealed class CowTree
         if (n > 0)
         {
             if (slot == 0) FixKeys(1, new Leaf(leaf).Key(0));
-            if (LeafOps.Used(leaf) >= _leafMergeBelow) return true;
+            if (LeafOps.Used(leaf) >= _dataArea / 3) return true;
+            ulong leafBytenr = _pathBytenr[0];
+            int ps = _pathSlot[1];
+            bool moved = PushLeafLeft(0, I + LeafOps.Size(leaf, 0), empty: true, maxSlot: int.MaxValue);
+            if (_pathBytenr[0] == leafBytenr && LeafOps.Nr(leaf) > 0)
+                moved |= PushLeafRight(0, LeafOps.Used(leaf), empty: true, minSlot: 0);
+            if (LeafOps.Nr(leaf) > 0)
+            {
+                if (!moved) return true;
+                _pathDirty = false;
+                return false;
+            }
+            // Emptied: back onto it, to free it.
+            _pathBuf[0] = leaf;
+            _pathBytenr[0] = leafBytenr;
+            _pathSlot[1] = ps;
+            _pathSlot[0] = 0;
         }
-        if (!Rebalance(0)) return true;
+        Rebalance(0);
         _pathDirty = false;
         return false;
     }
 
     private bool UnderFilled(int level, byte[] buf) =>
-        level == 0 ? LeafOps.Used(buf) < _leafMergeBelow : NodeOps.Nr(buf) < _nodeMergeBelow;
+        level == 0 ? LeafOps.Used(buf) < _dataArea / 3 : NodeOps.Nr(buf) < _nodeMergeBelow;
 
     /// <summary>
     /// The dirty path block at <paramref name="level"/> lost items. An empty block is freed and its pointer

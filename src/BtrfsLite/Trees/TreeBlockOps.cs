@@ -102,6 +102,19 @@ internal static class LeafOps
         b.Slice(H + ds, d).Clear();
     }
 
+    /// <summary>Puts items [from, from + count) of <paramref name="src"/> before the first item of <paramref name="dst"/>
+    /// (<paramref name="scratch"/>: a block-sized buffer).</summary>
+    public static void PrependItems(Span<byte> dst, Span<byte> src, int from, int count, Span<byte> scratch)
+    {
+        if (count == 0) return;
+        int dn = Nr(dst);
+        dst.CopyTo(scratch);
+        dst.Slice(H).Clear();
+        SetNr(dst, 0);
+        AppendItems(dst, src, from, count);
+        AppendItems(dst, scratch, 0, dn);
+    }
+
     /// <summary>Appends items [from, from + count) of <paramref name="src"/> after the last item of <paramref name="dst"/>.</summary>
     public static void AppendItems(Span<byte> dst, Span<byte> src, int from, int count)
     {

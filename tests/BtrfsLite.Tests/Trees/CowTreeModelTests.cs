@@ -178,7 +178,7 @@ public class CowTreeModelTests
                 height = Math.Max(height, shape.Height);
                 CowTreeChecks.AssertMatches(model, shape);
                 store.VerifyCommittedUnchanged();
-                if (before != null) CheckMergedAfterDelete(tree, before, shape, deleted);
+                if (before != null) CheckMergedAfterDelete(tree, before, shape, deleted, model);
             }
             catch (Exception ex)
             {
@@ -195,25 +195,28 @@ public class CowTreeModelTests
     }
 
     /// <summary>
-    /// The leaf that held <paramref name="deleted"/> is gone (emptied), or its remaining items sit in one leaf that is
-    /// at least a quarter full or cannot be merged with either same-parent neighbour. Skipped when nodes were merged
-    /// (siblings changed parents).
+    /// btrfs_del_items' rule for the leaf that held <paramref name="deleted"/>: it is gone (emptied), or at least a third
+    /// full, or its same-parent left sibling could not take its first item (push_leaf_left moves what fits), and, when
+    /// nothing went left, the right sibling could not take all of it (push_leaf_right is all or nothing there). Its
+    /// remaining items are in it and, after a push left, in the left sibling. Skipped when nodes were merged.
     /// </summary>
-    private static void CheckMergedAfterDelete(CowTree tree, TreeShape before, TreeShape after, Key deleted)
+    private static void CheckMergedAfterDelete(CowTree tree, TreeShape before, TreeShape after, Key deleted, SortedDictionary<Key, byte[]> model)
     {
         if (after.Nodes < before.Nodes || after.Height < before.Height || tree.RootLevel == 0) return;
         var old = before.Leaves[before.LeafIndexOf(deleted)];
         var rest = after.Items.Select(i => i.Key).Where(k => k >= old.First && k <= old.Last && k != deleted).ToList();
         if (rest.Count == 0) return;
-        int li = after.LeafIndexOf(rest[0]);
+        int li = after.LeafIndexOf(rest[^1]), first = after.LeafIndexOf(rest[0]);
+        Assert.True(li - first <= 1, "the remaining items of one leaf are in it or, pushed left, in its left neighbour");
         var leaf = after.Leaves[li];
-        Assert.True(leaf.First <= rest[0] && leaf.Last >= rest[^1], "the remaining items of one leaf are still in one leaf");
         int dataArea = tree.NodeSize - NodeHeader.Size;
-        if (leaf.Used >= dataArea / 4) return;
+        // All of it went into a neighbour (the leaf is gone), or the leaf kept a third: nothing more to ask.
+        if (leaf.First < rest[0] || leaf.Last > rest[^1] || leaf.Used >= dataArea / 3) return;
         if (li > 0 && after.Leaves[li - 1].Parent == leaf.Parent)
-            Assert.True(after.Leaves[li - 1].Used + leaf.Used > dataArea, $"under-filled leaf {leaf.Bytenr} ({leaf.Used} bytes) could merge left");
-        if (li + 1 < after.Leaves.Count && after.Leaves[li + 1].Parent == leaf.Parent)
-            Assert.True(after.Leaves[li + 1].Used + leaf.Used > dataArea, $"under-filled leaf {leaf.Bytenr} ({leaf.Used} bytes) could merge right");
+            Assert.True(dataArea - after.Leaves[li - 1].Used < ItemHeader.Size + model[leaf.First].Length,
+                $"under-filled leaf {leaf.Bytenr} ({leaf.Used} bytes, {leaf.NrItems} items, first {leaf.First} of {model[leaf.First].Length} bytes) could push its first item left into {after.Leaves[li - 1].Bytenr} ({after.Leaves[li - 1].Used} bytes); old leaf {old.Bytenr} {old.Used} {old.First}..{old.Last}, deleted {deleted}, rest {rest.Count} from {rest[0]}");
+        if (li == first && li + 1 < after.Leaves.Count && after.Leaves[li + 1].Parent == leaf.Parent)
+            Assert.True(dataArea - after.Leaves[li + 1].Used < leaf.Used, $"under-filled leaf {leaf.Bytenr} ({leaf.Used} bytes) could go right whole");
     }
 
     [Fact]
