@@ -97,3 +97,17 @@ public class CliUsageTests
         Assert.True(progs.ExitCode == 0, progs.All);
     }
 }
+
+/// <summary>The tool is built on the library's public API alone, as any .NET user would be.</summary>
+public class PublicApiTests
+{
+    [Fact]
+    public void TheToolGetsNoInternalsOfTheLibrary()
+    {
+        var friends = typeof(BtrfsLite.Fs.BtrfsImage).Assembly
+            .GetCustomAttributes(typeof(System.Runtime.CompilerServices.InternalsVisibleToAttribute), false)
+            .Cast<System.Runtime.CompilerServices.InternalsVisibleToAttribute>().Select(a => a.AssemblyName).ToList();
+        Assert.Contains("BtrfsLite.Tests", friends);
+        Assert.DoesNotContain(friends, f => f.Equals("btrfslite", StringComparison.OrdinalIgnoreCase));
+    }
+}
