@@ -44,7 +44,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private long _dirtyBytes;
     private bool _disposed;
 
-    private const ulong MetaItemsPerOp = 5; // btrfs_start_transaction(root, 5) of create/mkdir/unlink: qgroup meta = items × nodesize
+    private const ulong MetaItemsPerOp = 5; // btrfs_start_transaction(root, 5) of create/mkdir: qgroup meta = items × nodesize
+    // BTRFS_UNLINK_METADATA_UNITS: the orphan item, dir item, dir index, inode ref, inode and parent inode.
+    private const ulong UnlinkMetaItems = 6;
+    // btrfs_subvolume_reserve_metadata: whatever the items, the qgroups are charged 3 nodes (create, snapshot, delete).
+    private const ulong SubvolumeMetaItems = 3;
 
     /// <summary>Pages of one inode not yet written back, and its in-memory size.</summary>
     private sealed class DirtyInode
@@ -551,7 +555,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var (dir, name) = _fs.ResolveParent(tx, path);
             var t = _fs.TreeOf(tx, dir.Tree);
             if (!t.TryLookup(dir.Ino, name, out var l, out var type)) throw new FsException("ENOENT", $"'{path}' not found");
-            ReserveMetaItems(dir.Tree, enforce: false);
+            ReserveMetaItems(dir.Tree, UnlinkMetaItems, enforce: false);
             if (l.Type == ItemType.RootItem)
             {
                 // rm of a tree as shutil.rmtree/rm -r do it: a stub (a snapshot's entry for a subvolume it does not own) is
@@ -963,7 +967,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             // The kernel takes the objectid before it reserves: a create that then fails with EDQUOT uses it up.
             ulong id = Math.Max(Subvolumes.NextId(Tx()), _highestSubvolume + 1);
             _highestSubvolume = id;
-            ReserveMetaItems(dir.Tree);
+            ReserveMetaItems(dir.Tree, SubvolumeMetaItems);
             Subvolumes.Create(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, _fs.NewUuid, id);
             Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
             Inherit(0, id, inherit);
@@ -985,7 +989,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             // source as committed (our tree copy needs the source unchanged in its transaction, so commit first).
             WritebackAll(src.Tree);
             Commit();
-            ReserveMetaItems(dir.Tree);
+            ReserveMetaItems(dir.Tree, SubvolumeMetaItems);
             ulong id = Subvolumes.Snapshot(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, src.Tree, readOnly, _fs.NewUuid, _highestSubvolume + 1);
             _highestSubvolume = id;
             Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
@@ -1012,8 +1016,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (l.Type != ItemType.RootItem || !t.OwnsSubvolume(dir.Ino, name, l.ObjectId)) throw new FsException("EINVAL", $"'{path}' is not a subvolume");
             // may_destroy_subvol comes before the reservation: a subvolume holding others is ENOTEMPTY, never EDQUOT.
             if (Subvolumes.HasNested(Tx(), l.ObjectId)) throw new FsException("ENOTEMPTY", $"subvolume '{path}' contains subvolumes");
-            // btrfs_delete_subvolume reserves 5 items of metadata in the parent's qgroups first: EDQUOT over a limit.
-            ReserveMetaItems(dir.Tree);
+            // btrfs_delete_subvolume reserves metadata in the parent's qgroups first: EDQUOT over a limit.
+            ReserveMetaItems(dir.Tree, SubvolumeMetaItems);
             DropSubvolume(t, dir, name, l.ObjectId);
             Commit();
         }
