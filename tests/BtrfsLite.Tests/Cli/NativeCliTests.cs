@@ -17,22 +17,7 @@ public sealed class NativeBuild : IDisposable
     public NativeBuild()
     {
         if (NativeToolchain.WhyNot() != null) return;
-        var repo = RepoFiles.Root;
-        var src = _tmp.File("src");
-        // A copy, so the publish (another RID, another restore) never touches the working tree's obj/ folders.
-        foreach (var f in new[] { "Directory.Build.props", "Directory.Packages.props", "images/kernel-small.img.gz" })
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(src, f))!);
-            File.Copy(Path.Combine(repo, f), Path.Combine(src, f));
-        }
-        foreach (var project in new[] { "src/BtrfsLite", "src/BtrfsLite.Cli" })
-            foreach (var f in Directory.EnumerateFiles(Path.Combine(repo, project), "*", SearchOption.AllDirectories))
-            {
-                var rel = Path.GetRelativePath(repo, f);
-                if (rel.Split('/').Any(p => p is "bin" or "obj")) continue;
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(src, rel))!);
-                File.Copy(f, Path.Combine(src, rel));
-            }
+        var src = RepoFiles.CopySources(_tmp.File("src"));
         var outDir = _tmp.File("native");
         var r = RealTools.Run("dotnet", "publish", Path.Combine(src, "src/BtrfsLite.Cli"), "-c", "Release", "-r", "linux-x64",
             "-p:PublishAot=true", "-o", outDir, "-nologo");
