@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Whole-process wall time and peak memory of `btrfslite check` and `btrfs check` on the same image, in one run.
+# BTRFSLITE=PATH runs that executable (e.g. the native build) instead of the JIT build.
 # Usage: bench/check-vs-progs.sh IMG [extra check args, e.g. --qgroup-report]
 set -euo pipefail
 img=$1; shift || true
@@ -18,6 +19,6 @@ measure() {
 }
 cat "$img" >/dev/null  # same page-cache state for both
 for i in 1 2 3; do
-  measure "btrfslite check" dotnet "$cli" check "$@" "$img"
+  measure "btrfslite check" ${BTRFSLITE:-dotnet "$cli"} check "$@" "$img"
   measure "btrfs check" btrfs check "$@" "$img"
 done

@@ -4,6 +4,7 @@
 #   small: 100,000 files of 100 B - 8 KiB (seeded sizes) in 100 directories
 #   large: ~1 GiB in files of 1 - 64 MiB
 # Both tools write an image file in $BENCH_DIR (same file system), sized by themselves (no -b / --size).
+# BTRFSLITE=PATH runs that executable (e.g. the native build) instead of the JIT build.
 # Usage: bench/mkfs-rootdir-vs-progs.sh [rounds=3]
 set -euo pipefail
 rounds=${1:-3}
@@ -53,7 +54,7 @@ for tree in ${TREES:-small large}; do
   # Same page-cache state for both: read the tree once before the rounds.
   tar -cf - -C "$dir" "$tree" >/dev/null
   for r in $(seq 1 "$rounds"); do
-    measure "btrfslite mkfs" "$tree" dotnet "$cli" mkfs "$dir/out.img" --rootdir "$dir/$tree"
+    measure "btrfslite mkfs" "$tree" ${BTRFSLITE:-dotnet "$cli"} mkfs "$dir/out.img" --rootdir "$dir/$tree"
     measure "mkfs.btrfs" "$tree" mkfs.btrfs -q -m single -d single --rootdir "$dir/$tree" "$dir/out.img"
   done
 done
