@@ -88,7 +88,7 @@ public class CheckCoreTests
 /// <summary>Images the kernel wrote: snapshots share blocks, FULL_BACKREF and shared refs exist.</summary>
 public class CheckKernelImageTests
 {
-    [RequiresRootMountTheory]
+    [RequiresTheory(Need.BtrfsProgs, Need.RootLoopMount, Need.Chattr)]
     [InlineData("kernel-dup", new string[0])]
     [InlineData("kernel-node4k", new[] { "-n", "4096" })]
     [InlineData("kernel-single-quota", new[] { "-m", "single", "-d", "single", "-R", "quota" })]

@@ -52,8 +52,6 @@ public static class EditorExtensions
 /// </summary>
 public sealed class KernelImageFixture : IDisposable
 {
-    public static string? SkipReason { get; } = KernelImages.WhyNot();
-
     private readonly TempDir _dir = new();
     private readonly Lazy<string> _quota;
 

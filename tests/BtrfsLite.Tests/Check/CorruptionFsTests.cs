@@ -140,7 +140,7 @@ public class CorruptionFsTests
     }
 
     /// <summary>Needs subvolumes, snapshots, xattrs and multi-extent files: a kernel-written image (skipped without loop mounts).</summary>
-    [RequiresRootMountTheory]
+    [RequiresTheory(Need.BtrfsProgs, Need.RootLoopMount, Need.Attr)]
     [MemberData(nameof(KernelCases))]
     public void DetectsOnKernelImage(string name)
     {

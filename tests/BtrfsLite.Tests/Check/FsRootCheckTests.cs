@@ -77,7 +77,7 @@ public class FsRootCheckTests
         AssertClean(Checker.Check(img));
     }
 
-    [RequiresRootMountFact]
+    [RequiresFact(Need.BtrfsProgs, Need.RootLoopMount, Need.Attr)]
     public void KernelWrittenImageHasNoFindings()
     {
         var img = _kernel.QuotaImage;

@@ -21,7 +21,7 @@ public class QgroupVerifierTests
             || l.StartsWith("Rescan hasn't", StringComparison.Ordinal) || l.StartsWith("Qgroup rescan", StringComparison.Ordinal)).ToList();
     }
 
-    [RequiresRootMountFact]
+    [RequiresFact(Need.BtrfsProgs, Need.RootLoopMount, Need.Attr)]
     public void KernelImageRecomputedNumbersEqualInfoItemsAndProgsAgrees()
     {
         var img = _kernel.QuotaImage;

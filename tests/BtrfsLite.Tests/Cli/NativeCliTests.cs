@@ -45,8 +45,7 @@ public sealed class RequiresNativeToolchainFactAttribute : FactAttribute
 {
     public RequiresNativeToolchainFactAttribute()
     {
-        if (NativeToolchain.WhyNot() is string why) Skip = why;
-        else if (!RealTools.HasBtrfsProgs) Skip = "btrfs-progs not installed: apt-get install btrfs-progs";
+        if (Needs.WhyNot(Need.NativeToolchain, Need.BtrfsProgs) is string why) Skip = why;
     }
 }
 

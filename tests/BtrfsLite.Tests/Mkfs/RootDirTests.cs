@@ -15,10 +15,7 @@ public sealed class RequiresLinuxRootFactAttribute : FactAttribute
 {
     public RequiresLinuxRootFactAttribute()
     {
-        if (!OperatingSystem.IsLinux()) Skip = "needs Linux";
-        else if (Environment.UserName != "root") Skip = "needs root (chown, mknod)";
-        else if (!RealTools.HasBtrfsProgs) Skip = "btrfs-progs not installed";
-        else if (RealTools.Which("setfattr") == null) Skip = "setfattr (attr) not installed";
+        if (Needs.WhyNot(Need.Root, Need.BtrfsProgs, Need.Attr, Need.Python3) is { } why) Skip = why;
     }
 }
 

@@ -8,7 +8,7 @@ public sealed class RequiresKernelHarnessFactAttribute : FactAttribute
 {
     public RequiresKernelHarnessFactAttribute()
     {
-        if (KernelHarness.WhyNot() is { } why) Skip = why;
+        if (Needs.WhyNot(Need.BtrfsProgs, Need.RootLoopMount, Need.Python3) is { } why) Skip = why;
     }
 }
 
@@ -16,7 +16,7 @@ public sealed class RequiresKernelHarnessTheoryAttribute : TheoryAttribute
 {
     public RequiresKernelHarnessTheoryAttribute()
     {
-        if (KernelHarness.WhyNot() is { } why) Skip = why;
+        if (Needs.WhyNot(Need.BtrfsProgs, Need.RootLoopMount, Need.Python3) is { } why) Skip = why;
     }
 }
 
@@ -25,7 +25,7 @@ public sealed class RequiresReferenceKernelTheoryAttribute : TheoryAttribute
 {
     public RequiresReferenceKernelTheoryAttribute()
     {
-        if (KernelHarness.WhyNot() is { } why) Skip = why;
+        if (Needs.WhyNot(Need.BtrfsProgs, Need.RootLoopMount, Need.Python3) is { } why) Skip = why;
         else if (KernelHarness.ReferenceKernel != KernelHarness.RunningKernel)
             Skip = $"the kernel references were made on Linux {KernelHarness.ReferenceKernel}, this is {KernelHarness.RunningKernel}";
     }
@@ -35,7 +35,7 @@ public sealed class RequiresPython3FactAttribute : FactAttribute
 {
     public RequiresPython3FactAttribute()
     {
-        if (KernelHarness.WhyNotPython() is { } why) Skip = why;
+        if (Needs.WhyNot(Need.Python3) is { } why) Skip = why;
     }
 }
 

@@ -182,7 +182,7 @@ public class QuotaCliTests
         Assert.Equal(e.Length, a.Length);
     }
 
-    [RequiresRootMountFact]
+    [RequiresFact(Need.BtrfsProgs, Need.RootLoopMount, Need.Chattr)]
     public void EnableOnAKernelWrittenImageAgreesWithProgsAndTheKernel()
     {
         using var tmp = new TempDir();

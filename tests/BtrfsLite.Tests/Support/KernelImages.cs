@@ -5,7 +5,7 @@ public sealed class RequiresRootMountFactAttribute : FactAttribute
 {
     public RequiresRootMountFactAttribute()
     {
-        if (KernelImages.WhyNot() is { } why) Skip = why;
+        if (Needs.WhyNot(Need.BtrfsProgs, Need.RootLoopMount) is { } why) Skip = why;
     }
 }
 
@@ -13,7 +13,7 @@ public sealed class RequiresRootMountTheoryAttribute : TheoryAttribute
 {
     public RequiresRootMountTheoryAttribute()
     {
-        if (KernelImages.WhyNot() is { } why) Skip = why;
+        if (Needs.WhyNot(Need.BtrfsProgs, Need.RootLoopMount) is { } why) Skip = why;
     }
 }
 

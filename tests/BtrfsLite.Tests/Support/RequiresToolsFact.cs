@@ -1,11 +1,11 @@
 namespace BtrfsLite.Tests.Support;
 
-/// <summary>A fact that needs btrfs-progs; reported as skipped (never passed) when it is missing.</summary>
+/// <summary>A fact that needs btrfs-progs (see <see cref="Needs"/>).</summary>
 public sealed class RequiresBtrfsProgsFactAttribute : FactAttribute
 {
     public RequiresBtrfsProgsFactAttribute()
     {
-        if (!RealTools.HasBtrfsProgs) Skip = "btrfs-progs (mkfs.btrfs, btrfs) not installed: apt-get install btrfs-progs";
+        if (Needs.WhyNot(Need.BtrfsProgs) is string why) Skip = why;
     }
 }
 
@@ -13,6 +13,6 @@ public sealed class RequiresBtrfsProgsTheoryAttribute : TheoryAttribute
 {
     public RequiresBtrfsProgsTheoryAttribute()
     {
-        if (!RealTools.HasBtrfsProgs) Skip = "btrfs-progs (mkfs.btrfs, btrfs) not installed: apt-get install btrfs-progs";
+        if (Needs.WhyNot(Need.BtrfsProgs) is string why) Skip = why;
     }
 }

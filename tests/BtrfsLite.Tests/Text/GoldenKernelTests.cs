@@ -6,15 +6,9 @@ namespace BtrfsLite.Tests.Text;
 /// <summary>A fact that needs root, loop devices and btrfs-progs (it mounts an image); skipped otherwise.</summary>
 public sealed class RequiresRootLoopFactAttribute : FactAttribute
 {
-    [DllImport("libc")]
-    private static extern uint geteuid();
-
     public RequiresRootLoopFactAttribute()
     {
-        if (!RealTools.HasBtrfsProgs) Skip = "btrfs-progs not installed";
-        else if (geteuid() != 0) Skip = "needs root (loop mount)";
-        else if (!File.Exists("/dev/loop-control")) Skip = "no loop devices";
-        else if (!File.ReadAllText("/proc/filesystems").Contains("btrfs")) Skip = "kernel without btrfs";
+        if (Needs.WhyNot(Need.BtrfsProgs, Need.RootLoopMount, Need.Attr, Need.Chattr) is { } why) Skip = why;
     }
 }
 
