@@ -503,6 +503,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private (ulong Tree, ulong Ino) OpenOrCreateUncached(string path)
     {
         var (dir, name, ino) = _fs.LookupFile(Tx(), path);
+        // A new name in a stub (the empty directory a snapshot shows for a subvolume it does not own): the stub has no
+        // create operation, so the VFS says EACCES, before any permission check (even in a read-only snapshot).
+        if (ino == null && dir.Ino == FsTree.EmptySubvolDirIno)
+            throw new FsException("EACCES", $"'{path}': the directory is the stub of a subvolume this snapshot does not own");
         // open(O_WRONLY) in a read-only subvolume: EROFS before anything is reserved or buffered.
         _fs.TreeOf(Tx(), dir.Tree).RequireWritable();
         if (ino is ulong existing) return (dir.Tree, existing);
@@ -532,6 +536,16 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         var (dir, name) = _fs.ResolveParent(Tx(), path);
         if (_fs.TreeOf(Tx(), dir.Tree).TryLookup(dir.Ino, name, out _, out _)) throw new FsException("EEXIST", $"'{path}' exists");
         return (dir, name);
+    }
+
+    private bool DestinationExists(string path)
+    {
+        try
+        {
+            var (dir, name) = _fs.ResolveParent(Tx(), path);
+            return _fs.TreeOf(Tx(), dir.Tree).TryLookup(dir.Ino, name, out _, out _);
+        }
+        catch (FsException ex) when (ex.Errno is "ENOENT" or "ENOTDIR") { return false; }
     }
 
     public void Mkdir(string path)
@@ -981,6 +995,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         try
         {
+            // An existing destination is EEXIST before the source is looked at (btrfs subvolume snapshot, as the kernel
+            // harness runs it, refuses an existing name first; fuzzer seed 8).
+            if (DestinationExists(path)) throw new FsException("EEXIST", $"'{path}' exists");
             var src = _fs.Resolve(Tx(), source);
             if (src.Ino != FsTree.RootDirIno) throw new FsException("EINVAL", $"'{source}' is not a subvolume");
             var (dir, name) = NewEntry(path);
