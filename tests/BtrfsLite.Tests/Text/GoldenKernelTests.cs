@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using BtrfsLite.Tests.Support;
 
 namespace BtrfsLite.Tests.Text;
@@ -8,7 +7,7 @@ public sealed class RequiresRootLoopFactAttribute : FactAttribute
 {
     public RequiresRootLoopFactAttribute()
     {
-        if (Needs.WhyNot(Need.BtrfsProgs, Need.RootLoopMount, Need.Attr, Need.Chattr) is { } why) Skip = why;
+        if (Needs.WhyNot(Need.BtrfsProgs, Need.RootLoopMount) is { } why) Skip = why;
     }
 }
 
