@@ -538,6 +538,12 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         return (dir, name);
     }
 
+    /// <summary>The subvolume ioctls on a stub directory: ENOTTY (it has no btrfs file operations), before anything.</summary>
+    private static void RequireNotStub(FsLocation dir)
+    {
+        if (dir.Ino == FsTree.EmptySubvolDirIno) throw new FsException("ENOTTY", "the directory is the stub of a subvolume this snapshot does not own");
+    }
+
     private bool DestinationExists(string path)
     {
         try
@@ -977,6 +983,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         try
         {
             var (dir, name) = NewEntry(path);
+            RequireNotStub(dir);
             RequireInheritable(inherit);
             // The kernel takes the objectid before it reserves: a create that then fails with EDQUOT uses it up.
             ulong id = Math.Max(Subvolumes.NextId(Tx()), _highestSubvolume + 1);
@@ -1001,6 +1008,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var src = _fs.Resolve(Tx(), source);
             if (src.Ino != FsTree.RootDirIno) throw new FsException("EINVAL", $"'{source}' is not a subvolume");
             var (dir, name) = NewEntry(path);
+            RequireNotStub(dir);
             RequireInheritable(inherit);
             // The kernel makes the snapshot inside the commit, after writing back the source: the snapshot sees the
             // source as committed (our tree copy needs the source unchanged in its transaction, so commit first).
