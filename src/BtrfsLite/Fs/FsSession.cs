@@ -505,8 +505,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         var (dir, name, ino) = _fs.LookupFile(Tx(), path);
         // A new name in a stub (the empty directory a snapshot shows for a subvolume it does not own): the stub has no
         // create operation, so the VFS says EACCES, before any permission check (even in a read-only snapshot).
-        if (ino == null && dir.Ino == FsTree.EmptySubvolDirIno)
-            throw new FsException("EACCES", $"'{path}': the directory is the stub of a subvolume this snapshot does not own");
+        if (ino == null) FsTree.RefuseStub(dir.Ino, "EACCES");
         // open(O_WRONLY) in a read-only subvolume: EROFS before anything is reserved or buffered.
         _fs.TreeOf(Tx(), dir.Tree).RequireWritable();
         if (ino is ulong existing) return (dir.Tree, existing);
@@ -538,20 +537,14 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         return (dir, name);
     }
 
-    /// <summary>The subvolume ioctls on a stub directory: ENOTTY (it has no btrfs file operations), before anything.</summary>
-    private static void RequireNotStub(FsLocation dir)
+    /// <summary>
+    /// Like <see cref="NewEntry"/>, but null (nothing said yet) when the parent cannot be resolved: for the checks whose
+    /// order puts EEXIST first and the parent's errors after others.
+    /// </summary>
+    private (FsLocation Dir, byte[] Name)? NewEntryIfParentExists(string path)
     {
-        if (dir.Ino == FsTree.EmptySubvolDirIno) throw new FsException("ENOTTY", "the directory is the stub of a subvolume this snapshot does not own");
-    }
-
-    private bool DestinationExists(string path)
-    {
-        try
-        {
-            var (dir, name) = _fs.ResolveParent(Tx(), path);
-            return _fs.TreeOf(Tx(), dir.Tree).TryLookup(dir.Ino, name, out _, out _);
-        }
-        catch (FsException ex) when (ex.Errno is "ENOENT" or "ENOTDIR") { return false; }
+        try { return NewEntry(path); }
+        catch (FsException ex) when (ex.Errno is "ENOENT" or "ENOTDIR") { return null; }
     }
 
     public void Mkdir(string path)
@@ -983,7 +976,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         try
         {
             var (dir, name) = NewEntry(path);
-            RequireNotStub(dir);
+            FsTree.RefuseStub(dir.Ino, "ENOTTY");
             RequireInheritable(inherit);
             // The kernel takes the objectid before it reserves: a create that then fails with EDQUOT uses it up.
             ulong id = Math.Max(Subvolumes.NextId(Tx()), _highestSubvolume + 1);
@@ -1004,11 +997,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             // An existing destination is EEXIST before the source is looked at (btrfs subvolume snapshot, as the kernel
             // harness runs it, refuses an existing name first; fuzzer seed 8).
-            if (DestinationExists(path)) throw new FsException("EEXIST", $"'{path}' exists");
+            var dest = NewEntryIfParentExists(path);
             var src = _fs.Resolve(Tx(), source);
             if (src.Ino != FsTree.RootDirIno) throw new FsException("EINVAL", $"'{source}' is not a subvolume");
-            var (dir, name) = NewEntry(path);
-            RequireNotStub(dir);
+            var (dir, name) = dest ?? NewEntry(path);
+            FsTree.RefuseStub(dir.Ino, "ENOTTY");
             RequireInheritable(inherit);
             // The kernel makes the snapshot inside the commit, after writing back the source: the snapshot sees the
             // source as committed (our tree copy needs the source unchanged in its transaction, so commit first).

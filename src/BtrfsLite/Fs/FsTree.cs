@@ -366,8 +366,12 @@ public sealed partial class FsTree
 
     // ------------------------------------------------------------------ convenience
 
-    /// <summary>The stub directory has no create/mkdir/link operations: the VFS answers EACCES (create) or EPERM.</summary>
-    private static void RefuseStub(ulong dir, string errno)
+    /// <summary>
+    /// The stub directory (the empty directory a snapshot shows for a subvolume it does not own) has no create, mkdir
+    /// or link operations and no ioctls: the VFS answers EACCES (create), EPERM (mkdir, link, symlink) or ENOTTY
+    /// (the subvolume ioctls), before any permission check and before anything changes.
+    /// </summary>
+    public static void RefuseStub(ulong dir, string errno)
     {
         if (dir == EmptySubvolDirIno) throw new FsException(errno, "the directory is the stub of a subvolume this snapshot does not own");
     }

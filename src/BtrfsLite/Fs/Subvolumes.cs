@@ -34,16 +34,9 @@ public static class Subvolumes
     }
 
     /// <summary>Creates an empty subvolume named <paramref name="name"/> in directory <paramref name="dir"/> of <paramref name="parent"/>.</summary>
-    /// <summary>A stub (the empty directory a snapshot shows for a subvolume it does not own) has no ioctls: the
-    /// subvolume ioctls on it fail with ENOTTY, before anything changes (fuzzer seed 97 left an entry in inode 2).</summary>
-    private static void RefuseStub(ulong dir)
-    {
-        if (dir == FsTree.EmptySubvolDirIno) throw new FsException("ENOTTY", "the directory is the stub of a subvolume this snapshot does not own");
-    }
-
     public static ulong Create(FsTree parent, ulong dir, ReadOnlySpan<byte> name, Func<Guid> newUuid, ulong minId = 0)
     {
-        RefuseStub(dir);
+        FsTree.RefuseStub(dir, "ENOTTY");
         var tx = parent.Tx;
         ulong id = Math.Max(NextId(tx), minId);
         var tree = tx.CreateTree(id);
@@ -62,7 +55,7 @@ public static class Subvolumes
     /// <summary>Snapshots subvolume <paramref name="sourceId"/> as <paramref name="name"/> in <paramref name="dir"/> of <paramref name="parent"/>.</summary>
     public static ulong Snapshot(FsTree parent, ulong dir, ReadOnlySpan<byte> name, ulong sourceId, bool readOnly, Func<Guid> newUuid, ulong minId = 0)
     {
-        RefuseStub(dir);
+        FsTree.RefuseStub(dir, "ENOTTY");
         var tx = parent.Tx;
         ulong id = Math.Max(NextId(tx), minId);
         var now = parent.Clock();

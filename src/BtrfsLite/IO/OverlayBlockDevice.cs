@@ -41,13 +41,11 @@ public sealed class OverlayBlockDevice : IBlockDevice
     {
         if (offset < 0 || offset + buffer.Length > Length)
             throw new EndOfStreamException($"{Name}: read of {buffer.Length} bytes at {offset} is past the device end {Length}");
-        for (int done = 0; done < buffer.Length;)
+        for (int done = 0, n; done < buffer.Length; done += n)
         {
-            long pos = offset + done, page = pos / Page;
-            int inPage = (int)(pos % Page), n = Math.Min(Page - inPage, buffer.Length - done);
+            n = Piece(offset + done, buffer.Length - done, out long page, out int inPage);
             if (_pages.TryGetValue(page, out var p)) p.AsSpan(inPage, n).CopyTo(buffer.Slice(done, n));
-            else _base.Read(buffer.Slice(done, n), pos);
-            done += n;
+            else _base.Read(buffer.Slice(done, n), offset + done);
         }
     }
 
@@ -55,17 +53,23 @@ public sealed class OverlayBlockDevice : IBlockDevice
     {
         if (offset < 0 || offset + buffer.Length > Length)
             throw new IOException($"{Name}: write of {buffer.Length} bytes at {offset} is past the device end {Length}");
-        for (int done = 0; done < buffer.Length;)
+        for (int done = 0, n; done < buffer.Length; done += n)
         {
-            long pos = offset + done, page = pos / Page;
-            int inPage = (int)(pos % Page), n = Math.Min(Page - inPage, buffer.Length - done);
+            n = Piece(offset + done, buffer.Length - done, out long page, out int inPage);
             if (!_pages.TryGetValue(page, out var p))
             {
                 _pages[page] = p = new byte[Page];
                 _base.Read(p.AsSpan(0, (int)Math.Min(Page, Length - page * Page)), page * Page);
             }
             buffer.Slice(done, n).CopyTo(p.AsSpan(inPage));
-            done += n;
         }
+    }
+
+    /// <summary>The part of [pos, pos + left) inside one page: its page, where in it, and how many bytes.</summary>
+    private static int Piece(long pos, int left, out long page, out int inPage)
+    {
+        page = pos / Page;
+        inPage = (int)(pos % Page);
+        return Math.Min(Page - inPage, left);
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
 using BtrfsLite.IO;
@@ -311,7 +312,9 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     /// free space, never committed bytes). 0 writes through: for mkfs, where a failure leaves no file system to keep.</summary>
     public long DataBufferLimit { get; set; } = DefaultDataBufferLimit;
 
-    private readonly List<(ulong Logical, byte[] Data)> _pendingData = new();
+    // Held data in the order written; the buffers are rented (file data is the write path's bulk) and go back to the
+    // pool once written or dropped.
+    private readonly List<(ulong Logical, byte[] Buffer, int Length)> _pendingData = new();
     private long _pendingDataBytes;
 
     /// <summary>Writes file data at a logical address inside a data extent allocated in this transaction: held until
@@ -321,24 +324,35 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         ThrowIfReadOnly();
         var chunk = _image.Chunks.Find(logical) ?? throw new InvalidOperationException($"logical {logical} is not mapped");
         if (logical + (ulong)data.Length > chunk.End) throw new InvalidOperationException("data write crosses a chunk end");
-        _pendingData.Add((logical, data.ToArray()));
+        if (_pendingDataBytes + data.Length > DataBufferLimit)
+        {
+            // Past the buffer: what is held goes first (the order of writes stays), then this, without a copy.
+            WritePendingData();
+            WriteToDevice(chunk, logical, data);
+            return;
+        }
+        var buf = ArrayPool<byte>.Shared.Rent(data.Length);
+        data.CopyTo(buf);
+        _pendingData.Add((logical, buf, data.Length));
         _pendingDataBytes += data.Length;
-        if (_pendingDataBytes > DataBufferLimit) WritePendingData();
+    }
+
+    private void WriteToDevice(ChunkMapping chunk, ulong logical, ReadOnlySpan<byte> data)
+    {
+        foreach (var phys in chunk.PhysicalStripes)
+            _image.Device.Write(data, (long)(phys + (logical - chunk.Logical)));
     }
 
     private void WritePendingData()
     {
-        foreach (var (logical, data) in _pendingData)
-        {
-            var chunk = _image.Chunks.Find(logical)!;
-            foreach (var phys in chunk.PhysicalStripes)
-                _image.Device.Write(data, (long)(phys + (logical - chunk.Logical)));
-        }
+        foreach (var (logical, buf, length) in _pendingData)
+            WriteToDevice(_image.Chunks.Find(logical)!, logical, buf.AsSpan(0, length));
         DropPendingData();
     }
 
     private void DropPendingData()
     {
+        foreach (var (_, buf, _) in _pendingData) ArrayPool<byte>.Shared.Return(buf);
         _pendingData.Clear();
         _pendingDataBytes = 0;
     }
@@ -355,9 +369,9 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
             Throw.Corrupt($"data at logical {logical} maps to physical {phys}, past the device end {_image.Device.Length} (chunk {chunk.Logical})", logical);
         _image.Device.Read(buffer, (long)phys);
         // Data this transaction wrote and still holds, in the order written (a later write wins).
-        foreach (var (at, data) in _pendingData)
+        foreach (var (at, data, length) in _pendingData)
         {
-            ulong lo = Math.Max(at, logical), hi = Math.Min(at + (ulong)data.Length, logical + (ulong)buffer.Length);
+            ulong lo = Math.Max(at, logical), hi = Math.Min(at + (ulong)length, logical + (ulong)buffer.Length);
             if (lo < hi) data.AsSpan((int)(lo - at), (int)(hi - lo)).CopyTo(buffer[(int)(lo - logical)..]);
         }
     }

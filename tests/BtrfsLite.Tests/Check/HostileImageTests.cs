@@ -223,8 +223,8 @@ public class HostileImageTests
         var rng = new Random(seed);
         using (var ed = new ImageEditor(img))
         {
-            var blocks = TreeBlocks(ed);
-            ulong block = blocks[rng.Next(blocks.Count)];
+            var blocks = ImageEditor.TreeBlocks(ed.Image);
+            ulong block = blocks[rng.Next(blocks.Count)].Logical;
             ed.EditBlock(block, b =>
             {
                 for (int i = 0, n = rng.Next(1, 4); i < n; i++) b[rng.Next(0x30, b.Length)] ^= (byte)(1 << rng.Next(8));
@@ -234,23 +234,6 @@ public class HostileImageTests
     }
 
     public static IEnumerable<object[]> Seeds() => Enumerable.Range(1, 24).Select(s => new object[] { s });
-
-    /// <summary>Every tree block of the image, from the checker's walk.</summary>
-    private static List<ulong> TreeBlocks(ImageEditor ed)
-    {
-        var list = new List<ulong>();
-        foreach (var chunk in ed.Image.Chunks.Chunks)
-        {
-            if ((chunk.Type & (BlockGroupFlags.Metadata | BlockGroupFlags.System)) == 0) continue;
-            var buf = new byte[ed.Image.NodeSize];
-            for (ulong at = chunk.Logical; at + (ulong)buf.Length <= chunk.End; at += (ulong)buf.Length)
-            {
-                ed.Image.Nodes.ReadRaw(at, buf);
-                if (Checksums.VerifyBlockCsum(buf, out _, out _) && new NodeHeader(buf).Bytenr == at && new NodeHeader(buf).FsidMatches(ed.Image.Fsid)) list.Add(at);
-            }
-        }
-        return list;
-    }
 
     /// <summary>An image whose fs tree root is a node (4 KiB nodes, many names), made by mkfs.btrfs.</summary>
     private static string NodesImage(TempDir tmp)

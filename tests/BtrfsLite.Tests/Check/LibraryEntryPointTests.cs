@@ -42,20 +42,9 @@ public class LibraryEntryPointTests(ITestOutputHelper output)
         if (seed == 0) return bytes;
         var rng = new Random(seed * 7919 + name.Length);
         using var img = BtrfsImage.Open(new MemoryBlockDevice(bytes), new BtrfsImage.OpenOptions(TreeChecks: false));
-        var blocks = new List<(ulong Logical, ulong[] Phys)>();
-        var buf = new byte[img.NodeSize];
-        foreach (var chunk in img.Chunks.Chunks)
-        {
-            if ((chunk.Type & (BlockGroupFlags.Metadata | BlockGroupFlags.System)) == 0) continue;
-            for (ulong at = chunk.Logical; at + (ulong)buf.Length <= chunk.End; at += (ulong)buf.Length)
-            {
-                img.Nodes.ReadRaw(at, buf);
-                if (Checksums.VerifyBlockCsum(buf, out _, out _) && new NodeHeader(buf).Bytenr == at)
-                    blocks.Add((at, chunk.PhysicalStripes.Select(p => p + (at - chunk.Logical)).ToArray()));
-            }
-        }
+        var blocks = ImageEditor.TreeBlocks(img);
         var (_, phys) = blocks[rng.Next(blocks.Count)];
-        var block = bytes.AsSpan((int)phys[0], buf.Length).ToArray();
+        var block = bytes.AsSpan((int)phys[0], img.NodeSize).ToArray();
         // Where the bytes mean something: the header past the checksum and fsid, the item or pointer array, item data.
         var h = new NodeHeader(block);
         int nr = (int)Math.Min(h.NrItems, 400), arrayEnd = NodeHeader.Size + nr * (h.Level == 0 ? ItemHeader.Size : KeyPtr.Size);

@@ -15,16 +15,17 @@ namespace BtrfsLite.Tests.Check;
 [Collection(InProcessCliCollection.Name)]
 public class RelocationTreeTests
 {
-    private static List<ulong> RelocatedTrees(string img)
+    /// <summary>The relocation trees' ROOT_ITEMs: the subvolume each relocates (the key offset) and its root block.</summary>
+    private static List<(ulong Subvolume, ulong Bytenr)> RelocationTrees(string img)
     {
         using var fs = BtrfsImage.Open(img);
         var c = fs.NewCursor();
-        var list = new List<ulong>();
+        var list = new List<(ulong, ulong)>();
         if (c.SeekPrefix(fs.RootTree, ObjectIds.TreeReloc, ItemType.RootItem))
             do
             {
                 if (c.Key.ObjectId != ObjectIds.TreeReloc || c.Type != ItemType.RootItem) break;
-                list.Add(c.Key.Offset);
+                list.Add((c.Key.Offset, new RootItem(c.Data).Bytenr));
             } while (c.Next());
         return list;
     }
@@ -39,7 +40,7 @@ public class RelocationTreeTests
     {
         using var tmp = new TempDir();
         var img = GoldenImages.Extract("kernel-reloc", tmp);
-        var reloc = RelocatedTrees(img);
+        var reloc = RelocationTrees(img).Select(r => r.Subvolume).ToList();
         Assert.True(reloc.Count >= 2, $"the image should hold several relocation trees, has {reloc.Count}");
         Assert.Equal(reloc.Count, reloc.Distinct().Count());
 
@@ -63,16 +64,7 @@ public class RelocationTreeTests
         using var tmp = new TempDir();
         var img = GoldenImages.Extract("kernel-reloc", tmp);
         var args = new List<string[]> { new[] { "-t", "root" } };
-        using (var fs = BtrfsImage.Open(img))
-        {
-            var c = fs.NewCursor();
-            if (c.SeekPrefix(fs.RootTree, ObjectIds.TreeReloc, ItemType.RootItem))
-                for (int i = 0; i < 3 && c.Key.ObjectId == ObjectIds.TreeReloc; i++)
-                {
-                    args.Add(new[] { "-b", new RootItem(c.Data).Bytenr.ToString() });
-                    if (!c.Next()) break;
-                }
-        }
+        args.AddRange(RelocationTrees(img).Take(3).Select(r => new[] { "-b", r.Bytenr.ToString() }));
         Assert.Equal(4, args.Count);
         foreach (var a in args)
         {
@@ -89,7 +81,7 @@ public class RelocationTreeTests
     {
         using var tmp = new TempDir();
         var img = GoldenImages.Extract("kernel-reloc", tmp);
-        Assert.NotEmpty(RelocatedTrees(img));
+        Assert.NotEmpty(RelocationTrees(img));
 
         var host = tmp.File("host");
         File.WriteAllBytes(host, Enumerable.Range(0, 20000).Select(i => (byte)(i * 7 + i / 251)).ToArray());
@@ -111,7 +103,7 @@ public class RelocationTreeTests
             test ! -e snap5/s100
             test "$(cat snap7/s7)" = "changed 7"
             """, mountOptions: "skip_balance");
-        Assert.Empty(RelocatedTrees(img));
+        Assert.Empty(RelocationTrees(img));
         var after = RealTools.BtrfsCheck(img);
         Assert.True(after.ExitCode == 0, after.All);
         Assert.True(Checker.Check(img).IsClean);

@@ -47,11 +47,6 @@ public static class KernelHarness
     public static IEnumerable<string> WorkloadNames() =>
         Directory.GetFiles(WorkloadDir, "*.wl").Select(p => Path.GetFileNameWithoutExtension(p)).Order(StringComparer.Ordinal);
 
-    public static string? WhyNotPython() => RealTools.Which("python3") == null ? "python3 not installed (apt-get install python3)" : null;
-
-    /// <summary>Null when the harness can run here; else why not (not root, no loop devices, no btrfs, no python3).</summary>
-    public static string? WhyNot() => KernelImages.WhyNot() ?? WhyNotPython();
-
     /// <summary>The Linux release the stored references were made on (images/workloads/kernel-version.txt).</summary>
     public static string ReferenceKernel => File.ReadAllText(Path.Combine(WorkloadDir, "kernel-version.txt")).Trim();
 

@@ -78,5 +78,27 @@ public sealed class ImageEditor : IDisposable
         _image = null;
     }
 
+    /// <summary>
+    /// Every tree block on the image, found by scanning the metadata and system chunks for blocks whose checksum,
+    /// bytenr and fsid hold (live or not): its logical address and the physical offset of each copy.
+    /// </summary>
+    public static List<(ulong Logical, ulong[] Physical)> TreeBlocks(BtrfsImage image)
+    {
+        var list = new List<(ulong, ulong[])>();
+        var buf = new byte[image.NodeSize];
+        foreach (var chunk in image.Chunks.Chunks)
+        {
+            if ((chunk.Type & (BlockGroupFlags.Metadata | BlockGroupFlags.System)) == 0) continue;
+            for (ulong at = chunk.Logical; at + (ulong)buf.Length <= chunk.End; at += (ulong)buf.Length)
+            {
+                image.Nodes.ReadRaw(at, buf);
+                var h = new NodeHeader(buf);
+                if (Checksums.VerifyBlockCsum(buf, out _, out _) && h.Bytenr == at && h.FsidMatches(image.Fsid))
+                    list.Add((at, chunk.PhysicalStripes.Select(p => p + (at - chunk.Logical)).ToArray()));
+            }
+        }
+        return list;
+    }
+
     public void Dispose() => _image?.Dispose();
 }
