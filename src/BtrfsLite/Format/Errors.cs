@@ -71,3 +71,10 @@ public sealed class NoSpaceException : IOException
     public NoSpaceException(string message) : base("ENOSPC: " + message) { }
     public string Errno => "ENOSPC";
 }
+
+/// <summary>
+/// Qgroup numbers accounted per changed extent differ from a full recomputation of the same trees (the verifier that
+/// <c>VerifyAccounting</c> turns on). A bug to report: it is thrown before the commit point, so the image keeps its
+/// last commit.
+/// </summary>
+public sealed class QgroupAccountingMismatchException(string message) : InvalidOperationException(message);

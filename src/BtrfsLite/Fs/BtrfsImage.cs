@@ -33,6 +33,12 @@ public sealed class BtrfsImage : IDisposable
     /// </summary>
     public bool QgroupNoAccounting { get; internal set; }
 
+    /// <summary>
+    /// Every commit compares its per-extent qgroup accounting with a full recomputation from the trees and fails (a
+    /// <see cref="QgroupAccountingMismatchException"/>, nothing written) on any difference. Costs a full scan per commit.
+    /// </summary>
+    public bool VerifyAccounting { get; set; }
+
     public Superblock Super => new(_super);
     public byte[] SuperBytes => _super;
 
@@ -62,6 +68,7 @@ public sealed class BtrfsImage : IDisposable
         if (sb.NumDevices > 1)
             Throw.Corrupt($"superblock num_devices is {sb.NumDevices}, but every chunk lies on device {sb.DevItem.DevId}", Superblock.PrimaryOffset);
         _treeChecks = options.TreeChecks;
+        VerifyAccounting = options.VerifyAccounting;
         if (_treeChecks) Nodes.Context = new TreeChecker.Context(sb.Generation, (uint)SectorSize);
         LoadRoots();
     }
@@ -72,7 +79,11 @@ public sealed class BtrfsImage : IDisposable
     /// <param name="Wait">Wait for another program's lock on the image instead of failing with <see cref="ImageInUseException"/>.</param>
     /// <param name="AllowMounted">Read-only: open an image a mounted file system uses (a warning says its state may be inconsistent).</param>
     /// <param name="TreeChecks">Verify every leaf read with the kernel's tree-checker item rules (<see cref="TreeChecker"/>); the checker turns this off to report them as findings.</param>
-    public sealed record OpenOptions(bool Writable = false, int CacheNodes = 8192, bool VerifySuperCsum = true, bool Wait = false, bool AllowMounted = false, bool TreeChecks = true);
+    public sealed record OpenOptions(bool Writable = false, int CacheNodes = 8192, bool VerifySuperCsum = true, bool Wait = false, bool AllowMounted = false, bool TreeChecks = true)
+    {
+        /// <summary>Sets <see cref="BtrfsImage.VerifyAccounting"/>; by default on when the environment has BTRFSLITE_VERIFY_ACCOUNTING=1.</summary>
+        public bool VerifyAccounting { get; init; } = Environment.GetEnvironmentVariable("BTRFSLITE_VERIFY_ACCOUNTING") == "1";
+    }
 
     /// <summary>
     /// Opens an image file or block device: locked (exclusively for writing, shared for reading) and refused when a
@@ -229,7 +240,7 @@ public sealed class BtrfsImage : IDisposable
         _write ??= new Transactions.WriteState(this);
         var tx = new Transactions.Transaction(this, _write);
         // Every commit accounts qgroups when quotas are on, whoever started the transaction.
-        tx.QgroupAccountingHook = Quota.RescanAccounting;
+        tx.QgroupAccountingHook = Quota.AccountCommit;
         _write.BeginTransaction(tx);
         return tx;
     }

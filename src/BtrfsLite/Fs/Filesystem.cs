@@ -380,7 +380,9 @@ public sealed class Filesystem : IDisposable
         var src = Resolve(tx, source);
         if (src.Ino != FsTree.RootDirIno) throw new FsException("EINVAL", $"'{source}' is not a subvolume");
         var (dir, name) = ResolveParent(tx, path);
-        return Subvolumes.Snapshot(TreeOf(tx, dir.Tree), dir.Ino, name, src.Tree, readOnly, NewUuid);
+        ulong id = Subvolumes.Snapshot(TreeOf(tx, dir.Tree), dir.Ino, name, src.Tree, readOnly, NewUuid);
+        if (tx.HasTree(ObjectIds.QuotaTree)) QuotaAdmin.TryQuickInherit(tx, QgroupId.ForSubvolume(src.Tree), QgroupId.ForSubvolume(id));
+        return id;
     });
 
     public void DeleteSubvolume(string path) => Run(tx =>

@@ -1,4 +1,6 @@
 using BtrfsLite.Format;
+using BtrfsLite.IO;
+using BtrfsLite.Qgroups;
 using BtrfsLite.Transactions;
 using BtrfsLite.Trees;
 
@@ -49,17 +51,144 @@ public static class Quota
     }
 
     /// <summary>
-    /// The commit hook of the write path until incremental accounting lands: recomputes referenced/exclusive of every
-    /// qgroup from the extent tree's backrefs (the checker's own algorithm, run on this transaction's trees) and
-    /// writes the INFO items that differ. Exact, O(extent tree) per commit. While accounting is off
-    /// (<see cref="BtrfsImage.QgroupNoAccounting"/>) nothing is written.
+    /// The commit hook of the write path: qgroup accounting per changed extent, as the kernel's
+    /// btrfs_qgroup_account_extents does it. Every extent whose references changed in the transaction (its delayed-ref
+    /// heads) gets the subvolumes that reached it in the last commit and those that reach it now, both found from
+    /// backrefs (<see cref="ExtentRoots"/>), and only the qgroups above those subvolumes move. Its cost follows the
+    /// changed extents, not the file system. Two changes reach extents without changing their references and are
+    /// handled apart: a snapshot (the quick inherit already gave both qgroups their numbers; the snapshot then counts
+    /// as a referrer of everything its source reached, and where its source has no qgroup its tree is traced) and a
+    /// dropped subvolume (its whole committed tree is traced). Quota enable and rescan recompute every qgroup from the
+    /// trees. While accounting is off (<see cref="BtrfsImage.QgroupNoAccounting"/>) nothing is written. With
+    /// <see cref="BtrfsImage.VerifyAccounting"/> the result is compared with a full recomputation and a difference
+    /// fails the commit (<see cref="QgroupAccountingMismatchException"/>).
     /// </summary>
-    public static void RescanAccounting(Transaction tx)
+    public static void AccountCommit(Transaction tx)
     {
         if (!tx.HasTree(ObjectIds.QuotaTree) || tx.Image.QgroupNoAccounting) return;
         var qt = tx.Tree(ObjectIds.QuotaTree);
-        foreach (var (qgroupId, (rfer, excl)) in Compute(tx))
+        if (tx.QgroupRescanRequested || !tx.Image.TryGetRoot(ObjectIds.QuotaTree, out _))
         {
+            WriteNumbers(tx, qt, Compute(tx), onlyChanged: false);
+            return;
+        }
+        var quota = QgroupTree.Read(tx.NewCursor(), tx.CurrentRoot(ObjectIds.QuotaTree));
+        if (quota == null) return;
+        var numbers = Incremental(tx, quota);
+        // Numbers the image already called inconsistent move by each extent, as the kernel's do: nothing to compare.
+        if (tx.Image.VerifyAccounting && (quota.Status & QgroupStatusFlags.Inconsistent) == 0)
+        {
+            var full = Compute(tx);
+            var diffs = new List<string>();
+            foreach (var (q, (rfer, excl)) in numbers)
+            {
+                var (fr, fe) = full.GetValueOrDefault(q);
+                if (rfer != fr || excl != fe)
+                    diffs.Add($"{QgroupId.Format(q)} referenced {rfer} exclusive {excl}, recomputed {fr} and {fe}");
+            }
+            if (diffs.Count > 0)
+                throw new QgroupAccountingMismatchException(
+                    $"qgroup accounting of generation {tx.Generation} differs from a full recomputation: {string.Join("; ", diffs)}");
+        }
+        WriteNumbers(tx, qt, numbers, onlyChanged: true);
+    }
+
+    /// <summary>Every qgroup's numbers after this transaction: the transaction's own (quick updates included) moved by each changed extent.</summary>
+    private static Dictionary<ulong, (ulong Rfer, ulong Excl)> Incremental(Transaction tx, QuotaState quota)
+    {
+        var image = tx.Image;
+        var oldRoots = new ExtentRoots(image.Nodes, image.GetRoot(ObjectIds.ExtentTree),
+            id => image.TryGetRoot(id, out var r) ? r : null);
+        var newRoots = new ExtentRoots(tx, tx.CurrentRoot(ObjectIds.ExtentTree),
+            id => tx.HasTree(id) ? tx.CurrentRoot(id) : null);
+        var numbers = quota.Qgroups.ToDictionary(q => q.QgroupId, q => (q.Referenced, q.Exclusive));
+        var extents = new HashSet<ulong>(tx.ChangedExtents);
+        foreach (var id in tx.DroppedTrees)
+            if (ObjectIds.IsFsTree(id) && image.TryGetRoot(id, out var dropped)) TraceTree(image.Nodes, dropped, extents);
+
+        // A snapshot that took the quick inherit reaches, from then on, whatever its source reached in the last commit
+        // (its source had not changed before it). Otherwise its source's tree is traced from a qgroup at zero.
+        var sharing = new Dictionary<ulong, List<ulong>>();
+        var firstRoots = new Dictionary<ulong, ulong>();
+        var sourceRoots = new HashSet<ulong>();
+        foreach (var s in tx.Snapshots)
+        {
+            if (!image.TryGetRoot(s.Source, out var source)) continue;
+            if (tx.QuickInheritedSnapshots.Contains(QgroupId.ForSubvolume(s.Snapshot)))
+            {
+                if (!sharing.TryGetValue(s.Source, out var l)) sharing[s.Source] = l = new List<ulong>();
+                l.Add(s.Snapshot);
+                firstRoots[s.SnapshotRoot] = s.Snapshot;
+                sourceRoots.Add(source.Bytenr); // the snapshot copied the source's root block: it never reached it
+            }
+            else TraceTree(image.Nodes, source, extents);
+        }
+
+        var accounting = new ExtentAccounting(quota, tx.DroppedTrees.Count > 0 ? QgroupTree.Read(image) : null);
+        var before = new List<ulong>();
+        foreach (var bytenr in extents)
+        {
+            var now = newRoots.Resolve(bytenr, out ulong newBytes, out bool newIsData);
+            var then = oldRoots.Resolve(bytenr, out ulong oldBytes, out bool oldIsData);
+            if (firstRoots.TryGetValue(bytenr, out ulong snap)) (then, oldBytes, oldIsData) = ([snap], 0, false);
+            else if (sharing.Count > 0 && then.Length > 0 && !sourceRoots.Contains(bytenr))
+            {
+                before.Clear();
+                before.AddRange(then);
+                foreach (var r in then)
+                    if (sharing.TryGetValue(r, out var snaps)) before.AddRange(snaps);
+                if (before.Count != then.Length) then = before.Distinct().Order().ToArray();
+            }
+            ulong oldSize = oldIsData ? oldBytes : (ulong)tx.NodeSize, newSize = newIsData ? newBytes : (ulong)tx.NodeSize;
+            if (oldSize == newSize) accounting.Account(then, now, newSize);
+            else
+            {
+                // The start was freed and reused by an extent of another size in this transaction.
+                accounting.Account(then, [], oldSize);
+                accounting.Account([], now, newSize);
+            }
+        }
+        foreach (var (q, (dr, de)) in accounting.Deltas)
+        {
+            if (!numbers.TryGetValue(q, out var v)) continue;
+            // Wrapping like the kernel's u64 counters: numbers that were already off can pass zero.
+            numbers[q] = (unchecked(v.Item1 + (ulong)dr), unchecked(v.Item2 + (ulong)de));
+        }
+        return numbers;
+    }
+
+    /// <summary>Adds every block and every data extent of a committed subvolume tree.</summary>
+    private static void TraceTree(INodeSource nodes, TreeRoot root, HashSet<ulong> extents)
+    {
+        var stack = new Stack<(ulong Bytenr, int Level)>();
+        var walked = new HashSet<ulong>();
+        stack.Push((root.Bytenr, root.Level));
+        while (stack.Count > 0)
+        {
+            var (b, level) = stack.Pop();
+            if (!walked.Add(b)) continue;
+            extents.Add(b);
+            var buf = nodes.Read(b, new NodeExpectation(0, level, 0));
+            if (level > 0)
+            {
+                var node = new InternalNode(buf);
+                for (int i = 0; i < node.NrItems; i++) stack.Push((node.BlockPtr(i), level - 1));
+                continue;
+            }
+            var leaf = new Leaf(buf);
+            for (int i = 0; i < leaf.NrItems; i++)
+                if (leaf.KeyType(i) == ItemType.ExtentData && FileExtentItem.TryGetDataRef(leaf.Data(i), out ulong bytenr, out _, out _))
+                    extents.Add(bytenr);
+        }
+    }
+
+    private static void WriteNumbers(Transaction tx, CowTree qt, Dictionary<ulong, (ulong Rfer, ulong Excl)> numbers, bool onlyChanged)
+    {
+        foreach (var (qgroupId, (rfer, excl)) in numbers)
+        {
+            if (onlyChanged && qt.TryGet(new Key(0, ItemType.QgroupInfo, qgroupId), out var cur) && cur.Length >= QgroupInfoItem.Size
+                && Le.U64(cur, QgroupInfoItem.Offsets.Rfer) == rfer && Le.U64(cur, QgroupInfoItem.Offsets.Excl) == excl)
+                continue;
             if (!qt.TryGetForWrite(new Key(0, ItemType.QgroupInfo, qgroupId), out var d)) continue;
             var info = new QgroupInfoItem(d);
             info.Generation = tx.Generation;

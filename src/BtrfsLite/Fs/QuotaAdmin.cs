@@ -9,7 +9,7 @@ namespace BtrfsLite.Fs;
 /// Quota and qgroup administration inside a running write transaction, as the kernel's quota ioctls do it
 /// (fs/btrfs/qgroup.c: btrfs_quota_enable/disable, btrfs_create_qgroup, btrfs_remove_qgroup,
 /// btrfs_add/del_qgroup_relation, btrfs_limit_qgroup). Nothing here commits: the caller does, and the commit hook
-/// (<see cref="Quota.RescanAccounting"/>) writes exact referenced/exclusive numbers of every qgroup.
+/// (<see cref="Quota.AccountCommit"/>) moves referenced/exclusive by every changed extent.
 /// Refusals are <see cref="FsException"/>s carrying the kernel's errno name; a refused call changes nothing.
 /// </summary>
 public static class QuotaAdmin
@@ -79,6 +79,7 @@ public static class QuotaAdmin
         s.Flags &= ~(QgroupStatusFlags.Inconsistent | QgroupStatusFlags.Rescan);
         s.Rescan = ulong.MaxValue;
         tx.Image.QgroupNoAccounting = false;
+        tx.QgroupRescanRequested = true;
     }
 
     /// <summary>
@@ -114,9 +115,7 @@ public static class QuotaAdmin
         }
         if (source == 0) return false;
         ulong node = (ulong)tx.NodeSize;
-        ulong srcRfer = qt.TryGet(new Key(0, ItemType.QgroupInfo, source), out var sdata) ? Le.U64(sdata, QgroupInfoItem.Offsets.Rfer) : 0;
-        SetInfo(qt, qgroupId, srcRfer, node);
-        if (qt.TryGet(new Key(0, ItemType.QgroupInfo, source), out _)) SetInfo(qt, source, srcRfer, node);
+        SetQuickNumbers(tx, qt, source, qgroupId);
         var srcParents = Relations(tx, source, below: false);
         bool rescan;
         if (inherit is not ulong p) rescan = srcParents.Count > 0;
@@ -130,6 +129,34 @@ public static class QuotaAdmin
         }
         if (rescan) MarkInconsistent(tx);
         return rescan;
+    }
+
+    /// <summary>
+    /// The quick inherit of a snapshot made without <c>-i</c> when it is exact (the source's qgroup exists and has no
+    /// parents); returns false, changing nothing, otherwise: the commit then traces the source's tree instead of marking
+    /// the numbers inconsistent as the kernel would (the one-transaction API keeps exact numbers).
+    /// </summary>
+    public static bool TryQuickInherit(Transaction tx, ulong source, ulong qgroupId)
+    {
+        var qt = RequireEnabled(tx);
+        if (Relations(tx, source, below: false).Count > 0) return false;
+        return SetQuickNumbers(tx, qt, source, qgroupId);
+    }
+
+    /// <summary>
+    /// The snapshot's qgroup starts with the source's referenced and one node exclusive, and the source keeps one node
+    /// exclusive (its root: everything else is shared now). Only where the source's qgroup exists (the kernel skips the
+    /// numbers otherwise; the commit traces the source's tree then). The commit's per-extent accounting starts from
+    /// these numbers, with the snapshot reaching whatever its source reached.
+    /// </summary>
+    private static bool SetQuickNumbers(Transaction tx, CowTree qt, ulong source, ulong qgroupId)
+    {
+        if (!qt.TryGet(new Key(0, ItemType.QgroupInfo, source), out var sdata) || sdata.Length < QgroupInfoItem.Size) return false;
+        ulong srcRfer = Le.U64(sdata, QgroupInfoItem.Offsets.Rfer), node = (ulong)tx.NodeSize;
+        SetInfo(qt, qgroupId, srcRfer, node);
+        SetInfo(qt, source, srcRfer, node);
+        tx.QuickInheritedSnapshots.Add(qgroupId);
+        return true;
 
         static void SetInfo(CowTree qt, ulong q, ulong rfer, ulong excl)
         {

@@ -117,7 +117,7 @@ public sealed class RootDirImporter
             // Data goes straight to the device: a failed mkfs leaves no file system to keep, and memory stays low.
             _tx = _image.BeginTransaction();
             _tx.DataBufferLimit = 0;
-            if (_quota) _tx.QgroupAccountingHook = Quota.RescanAccounting;
+            if (_quota) _tx.QgroupAccountingHook = Quota.AccountCommit;
             _tree = new FsTree(_tx, ObjectIds.FsTree, () => _clock);
             return _tree;
         }

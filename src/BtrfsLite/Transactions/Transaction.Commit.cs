@@ -120,6 +120,7 @@ public sealed partial class Transaction
             changed |= UpdateFreeSpaceTree();
             if (!accounted)
             {
+                _accountingStarted = true;
                 QgroupAccountingHook?.Invoke(this);
                 UpdateQgroupStatusGeneration();
                 accounted = true;
@@ -189,6 +190,9 @@ public sealed partial class Transaction
 
     private void RunHead(DelayedRefHead head)
     {
+        // Qgroup accounting looks at every extent whose references changed before it ran (later rounds only touch
+        // the extent, root and quota trees, which no qgroup counts).
+        if (!_accountingStarted) _changedExtents.Add(head.Bytenr);
         // The seed's hand-off: bytes reserved for this extent's data are accounted with it.
         if (head.QgroupReserved != 0) _accountedReservations.Add((head.QgroupReservedRoot, head.QgroupReserved));
         var extentTree = Tree(ObjectIds.ExtentTree);

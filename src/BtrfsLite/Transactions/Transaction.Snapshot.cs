@@ -24,8 +24,34 @@ public sealed partial class Transaction
         ForEachEdge(buf, src.Level, e => AddEdge(e, OldRule(bytenr, newTreeId, false), +1));
         var t = new CowTree(this, newTreeId, bytenr, src.Level, Generation);
         _trees[newTreeId] = t;
+        _snapshots.Add(new SnapshotRecord(sourceTreeId, newTreeId, bytenr));
         return t;
     }
+
+    /// <summary>A snapshot taken in this transaction: source tree, new tree and the new tree's first root block.</summary>
+    public readonly record struct SnapshotRecord(ulong Source, ulong Snapshot, ulong SnapshotRoot);
+
+    private readonly List<SnapshotRecord> _snapshots = new();
+    private readonly HashSet<ulong> _changedExtents = new();
+    private bool _accountingStarted;
+
+    /// <summary>Snapshots taken in this transaction, in order (qgroup accounting treats their sharing).</summary>
+    public IReadOnlyList<SnapshotRecord> Snapshots => _snapshots;
+
+    /// <summary>Trees dropped in this transaction.</summary>
+    public IReadOnlyCollection<ulong> DroppedTrees => _dropped;
+
+    /// <summary>
+    /// Start of every extent (data or tree block) whose references changed in this transaction, from its delayed-ref
+    /// heads, as far as the commit has run them: qgroup accounting (the commit's hook) reads the complete set.
+    /// </summary>
+    public IReadOnlyCollection<ulong> ChangedExtents => _changedExtents;
+
+    /// <summary>Snapshots (tree ids) whose qgroups took the quick inherit: their numbers are set, their sharing is not traced.</summary>
+    public HashSet<ulong> QuickInheritedSnapshots { get; } = new();
+
+    /// <summary>A qgroup rescan was asked for in this transaction: the commit recomputes every qgroup from the trees.</summary>
+    public bool QgroupRescanRequested { get; set; }
 
     /// <summary>Drops a whole tree: its root loses the tree's reference; blocks and data no longer referenced are freed at commit.</summary>
     public void DropTree(ulong treeId)
