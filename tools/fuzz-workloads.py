@@ -12,7 +12,8 @@ subvolumes, writes into snapshots, rm of trees, qgroup hierarchies with limits c
 rescans. Both sides run it on a fresh image; compared at every step: ok/errno, `written`, rsv_data of every
 qgroup, the limits, and referenced/exclusive after every `sync`; at the end the files (both images mounted
 read-only, `diff -r`), full `btrfs check` and `btrfs check --qgroup-report` on both images, and `btrfslite check`
-on both. A step where two kernel runs of the same workload disagree is not held against the replay.
+on both. The replay runs with --verify-accounting: every commit's per-extent qgroup accounting is compared with a
+full recomputation (a difference fails the replay). A step where two kernel runs of the same workload disagree is not held against the replay.
 
 Known difference (README, differences kept): our nodes split and merge by a simpler rule than the kernel's, and
 the kernel batches delayed directory items, so trees past one leaf can have other block counts; referenced/exclusive differences that are whole multiples of the node size
@@ -269,7 +270,7 @@ def run_kernel(wl, img):
 
 
 def run_ours(btrfslite, wl, img):
-    rc, out, err = run(btrfslite + ["replay", img, wl, "--format", "json"])
+    rc, out, err = run(btrfslite + ["replay", img, wl, "--format", "json", "--verify-accounting"])
     if rc != 0:
         return None, "btrfslite replay exited %d: %s" % (rc, err.strip()[-500:])
     return parse(out), None

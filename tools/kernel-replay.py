@@ -2,13 +2,14 @@
 """Replays a BtrfsLite workload (.wl) on the Linux kernel's btrfs and prints, after every step, one JSON
 object with the step's result and every qgroup's counters as sysfs shows them.
 
-    kernel-replay.py IMG WORKLOAD [--keep] [--commits] [--verbose]
+    kernel-replay.py IMG WORKLOAD [--keep] [--commits] [--verbose] [--existing]
     kernel-replay.py --parse WORKLOAD          (no root: {"size": N, "steps": [...]} or exit 2)
 
 Makes a fresh image IMG of the workload's `size` (default 1G) with
 `mkfs.btrfs -f -q -b SIZE -n 16384 -s 4096` (quota off), loop-mounts it with `-o commit=300` (so periodic
 commits do not interfere), runs the steps (file steps by direct syscalls, qgroup and subvolume steps through
 btrfs-progs), and always unmounts and detaches at the end. IMG is removed afterwards unless --keep.
+--existing runs the steps on IMG as it is (an image made before, quota state included): no mkfs, and IMG stays.
 
 This is the kernel side of `btrfslite replay IMG WORKLOAD --format json`: the output has the same shape,
 {"step", "line", "ok", "errno", "written", "qgroups"}. --commits adds "commits": the number of transaction
@@ -560,11 +561,16 @@ def main(argv):
         return 0
     args = [a for a in argv if not a.startswith("--")]
     opts = [a for a in argv if a.startswith("--")]
-    if len(args) != 2 or any(o not in ("--keep", "--verbose", "--commits") for o in opts):
-        sys.stderr.write("usage: kernel-replay.py IMG WORKLOAD [--keep] [--commits] [--verbose]\n")
+    if len(args) != 2 or any(o not in ("--keep", "--verbose", "--commits", "--existing") for o in opts):
+        sys.stderr.write("usage: kernel-replay.py IMG WORKLOAD [--keep] [--commits] [--verbose] [--existing]\n")
         return 2
     img, wl = args
     keep, verbose, with_commits = "--keep" in opts, "--verbose" in opts, "--commits" in opts
+    existing = "--existing" in opts
+    keep = keep or existing
+    if existing and not os.path.isfile(img):
+        sys.stderr.write("kernel-replay: --existing: %s is not an image file\n" % img)
+        return 2
     try:
         with open(wl) as f:
             size, steps = parse_workload(f.read(), wl)
@@ -584,9 +590,10 @@ def main(argv):
     mounted = False
     dmesg_before = 0
     try:
-        with open(img, "wb") as f:
-            f.truncate(size)
-        must(["mkfs.btrfs", "-f", "-q", "-b", str(size), "-n", "16384", "-s", "4096", img], "mkfs.btrfs")
+        if not existing:
+            with open(img, "wb") as f:
+                f.truncate(size)
+            must(["mkfs.btrfs", "-f", "-q", "-b", str(size), "-n", "16384", "-s", "4096", img], "mkfs.btrfs")
         fsid = fsid_of(img)
         loop = must(["losetup", "-f", "--show", img], "losetup").stdout.strip()
         mnt = tempfile.mkdtemp(prefix="kernel-replay-")

@@ -40,6 +40,7 @@ public static class CliRunner
             return ExitCodes.Usage;
         }
         Commands.FsCli.Wait = parse.GetValue(Commands.FsCli.WaitOption);
+        Commands.FsCli.VerifyAccounting = parse.GetValue(Commands.FsCli.VerifyAccountingOption);
         try
         {
             // System.CommandLine's default handler would print a stack trace and return 1; map exceptions here instead.

@@ -13,6 +13,7 @@ public static class Program
     {
         var root = new RootCommand("btrfslite: create, change and verify btrfs images (one device, crc32c, skinny metadata)");
         root.Options.Add(FsCli.WaitOption);
+        root.Options.Add(FsCli.VerifyAccountingOption);
         root.Subcommands.Add(DumpSuperCommand.Create());
         root.Subcommands.Add(DumpTreeCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());

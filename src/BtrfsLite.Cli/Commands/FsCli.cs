@@ -25,6 +25,16 @@ internal static class FsCli
     /// <summary>Set from <see cref="WaitOption"/> before a command runs.</summary>
     public static bool Wait { get; set; }
 
+    /// <summary>The global <c>--verify-accounting</c>: every commit checks its qgroup accounting against a full recomputation.</summary>
+    public static readonly Option<bool> VerifyAccountingOption = new("--verify-accounting")
+    {
+        Description = "Commands that change the image compare each commit's per-extent qgroup accounting with a full recomputation and fail (exit 6, nothing committed) on any difference",
+        Recursive = true,
+    };
+
+    /// <summary>Set from <see cref="VerifyAccountingOption"/> (or BTRFSLITE_VERIFY_ACCOUNTING=1) before a command runs.</summary>
+    public static bool VerifyAccounting { get; set; }
+
     /// <summary>The <c>--force</c> of reading commands: read an image a mounted file system uses.</summary>
     public static Option<bool> ForceMountedOption() => new("--force")
     {
@@ -37,6 +47,7 @@ internal static class FsCli
         RequireImage(image);
         var fs = writable ? Filesystem.Open(image, wait: Wait) : Filesystem.OpenReadOnly(image, wait: Wait, allowMounted: force);
         if (!writable) PrintWarnings(fs.Image);
+        fs.Image.VerifyAccounting |= VerifyAccounting;
         return fs;
     }
 
@@ -61,6 +72,7 @@ internal static class FsCli
     {
         RequireImage(image);
         using var s = FsSession.Open(image, wait: Wait);
+        s.Image.VerifyAccounting |= VerifyAccounting;
         try
         {
             body(s);

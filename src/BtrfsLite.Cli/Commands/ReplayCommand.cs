@@ -48,6 +48,7 @@ internal static class ReplayCommand
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using (var session = FsSession.Open(imagePath, options))
         {
+            session.Image.VerifyAccounting |= FsCli.VerifyAccounting;
             WorkloadRunner.Run(session, wl, r =>
             {
                 var verb = wl.Steps[r.Step - 1].Verb;

@@ -88,7 +88,7 @@ public static class Quota
             }
             if (diffs.Count > 0)
                 throw new QgroupAccountingMismatchException(
-                    $"qgroup accounting of generation {tx.Generation} differs from a full recomputation: {string.Join("; ", diffs)}");
+                    $"qgroup accounting of generation {tx.Generation} differs from a full recomputation: {string.Join("; ", diffs)}{WhichExtents(tx)}");
         }
         WriteNumbers(tx, qt, numbers, onlyChanged: true);
     }
@@ -157,6 +157,22 @@ public static class Quota
         return numbers;
     }
 
+    /// <summary>For a mismatch report: the first extents whose roots, found from backrefs, differ from a walk of every tree.</summary>
+    private static string WhichExtents(Transaction tx)
+    {
+        var (blocks, data) = Qgroups.QgroupAccounting.WalkRoots(tx, FsRoots(tx));
+        var resolver = new ExtentRoots(tx, tx.CurrentRoot(ObjectIds.ExtentTree), id => tx.HasTree(id) ? tx.CurrentRoot(id) : null);
+        var found = new List<string>();
+        foreach (var (bytenr, roots) in blocks.Select(b => (b.Key, b.Value)).Concat(data.Select(d => (d.Key, d.Value.Roots))))
+        {
+            var walked = roots.Order().ToArray();
+            var resolved = resolver.Resolve(bytenr, out _, out _);
+            if (!walked.SequenceEqual(resolved)) found.Add($"extent {bytenr}: [{string.Join(",", resolved)}] from backrefs, [{string.Join(",", walked)}] by walking");
+            if (found.Count == 5) break;
+        }
+        return found.Count == 0 ? " (every extent's roots agree now: the difference is in the old roots)" : "; " + string.Join("; ", found);
+    }
+
     /// <summary>Adds every block and every data extent of a committed subvolume tree.</summary>
     private static void TraceTree(INodeSource nodes, TreeRoot root, HashSet<ulong> extents)
     {
@@ -213,12 +229,18 @@ public static class Quota
                     l.Add(c.Offset);
                 }
             } while (c.Next());
+        return Qgroups.QgroupAccounting.Rescan(tx, tx.Image.NodeSize, FsRoots(tx), qgroups, parents);
+    }
+
+    private static List<TreeRoot> FsRoots(Transaction tx)
+    {
         var fsRoots = new List<TreeRoot>();
+        var c = tx.NewCursor();
         if (c.First(tx.CurrentRoot(ObjectIds.RootTree)))
             do
             {
                 if (c.Type == ItemType.RootItem && ObjectIds.IsFsTree(c.ObjectId)) fsRoots.Add(tx.CurrentRoot(c.ObjectId));
             } while (c.Next());
-        return Qgroups.QgroupAccounting.Rescan(tx, tx.Image.NodeSize, fsRoots, qgroups, parents);
+        return fsRoots;
     }
 }

@@ -175,7 +175,10 @@ public sealed class ExtentRoots
             var leaves = new List<ulong>();
             ulong seen = 0;
             var c = _cursor;
-            if (c.Seek(tree, new Key(r.ObjectId, ItemType.ExtentData, r.Offset)))
+            // A clone that starts before the extent's data (file offset < extent offset) stores the difference
+            // wrapped: such a ref can only be searched for from the inode's first item (backref.c does the same).
+            ulong from = r.Offset >= long.MaxValue ? 0 : r.Offset;
+            if (c.Seek(tree, new Key(r.ObjectId, ItemType.ExtentData, from)))
                 do
                 {
                     if (c.ObjectId != r.ObjectId || c.Type != ItemType.ExtentData) break;

@@ -15,6 +15,14 @@ public static class QgroupAccounting
     public static Dictionary<ulong, (ulong Rfer, ulong Excl)> Rescan(INodeSource source, int nodeSize,
         IReadOnlyCollection<TreeRoot> fsRoots, IReadOnlyCollection<ulong> qgroups, IReadOnlyDictionary<ulong, List<ulong>> parents)
     {
+        var (blockRoots, dataRoots) = WalkRoots(source, fsRoots);
+        return Sum(nodeSize, blockRoots, dataRoots, qgroups, parents);
+    }
+
+    /// <summary>Every fs-tree block and data extent with the subvolumes reaching it (walking every tree from its root).</summary>
+    public static (Dictionary<ulong, List<ulong>> Blocks, Dictionary<ulong, (ulong Size, List<ulong> Roots)> Data) WalkRoots(
+        INodeSource source, IReadOnlyCollection<TreeRoot> fsRoots)
+    {
         var blockRoots = new Dictionary<ulong, List<ulong>>();
         var dataRoots = new Dictionary<ulong, (ulong Size, List<ulong> Roots)>();
         var stack = new Stack<(ulong Bytenr, int Level, ulong Gen, Key FirstKey, bool HasKey)>();
@@ -43,7 +51,12 @@ public static class QgroupAccounting
                 }
             }
         }
+        return (blockRoots, dataRoots);
+    }
 
+    private static Dictionary<ulong, (ulong Rfer, ulong Excl)> Sum(int nodeSize, Dictionary<ulong, List<ulong>> blockRoots,
+        Dictionary<ulong, (ulong Size, List<ulong> Roots)> dataRoots, IReadOnlyCollection<ulong> qgroups, IReadOnlyDictionary<ulong, List<ulong>> parents)
+    {
         // Every qgroup's set of level-0 members below it (itself for level 0).
         var below = new Dictionary<ulong, HashSet<ulong>>();
         foreach (var q in qgroups) below[q] = new HashSet<ulong>();
