@@ -20,12 +20,15 @@ public sealed class BlockGroup
     internal RangeSet Free { get; } = new();
     /// <summary>Allocated ranges (extents), for the free space tree; excludes mirror stripes.</summary>
     internal RangeSet Allocated { get; } = new();
+    /// <summary>Free and Allocated hold the group's extents (read when the group is first used, as the kernel caches a block group).</summary>
+    internal bool Loaded { get; set; }
     public bool IsType(BlockGroupFlags type) => (Flags & type) != 0;
 }
 
 /// <summary>
-/// Free space per block group, rebuilt from the extent tree when a transaction starts. Space freed in a
-/// transaction stays pinned until its commit is on disk (the committed trees may still point at it).
+/// Free space per block group, read from the committed extent tree the first time a group is used (the cost of an
+/// open does not grow with the file system). Space freed in a transaction stays pinned until its commit is on disk
+/// (the committed trees may still point at it).
 /// </summary>
 public sealed class ExtentAllocator
 {
@@ -37,6 +40,25 @@ public sealed class ExtentAllocator
     public ExtentAllocator(int nodeSize, int sectorSize) { _nodeSize = nodeSize; _sectorSize = sectorSize; }
 
     public IReadOnlyList<BlockGroup> Groups => _groups;
+
+    /// <summary>Marks the committed extents of a group allocated (<see cref="MarkCommitted"/>); set by the writer.</summary>
+    internal Action<BlockGroup>? Loader { get; set; }
+
+    private void EnsureLoaded(BlockGroup g)
+    {
+        if (g.Loaded) return;
+        g.Loaded = true;
+        Loader?.Invoke(g);
+    }
+
+    /// <summary>A committed extent of a group being loaded.</summary>
+    internal void MarkCommitted(BlockGroup g, ulong bytenr, ulong len)
+    {
+        if (bytenr < g.Start || bytenr + len > g.End)
+            throw Corruption.Create($"extent [{bytenr}, {bytenr + len}) crosses the end of block group [{g.Start}, {g.End})", bytenr, ObjectIds.ExtentTree);
+        g.Free.Remove(bytenr, bytenr + len);
+        g.Allocated.Add(bytenr, bytenr + len);
+    }
     public ulong TotalUsed { get { ulong u = 0; foreach (var g in _groups) u += g.Used; return u; } }
 
     public BlockGroup AddGroup(ulong start, ulong length, BlockGroupFlags flags, ulong used, ChunkMapping? chunk, long deviceLength)
@@ -73,10 +95,11 @@ public sealed class ExtentAllocator
         return null;
     }
 
-    /// <summary>Marks [bytenr, bytenr+len) allocated (loading the extent tree, or a new extent).</summary>
+    /// <summary>Marks [bytenr, bytenr+len) allocated (a new extent).</summary>
     public void MarkAllocated(ulong bytenr, ulong len, bool countUsed)
     {
         var g = Find(bytenr) ?? throw Corruption.Create($"extent [{bytenr}, {bytenr + len}) is outside every block group", bytenr, ObjectIds.ExtentTree);
+        EnsureLoaded(g);
         g.Free.Remove(bytenr, bytenr + len);
         g.Allocated.Add(bytenr, bytenr + len);
         if (countUsed) { g.Used += len; g.AllocationChanged = true; }
@@ -87,7 +110,9 @@ public sealed class ExtentAllocator
     {
         foreach (var g in _groups)
         {
-            if (!g.IsType(type)) continue;
+            // The used bytes rule out a full group without reading its extents.
+            if (!g.IsType(type) || g.Length - Math.Min(g.Used, g.Length) < size) continue;
+            EnsureLoaded(g);
             if (g.Free.TryFind(size, align, g.Start, out ulong at))
             {
                 MarkAllocated(at, size, countUsed: true);
@@ -103,7 +128,8 @@ public sealed class ExtentAllocator
         ulong best = 0;
         foreach (var g in _groups)
         {
-            if (!g.IsType(type)) continue;
+            if (!g.IsType(type) || g.Length - Math.Min(g.Used, g.Length) <= best) continue;
+            EnsureLoaded(g);
             foreach (var (s, e) in g.Free.Ranges)
             {
                 ulong a = (s + align - 1) / align * align;
@@ -117,6 +143,7 @@ public sealed class ExtentAllocator
     public void Free(ulong bytenr, ulong len, bool allocatedInThisTransaction)
     {
         var g = Find(bytenr) ?? throw Corruption.Create($"freeing [{bytenr}, {bytenr + len}) outside every block group", bytenr);
+        EnsureLoaded(g);
         g.Used -= len;
         g.AllocationChanged = true;
         g.Allocated.Remove(bytenr, bytenr + len);

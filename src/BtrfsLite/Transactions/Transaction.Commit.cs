@@ -85,6 +85,7 @@ public sealed partial class Transaction
                 var mapping = _image.Chunks.Add(logical, item);
                 var g = Allocator.AddGroup(logical, size, type | profile, 0, mapping, _image.Device.Length);
                 g.IsNew = true;
+                g.Loaded = true;
                 g.AllocationChanged = true;
                 _pendingChunks.Add(new PendingChunk(logical, size, type | profile, phys));
                 State.NewChunkItems[logical] = chunkBytes;

@@ -35,13 +35,20 @@ internal sealed class WriteState
                     Allocator.AddGroup(c.ObjectId, c.Offset, bg.Flags, bg.Used, chunk, image.Device.Length);
                 }
             } while (c.Next());
-            c.First(extent);
+        }
+        // A group's extents are read when it is first used, from the committed extent tree: a group changes only
+        // through the allocator, which loads it first, so the last commit's items are its state.
+        Allocator.Loader = g =>
+        {
+            var lc = image.NewCursor();
+            if (!lc.Seek(image.GetRoot(ObjectIds.ExtentTree), new Key(g.Start, 0, 0))) return;
             do
             {
-                if (c.Type == ItemType.ExtentItem) Allocator.MarkAllocated(c.ObjectId, c.Offset, countUsed: false);
-                else if (c.Type == ItemType.MetadataItem) Allocator.MarkAllocated(c.ObjectId, (ulong)image.NodeSize, countUsed: false);
-            } while (c.Next());
-        }
+                if (lc.ObjectId >= g.End) break;
+                if (lc.Type == ItemType.ExtentItem) Allocator.MarkCommitted(g, lc.ObjectId, lc.Offset);
+                else if (lc.Type == ItemType.MetadataItem) Allocator.MarkCommitted(g, lc.ObjectId, (ulong)image.NodeSize);
+            } while (lc.Next());
+        };
         foreach (var g in Allocator.Groups) g.AllocationChanged = false;
         CheckInvariants(image, groups, used);
     }
