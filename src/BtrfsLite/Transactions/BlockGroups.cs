@@ -22,6 +22,10 @@ public sealed class BlockGroup
     internal RangeSet Allocated { get; } = new();
     /// <summary>Free and Allocated hold the group's extents (read when the group is first used, as the kernel caches a block group).</summary>
     internal bool Loaded { get; set; }
+    /// <summary>Bytes never allocatable (superblock mirror stripes inside the group).</summary>
+    internal ulong Excluded { get; set; }
+    /// <summary>An upper bound of the free bytes, known without reading the group's extents.</summary>
+    internal ulong MaxFree => Length - Math.Min(Length, Used + Excluded);
     public bool IsType(BlockGroupFlags type) => (Flags & type) != 0;
 }
 
@@ -66,6 +70,8 @@ public sealed class ExtentAllocator
         var g = new BlockGroup { Start = start, Length = length, Flags = flags, Used = used, UsedOnDisk = used };
         g.Free.Add(start, start + length);
         if (chunk != null) ExcludeSuperMirrors(g, chunk, deviceLength);
+        foreach (var (s, e) in g.Free.Ranges) g.Excluded += e - s;
+        g.Excluded = length - g.Excluded;
         int i = 0;
         while (i < _groups.Count && _groups[i].Start < start) i++;
         _groups.Insert(i, g);
@@ -111,7 +117,7 @@ public sealed class ExtentAllocator
         foreach (var g in _groups)
         {
             // The used bytes rule out a full group without reading its extents.
-            if (!g.IsType(type) || g.Length - Math.Min(g.Used, g.Length) < size) continue;
+            if (!g.IsType(type) || g.MaxFree < size) continue;
             EnsureLoaded(g);
             if (g.Free.TryFind(size, align, g.Start, out ulong at))
             {
@@ -128,7 +134,7 @@ public sealed class ExtentAllocator
         ulong best = 0;
         foreach (var g in _groups)
         {
-            if (!g.IsType(type) || g.Length - Math.Min(g.Used, g.Length) <= best) continue;
+            if (!g.IsType(type) || g.MaxFree <= best) continue;
             EnsureLoaded(g);
             foreach (var (s, e) in g.Free.Ranges)
             {

@@ -16,25 +16,24 @@ internal sealed class WriteState
         var extent = image.GetRoot(ObjectIds.ExtentTree);
         var groups = new HashSet<ulong>();
         ulong used = 0;
-        if (c.First(extent))
+        // As the kernel's btrfs_read_block_groups: search for the next BLOCK_GROUP_ITEM from the end of the last one
+        // (a group's item sorts right after the extent at its start), not a walk over every extent.
+        for (ulong pos = 0; c.Seek(extent, new Key(pos, ItemType.BlockGroupItem, 0)); )
         {
-            do
-            {
-                if (c.Type == ItemType.BlockGroupItem)
-                {
-                    var bg = new BlockGroupItem(c.Data);
-                    var chunk = image.Chunks.Find(c.ObjectId);
-                    // read_one_block_group: a block group exactly matches a chunk of the same type and profile.
-                    if (chunk == null || chunk.Logical != c.ObjectId || chunk.Length != c.Offset)
-                        Throw.Corrupt($"block group [{c.ObjectId}, +{c.Offset}) has no chunk of that range; refusing to write", c.LeafBytenr, ObjectIds.ExtentTree, c.Slot);
-                    const BlockGroupFlags kind = BlockGroupFlags.TypeMask | BlockGroupFlags.ProfileMask;
-                    if ((bg.Flags & kind) != (chunk.Type & kind))
-                        Throw.Corrupt($"block group {c.ObjectId} type flags 0x{(ulong)bg.Flags:x} mismatch with chunk type flags 0x{(ulong)chunk.Type:x}; refusing to write", c.LeafBytenr, ObjectIds.ExtentTree, c.Slot);
-                    groups.Add(c.ObjectId);
-                    used += bg.Used;
-                    Allocator.AddGroup(c.ObjectId, c.Offset, bg.Flags, bg.Used, chunk, image.Device.Length);
-                }
-            } while (c.Next());
+            while (c.Type != ItemType.BlockGroupItem && c.Next()) { }
+            if (!c.IsValid || c.Type != ItemType.BlockGroupItem) break;
+            pos = c.ObjectId + Math.Max(c.Offset, 1);
+            var bg = new BlockGroupItem(c.Data);
+            var chunk = image.Chunks.Find(c.ObjectId);
+            // read_one_block_group: a block group exactly matches a chunk of the same type and profile.
+            if (chunk == null || chunk.Logical != c.ObjectId || chunk.Length != c.Offset)
+                Throw.Corrupt($"block group [{c.ObjectId}, +{c.Offset}) has no chunk of that range; refusing to write", c.LeafBytenr, ObjectIds.ExtentTree, c.Slot);
+            const BlockGroupFlags kind = BlockGroupFlags.TypeMask | BlockGroupFlags.ProfileMask;
+            if ((bg.Flags & kind) != (chunk.Type & kind))
+                Throw.Corrupt($"block group {c.ObjectId} type flags 0x{(ulong)bg.Flags:x} mismatch with chunk type flags 0x{(ulong)chunk.Type:x}; refusing to write", c.LeafBytenr, ObjectIds.ExtentTree, c.Slot);
+            groups.Add(c.ObjectId);
+            used += bg.Used;
+            Allocator.AddGroup(c.ObjectId, c.Offset, bg.Flags, bg.Used, chunk, image.Device.Length);
         }
         // A group's extents are read when it is first used, from the committed extent tree: a group changes only
         // through the allocator, which loads it first, so the last commit's items are its state.
