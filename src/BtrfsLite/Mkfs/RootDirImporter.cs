@@ -2,6 +2,7 @@ using System.Text;
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 using BtrfsLite.Transactions;
 
 namespace BtrfsLite.Mkfs;
@@ -62,7 +63,6 @@ public sealed class RootDirImporter
     private readonly RootDirOptions _o;
     private readonly bool _deterministic;
     private readonly Timespec _clock;
-    private readonly bool _quota;
     private readonly Dictionary<(ulong, ulong), ulong> _links = new();
     private readonly byte[] _buffer = new byte[BufferSize];
     private byte[] _xattrScratch = new byte[4096];
@@ -78,7 +78,6 @@ public sealed class RootDirImporter
         _o = options ?? new RootDirOptions();
         _deterministic = o.Deterministic;
         _clock = Timespec.FromDateTimeOffset(o.ResolveTime());
-        _quota = image.TryGetRoot(ObjectIds.QuotaTree, out _);
     }
 
     /// <summary>Builds an empty filesystem on <paramref name="dev"/> (<see cref="ImageBuilder.Create"/>) and imports <paramref name="dir"/> into it.</summary>
@@ -117,7 +116,6 @@ public sealed class RootDirImporter
             // Data goes straight to the device: a failed mkfs leaves no file system to keep, and memory stays low.
             _tx = _image.BeginTransaction();
             _tx.DataBufferLimit = 0;
-            if (_quota) _tx.QgroupAccountingHook = Quota.RescanAccounting;
             _tree = new FsTree(_tx, ObjectIds.FsTree, () => _clock);
             return _tree;
         }

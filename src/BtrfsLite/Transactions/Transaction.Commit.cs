@@ -120,7 +120,7 @@ public sealed partial class Transaction
             changed |= UpdateFreeSpaceTree();
             if (!accounted)
             {
-                QgroupAccountingHook?.Invoke(this);
+                AccountQgroups();
                 UpdateQgroupStatusGeneration();
                 accounted = true;
                 changed = true;
