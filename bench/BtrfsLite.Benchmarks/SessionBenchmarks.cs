@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BtrfsLite.Fs;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 using BtrfsLite.Mkfs;
 using BtrfsLite.Qgroups;
 

@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BtrfsLite.Format;
-using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.Trees;
 
 namespace BtrfsLite.Benchmarks;

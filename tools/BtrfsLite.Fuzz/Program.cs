@@ -4,6 +4,7 @@ using BtrfsLite.Check;
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 using BtrfsLite.Text;
 using BtrfsLite.Workloads;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using BtrfsLite.Check;
 using BtrfsLite.Format;
-using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using Spectre.Console;
 
 namespace BtrfsLite.Cli.Commands;

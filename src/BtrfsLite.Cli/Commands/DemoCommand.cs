@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.IO.Compression;
 using BtrfsLite.Check;
 using BtrfsLite.Format;
-using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.Qgroups;
 
 namespace BtrfsLite.Cli.Commands;

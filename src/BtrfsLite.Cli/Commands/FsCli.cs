@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.Mkfs;
 
 namespace BtrfsLite.Cli.Commands;

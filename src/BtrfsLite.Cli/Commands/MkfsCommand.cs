@@ -1,5 +1,6 @@
 using System.CommandLine;
 using BtrfsLite.Format;
+using BtrfsLite.Fs;
 using BtrfsLite.IO;
 using BtrfsLite.Mkfs;
 using Spectre.Console;
@@ -132,7 +133,7 @@ internal static class MkfsCommand
         if (exists) RefuseExisting(dev, path, force);
         var stderr = Console.Error;
         bool fancy = !Console.IsErrorRedirected;
-        RootDirScan? scan = null;
+        HostTreeScan? scan = null;
         if (opt.Size == null && !isBlock || fancy)
             scan = RootDirImporter.Scan(rootdir, opt.SectorSize);
         bool sizeGiven = opt.Size != null;
@@ -141,14 +142,14 @@ internal static class MkfsCommand
         ImageBuilder.Validate(opt, isBlock ? existingLength : size);
 
         ImageSummary s;
-        RootDirResult r;
+        HostImportResult r;
         var started = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             if (!isBlock) dev.Recreate(size);
             if (fancy)
             {
-                (ImageSummary?, RootDirResult?) res = default;
+                (ImageSummary?, HostImportResult?) res = default;
                 var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) });
                 console.Progress().AutoClear(true).HideCompleted(true)
                     .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -157,7 +158,7 @@ internal static class MkfsCommand
                         var files = ctx.AddTask("entries", maxValue: Math.Max(1, scan!.Entries));
                         var bytes = ctx.AddTask("data", maxValue: Math.Max(1, scan.DataBytes));
                         long last = 0;
-                        res = RootDirImporter.Create(dev, opt, rootdir, new RootDirOptions
+                        res = RootDirImporter.Create(dev, opt, rootdir, new HostImportOptions
                         {
                             Totals = scan,
                             Progress = p =>
@@ -190,7 +191,7 @@ internal static class MkfsCommand
         }
         PrintSummary(path, s);
         foreach (var note in r.Notes) stderr.WriteLine($"NOTE: {note}");
-        Console.Out.WriteLine($"Rootdir:            {rootdir}: {r.Entries} entries ({r.Directories} dirs, {r.RegularFiles} files of which {r.InlineFiles} inline, {r.Symlinks} symlinks, {r.HardLinks} extra hard links, {r.Specials} special), {Human((ulong)r.DataBytes)} of data in {r.Commits} commits, {started.Elapsed.TotalSeconds:0.0}s");
+        Console.Out.WriteLine($"Rootdir:            {rootdir}: {r.Entries} entries ({r.Directories} dirs, {r.RegularFiles} files of which {r.InlineFiles} inline, {r.Symlinks} symlinks, {r.HardLinks} extra hard links, {r.Specials} special), {Human((ulong)r.StoredBytes)} of data in {r.Commits} commits, {started.Elapsed.TotalSeconds:0.0}s");
         return ExitCodes.Ok;
     }
 

@@ -1,4 +1,4 @@
-using BtrfsLite.Fs;
+using BtrfsLite.Images;
 
 namespace BtrfsLite.Check;
 

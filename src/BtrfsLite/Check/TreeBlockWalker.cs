@@ -1,6 +1,6 @@
 using BtrfsLite.Format;
-using BtrfsLite.Fs;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 
 namespace BtrfsLite.Check;
 

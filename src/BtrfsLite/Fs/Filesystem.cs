@@ -1,5 +1,6 @@
 using System.Text;
 using BtrfsLite.Format;
+using BtrfsLite.Images;
 using BtrfsLite.Transactions;
 
 namespace BtrfsLite.Fs;

@@ -1,4 +1,5 @@
 using BtrfsLite.Format;
+using BtrfsLite.Images;
 using BtrfsLite.Qgroups;
 using BtrfsLite.Transactions;
 

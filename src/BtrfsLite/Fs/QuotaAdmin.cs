@@ -8,8 +8,8 @@ namespace BtrfsLite.Fs;
 /// <summary>
 /// Quota and qgroup administration inside a running write transaction, as the kernel's quota ioctls do it
 /// (fs/btrfs/qgroup.c: btrfs_quota_enable/disable, btrfs_create_qgroup, btrfs_remove_qgroup,
-/// btrfs_add/del_qgroup_relation, btrfs_limit_qgroup). Nothing here commits: the caller does, and the commit hook
-/// (<see cref="Quota.AccountCommit"/>) moves referenced/exclusive by every changed extent.
+/// btrfs_add/del_qgroup_relation, btrfs_limit_qgroup). Nothing here commits: the caller does, and the commit
+/// (<see cref="Transaction.Commit"/>) moves referenced/exclusive by every changed extent.
 /// Refusals are <see cref="FsException"/>s carrying the kernel's errno name; a refused call changes nothing.
 /// </summary>
 public static class QuotaAdmin

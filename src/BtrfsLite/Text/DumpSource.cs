@@ -1,5 +1,6 @@
 using BtrfsLite.Format;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 
 namespace BtrfsLite.Text;
 
@@ -37,7 +38,7 @@ public sealed class DumpSource : IDisposable
         if (sb.Magic != Superblock.MagicValue)
             Throw.Corrupt($"{dev.Name}: no btrfs magic at superblock offset {Superblock.PrimaryOffset} (found 0x{sb.Magic:x16})", Superblock.PrimaryOffset);
         if (sb.CsumType != 0)
-            Throw.Unsupported($"checksum type {Fs.BtrfsImage.CsumTypeName(sb.CsumType)} is not supported (only crc32c)");
+            Throw.Unsupported($"checksum type {BtrfsImage.CsumTypeName(sb.CsumType)} is not supported (only crc32c)");
         if (!sb.CsumMatches(out uint stored, out uint computed))
             Throw.Corrupt($"superblock checksum mismatch at {Superblock.PrimaryOffset}: stored 0x{stored:x8}, computed 0x{computed:x8}", Superblock.PrimaryOffset);
         uint ss = sb.SectorSize, ns = sb.NodeSize;

@@ -122,7 +122,7 @@ public sealed partial class Transaction
             if (!accounted)
             {
                 _accountingStarted = true;
-                QgroupAccountingHook?.Invoke(this);
+                AccountQgroups();
                 UpdateQgroupStatusGeneration();
                 accounted = true;
                 changed = true;

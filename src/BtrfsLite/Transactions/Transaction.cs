@@ -1,6 +1,6 @@
 using System.Buffers;
 using BtrfsLite.Format;
-using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.IO;
 using BtrfsLite.Trees;
 
@@ -16,7 +16,7 @@ namespace BtrfsLite.Transactions;
 public sealed partial class Transaction : ITreeBlockStore, IDisposable
 {
     private readonly BtrfsImage _image;
-    private readonly WriteState? _state; // null: a read-only view (see BtrfsImage.BeginReadTransaction)
+    private readonly WriteState? _state; // null: a read-only view (see ImageTransactions.BeginReadTransaction)
     private readonly Dictionary<ulong, byte[]> _dirty = new();
     private readonly Dictionary<ulong, CowTree> _trees = new();
     private readonly HashSet<ulong> _dropped = new(); // trees dropped in this transaction (their ROOT_ITEM is gone)
@@ -42,8 +42,6 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     public DelayedRefs DelayedRefs => _refs;
     /// <summary>Set when a tree change failed half-way (no space for a tree block): the transaction can only be disposed.</summary>
     public string? AbortReason { get; private set; }
-    /// <summary>Called during commit, after the extent tree is final for this generation, to account qgroups.</summary>
-    public Action<Transaction>? QgroupAccountingHook { get; set; }
 
     // ------------------------------------------------------------------ trees
 

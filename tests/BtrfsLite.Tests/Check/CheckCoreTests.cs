@@ -1,6 +1,6 @@
 using BtrfsLite.Check;
 using BtrfsLite.Format;
-using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.Tests.Support;
 
 namespace BtrfsLite.Tests.Check;

@@ -86,7 +86,7 @@ public class FsRootCheckTests
         var report = Checker.Check(img);
         AssertClean(report);
         // The tree walk really covered the subvolume and snapshot.
-        using var fs = BtrfsLite.Fs.BtrfsImage.Open(img);
+        using var fs = BtrfsLite.Images.BtrfsImage.Open(img);
         Assert.True(fs.TryGetRoot(256, out _));
         Assert.True(fs.TryGetRoot(257, out _));
     }

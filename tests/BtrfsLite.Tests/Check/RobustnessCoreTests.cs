@@ -128,7 +128,7 @@ public class RobustnessCoreTests
         using var tmp = new TempDir();
         var img = MakeImage(tmp, d.Nodes);
         if (d.Nodes)
-            using (var fs = BtrfsLite.Fs.BtrfsImage.Open(img))
+            using (var fs = BtrfsLite.Images.BtrfsImage.Open(img))
                 Assert.True(fs.GetRoot(ObjectIds.FsTree).Level >= 1, "fs tree has no nodes");
         d.Apply(img);
 

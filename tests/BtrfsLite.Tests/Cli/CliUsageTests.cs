@@ -104,7 +104,7 @@ public class PublicApiTests
     [Fact]
     public void TheToolGetsNoInternalsOfTheLibrary()
     {
-        var friends = typeof(BtrfsLite.Fs.BtrfsImage).Assembly
+        var friends = typeof(BtrfsLite.Images.BtrfsImage).Assembly
             .GetCustomAttributes(typeof(System.Runtime.CompilerServices.InternalsVisibleToAttribute), false)
             .Cast<System.Runtime.CompilerServices.InternalsVisibleToAttribute>().Select(a => a.AssemblyName).ToList();
         Assert.Contains("BtrfsLite.Tests", friends);

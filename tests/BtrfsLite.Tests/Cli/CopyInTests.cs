@@ -97,6 +97,23 @@ public class CopyInTests
         Assert.Equal(FileSha(Path.Combine(host, "d1/odd")), CatSha(img, "copy-of-odd"));
     }
 
+    /// <summary>Names of one host inode stay names of one inode whatever its type (cp -a; mkfs --rootdir shares the importer).</summary>
+    [RequiresBtrfsProgsFact]
+    public void HardLinksOfSymlinksAndFifosStayOneInode()
+    {
+        using var tmp = new TempDir();
+        var host = Directory.CreateDirectory(tmp.File("host")).FullName;
+        var r = RealTools.Run("bash", "-euo", "pipefail", "-c", $"cd '{host}' && ln -s target sym && ln sym sym2 && mkfifo fifo && ln fifo fifo2");
+        Assert.True(r.ExitCode == 0, r.All);
+        var img = MakeImage(tmp, "cli-mkfs");
+        var o = Ok("cp-in", img, host, "h", "--no-progress");
+        Assert.Contains("1 symlinks, 2 hard links, 1 other", o);
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        var l = Ok("ls", "-l", img, "h");
+        foreach (var name in new[] { "sym", "sym2" }) Assert.Matches($@"(?m)^lrwxrwxrwx\s+2\s[^\n]* {name} -> target$", l);
+        foreach (var name in new[] { "fifo", "fifo2" }) Assert.Matches($@"(?m)^p[-rwx]{{9}}\s+2\s[^\n]* {name}$", l);
+    }
+
     [Fact]
     public void MissingHostPathFailsBeforeTheImageIsTouched()
     {

@@ -1,7 +1,9 @@
 using BtrfsLite.Check;
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.Qgroups;
+using BtrfsLite.Transactions;
 using BtrfsLite.Tests.Support;
 
 namespace BtrfsLite.Tests.Cli;

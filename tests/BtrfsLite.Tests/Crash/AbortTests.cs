@@ -2,6 +2,7 @@ using System.Text;
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 using BtrfsLite.Tests.Support;
 
 namespace BtrfsLite.Tests.Crash;

@@ -1,5 +1,6 @@
 using BtrfsLite.Fs;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 using BtrfsLite.Tests.Support;
 using Xunit.Abstractions;
 

@@ -2,6 +2,7 @@ using BtrfsLite.Check;
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 using BtrfsLite.Tests.Support;
 using Xunit.Abstractions;
 

@@ -92,7 +92,7 @@ public class PowerCutTests : IClassFixture<CrashHarnessFixture>
                     if (primary)
                     {
                         tornSupers++;
-                        var ex = Record.Exception(() => BtrfsLite.Fs.BtrfsImage.Open(new BtrfsLite.IO.MemoryBlockDevice(_h.Disk)).Dispose());
+                        var ex = Record.Exception(() => BtrfsLite.Images.BtrfsImage.Open(new BtrfsLite.IO.MemoryBlockDevice(_h.Disk)).Dispose());
                         if (ex == null)
                         {
                             // The prefix that landed held every byte that changed (the tail is zeros in both): it is the new superblock.

@@ -5,6 +5,7 @@ using BtrfsLite.Check;
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 using BtrfsLite.Tests.Support;
 
 namespace BtrfsLite.Tests.IO;

@@ -1,7 +1,9 @@
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 using BtrfsLite.Mkfs;
+using BtrfsLite.Transactions;
 using BtrfsLite.Tests.Support;
 using static BtrfsLite.Tests.Mkfs.MkfsTestSupport;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.Tests.Support;
 using static BtrfsLite.Tests.Mkfs.MkfsTestSupport;
 

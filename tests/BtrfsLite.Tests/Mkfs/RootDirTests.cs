@@ -64,7 +64,7 @@ public class RootDirTests
         Time = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000),
     };
 
-    private static string Import(TempDir tmp, string dir, string name, ImageOptions o, RootDirOptions? ro = null)
+    private static string Import(TempDir tmp, string dir, string name, ImageOptions o, HostImportOptions? ro = null)
     {
         var scan = RootDirImporter.Scan(dir);
         long size = RootDirImporter.EstimateSize(scan, o);
@@ -79,7 +79,7 @@ public class RootDirTests
     {
         using var tmp = new TempDir();
         var src = MakeTree(tmp);
-        var img = Import(tmp, src, "a.img", Options(), new RootDirOptions { BatchInodes = 7 }); // several commits
+        var img = Import(tmp, src, "a.img", Options(), new HostImportOptions { BatchEntries = 7 }); // several commits
         WriterEndToEndTests.AssertClean(img, quota: true);
 
         using var fs = Filesystem.Open(img);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.Qgroups;
 using BtrfsLite.Tests.Fs;
 using BtrfsLite.Tests.Support;

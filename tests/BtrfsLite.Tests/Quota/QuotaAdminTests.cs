@@ -1,5 +1,6 @@
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.Qgroups;
 using BtrfsLite.Tests.Fs;
 using BtrfsLite.Tests.Support;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.Qgroups;
 using BtrfsLite.Tests.Cli;
 using BtrfsLite.Tests.Fs;

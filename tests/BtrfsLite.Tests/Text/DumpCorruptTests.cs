@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using BtrfsLite.Format;
-using BtrfsLite.Fs;
 using BtrfsLite.IO;
+using BtrfsLite.Images;
 using BtrfsLite.Tests.Support;
 
 namespace BtrfsLite.Tests.Text;

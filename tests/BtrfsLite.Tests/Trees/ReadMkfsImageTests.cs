@@ -1,5 +1,5 @@
 using BtrfsLite.Format;
-using BtrfsLite.Fs;
+using BtrfsLite.Images;
 using BtrfsLite.Tests.Support;
 
 namespace BtrfsLite.Tests.Trees;

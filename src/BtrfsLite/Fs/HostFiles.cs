@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
-namespace BtrfsLite.Mkfs;
+namespace BtrfsLite.Fs;
 
 /// <summary>What <c>statx(2)</c> says about a host path (never following a final symlink).</summary>
 internal readonly record struct HostStat(
@@ -23,7 +23,7 @@ internal readonly record struct HostStat(
 }
 
 /// <summary>
-/// The few Linux calls the importer needs that .NET does not expose: <c>statx</c> (inode number, link count, owner,
+/// The few Linux calls <see cref="HostTreeImporter"/> needs that .NET does not expose: <c>statx</c> (inode number, link count, owner,
 /// device numbers, nanosecond times; a stable struct layout on every architecture, glibc ≥ 2.28, unlike
 /// <c>struct stat</c>), <c>open</c> with O_NOFOLLOW|O_NOATIME, <c>lseek</c> SEEK_DATA/SEEK_HOLE, <c>readlink</c>
 /// (the target's raw bytes), <c>llistxattr</c>/<c>lgetxattr</c>. Linux only.
@@ -64,7 +64,12 @@ internal static class HostFiles
     {
         var b = StatxBuf.Value!;
         if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, b) != 0)
-            throw Error("statx", path, Marshal.GetLastPInvokeError());
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            // Its own type: an entry removed while a tree is walked is skipped, not an error.
+            if (errno == ENOENT) throw new FileNotFoundException($"{path}: no such file or directory", path);
+            throw Error("statx", path, errno);
+        }
         static uint U32(byte[] b, int o) => BitConverter.ToUInt32(b, o);
         static ulong U64(byte[] b, int o) => BitConverter.ToUInt64(b, o);
         static long S64(byte[] b, int o) => BitConverter.ToInt64(b, o);

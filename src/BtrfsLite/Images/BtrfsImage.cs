@@ -2,11 +2,12 @@ using BtrfsLite.Format;
 using BtrfsLite.IO;
 using BtrfsLite.Trees;
 
-namespace BtrfsLite.Fs;
+namespace BtrfsLite.Images;
 
 /// <summary>
 /// An open btrfs filesystem on one device: the superblock, the chunk map, verified tree blocks and the
-/// roots of every tree. Read side; writers build on it.
+/// roots of every tree. Read side; transactions start on it with <c>BeginTransaction</c>, an extension of the layer
+/// above (<c>BtrfsLite.Transactions.ImageTransactions</c>).
 /// </summary>
 public sealed class BtrfsImage : IDisposable
 {
@@ -218,43 +219,16 @@ public sealed class BtrfsImage : IDisposable
 
     public TreeCursor NewCursor() => new(Nodes);
 
-    private Transactions.WriteState? _write;
-
     /// <summary>
-    /// Starts a transaction: <c>using var tx = image.BeginTransaction(); ...; tx.Commit();</c>. Disposing it without
-    /// a commit leaves the image as it was. One transaction at a time.
+    /// What the Transactions layer keeps between transactions on this handle (its allocator and commit bookkeeping),
+    /// created by the first <c>BeginTransaction</c>. Untyped because that layer sits above this one.
     /// </summary>
-    public Transactions.Transaction BeginTransaction()
-    {
-        if (!Device.CanWrite) throw new InvalidOperationException($"{Device.Name} is open read-only");
-        if (_writeFailure != null) throw new IOException($"{Device.Name}: {_writeFailure}; this handle no longer knows what is committed: reopen the device");
-        var sb = Super;
-        if ((sb.IncompatFlags & IncompatFlags.SkinnyMetadata) == 0)
-            Throw.Unsupported("writing needs the SKINNY_METADATA feature (this image has EXTENT_ITEM tree blocks)");
-        if ((sb.CompatRoFlags & CompatRoFlags.BlockGroupTree) != 0)
-            Throw.Unsupported("writing images with BLOCK_GROUP_TREE is not supported (read only)");
-        if (sb.LogRoot != 0)
-            Throw.Unsupported($"the image has an unreplayed log tree at {sb.LogRoot}; mount it once under Linux to replay it");
-        // After an aborted transaction the in-memory allocator and chunk map may hold its changes: rebuild them.
-        if (_write is { Stale: true }) ReloadCommittedState();
-        _write ??= new Transactions.WriteState(this);
-        var tx = new Transactions.Transaction(this, _write);
-        // Every commit accounts qgroups when quotas are on, whoever started the transaction.
-        tx.QgroupAccountingHook = Quota.AccountCommit;
-        _write.BeginTransaction(tx);
-        return tx;
-    }
+    internal object? WriterState { get; set; }
 
-    /// <summary>
-    /// A read-only view of the committed state for the file-system layer (FsTree reads through a transaction). Works on
-    /// a read-only device and on images the writer refuses; builds no allocator; changes through it throw. It may be
-    /// open next to a write transaction (it sees the last commit).
-    /// </summary>
-    public Transactions.Transaction BeginReadTransaction() => new(this, null);
-
-    private void ReloadCommittedState()
+    /// <summary>After an aborted transaction: forgets the writer's state and rereads chunks and roots from the last commit.</summary>
+    internal void ReloadCommittedState()
     {
-        _write = null;
+        WriterState = null;
         Nodes.Clear();
         var fresh = ChunkMap.FromSysChunkArray(Super);
         Chunks.ReplaceWith(fresh);
