@@ -1,3 +1,4 @@
+using System.Buffers;
 using BtrfsLite.Format;
 using BtrfsLite.Trees;
 
@@ -245,36 +246,52 @@ public sealed partial class FsTree
         if (buffer.Length == 0 || (ulong)buffer.Length % sector != 0) throw new ArgumentException("buffer must be a sector multiple");
         ulong aligned = (length + sector - 1) / sector * sector;
         ulong done = 0;
-        uint[]? sums = null;
-        while (done < aligned)
+        // The sums of one csum item at a time, inserted as each fills: a 128 MiB extent's 128 KiB of sums never
+        // exist at once. The file extent item goes first, then the csum items in order: the same tree changes as
+        // inserting every sum after the data.
+        int perItem = MaxCsumsPerItem;
+        uint[]? sums = csum ? ArrayPool<uint>.Shared.Rent(perItem) : null;
+        try
         {
-            var (bytenr, len) = _tx.AllocateData(aligned - done);
-            int nsums = (int)(len / sector);
-            if (csum && (sums == null || sums.Length < nsums)) sums = new uint[nsums];
-            ulong off = 0;
-            while (off < len)
+            while (done < aligned)
             {
-                var span = buffer.AsSpan(0, (int)Math.Min((ulong)buffer.Length, len - off));
-                ulong pos = fileOffset + done + off;
-                int got = 0;
-                // Bytes past the requested length read as zeros (the padding of the last sector).
-                int want = (int)Math.Min((ulong)span.Length, fileOffset + length > pos ? fileOffset + length - pos : 0);
-                while (got < want)
+                var (bytenr, len) = _tx.AllocateData(aligned - done);
+                InsertFileExtent(ino, fileOffset + done, FileExtentType.Regular, bytenr, len, 0, len);
+                ulong off = 0, itemStart = 0;
+                int count = 0;
+                while (off < len)
                 {
-                    int n = source(span[got..want], pos + (ulong)got);
-                    if (n <= 0) break; // the file shrank meanwhile: zeros
-                    got += n;
-                }
-                span[got..].Clear();
-                if (sums != null)
+                    var span = buffer.AsSpan(0, (int)Math.Min((ulong)buffer.Length, len - off));
+                    ulong pos = fileOffset + done + off;
+                    int got = 0;
+                    // Bytes past the requested length read as zeros (the padding of the last sector).
+                    int want = (int)Math.Min((ulong)span.Length, fileOffset + length > pos ? fileOffset + length - pos : 0);
+                    while (got < want)
+                    {
+                        int n = source(span[got..want], pos + (ulong)got);
+                        if (n <= 0) break; // the file shrank meanwhile: zeros
+                        got += n;
+                    }
+                    span[got..].Clear();
+                    _tx.WriteData(bytenr + off, span);
+                    off += (ulong)span.Length;
+                    if (sums == null) continue;
                     for (int i = 0; i < span.Length; i += (int)sector)
-                        sums[(int)(off / sector) + i / (int)sector] = Checksums.Crc32C(span.Slice(i, (int)sector));
-                _tx.WriteData(bytenr + off, span);
-                off += (ulong)span.Length;
+                    {
+                        sums[count++] = Checksums.Crc32C(span.Slice(i, (int)sector));
+                        bool extentEnd = off == len && i + (int)sector == span.Length;
+                        if (count < perItem && !extentEnd) continue;
+                        InsertCsumItem(bytenr + itemStart * sector, sums.AsSpan(0, count));
+                        itemStart += (ulong)count;
+                        count = 0;
+                    }
+                }
+                done += len;
             }
-            InsertFileExtent(ino, fileOffset + done, FileExtentType.Regular, bytenr, len, 0, len);
-            if (sums != null) InsertCsumItems(bytenr, sums.AsSpan(0, nsums));
-            done += len;
+        }
+        finally
+        {
+            if (sums != null) ArrayPool<uint>.Shared.Return(sums);
         }
         return aligned;
     }
@@ -282,16 +299,11 @@ public sealed partial class FsTree
     /// <summary>The kernel's MAX_CSUM_ITEMS: (leaf data size - 2 item headers) / csum size - 1 (4057 for 16K nodes, 985 for 4K).</summary>
     private int MaxCsumsPerItem => (_tx.Image.NodeSize - NodeHeader.Size - 2 * ItemHeader.Size) / Checksums.CsumSize - 1;
 
-    private void InsertCsumItems(ulong bytenr, ReadOnlySpan<uint> sums)
+    /// <summary>One EXTENT_CSUM item at <paramref name="bytenr"/> (at most <see cref="MaxCsumsPerItem"/> sums).</summary>
+    private void InsertCsumItem(ulong bytenr, ReadOnlySpan<uint> sums)
     {
-        var csum = _tx.Tree(ObjectIds.CsumTree);
-        int perItem = MaxCsumsPerItem;
-        for (int first = 0; first < sums.Length; first += perItem)
-        {
-            int n = Math.Min(perItem, sums.Length - first);
-            var item = new ExtentCsumItem(csum.Insert(new Key(ObjectIds.ExtentCsum, ItemType.ExtentCsum, bytenr + (ulong)first * SectorSize), n * Checksums.CsumSize));
-            for (int i = 0; i < n; i++) item[i] = sums[first + i];
-        }
+        var item = new ExtentCsumItem(_tx.Tree(ObjectIds.CsumTree).Insert(new Key(ObjectIds.ExtentCsum, ItemType.ExtentCsum, bytenr), sums.Length * Checksums.CsumSize));
+        for (int i = 0; i < sums.Length; i++) item[i] = sums[i];
     }
 
     /// <summary>crc32c of every sector, in EXTENT_CSUM items of at most one leaf's worth.</summary>

@@ -71,13 +71,15 @@ public sealed record HostImportResult(
 /// inside the tree are crossed.</para>
 /// <para>Transactions: one per <see cref="HostImportOptions.BatchEntries"/> entries or
 /// <see cref="HostImportOptions.BatchBytes"/> of data, so dirty metadata stays bounded; file data is read through one
-/// 1 MiB buffer, never held whole. After a failure <see cref="Commits"/> says how many batches stay committed; the
+/// 64 KiB buffer, never held whole. After a failure <see cref="Commits"/> says how many batches stay committed; the
 /// failed one changed nothing.</para>
 /// <para>Linux only (statx, xattrs, SEEK_DATA).</para>
 /// </remarks>
 public sealed class HostTreeImporter
 {
-    private const int BufferSize = 1 << 20;
+    // Small, and below the large object heap's 85,000 bytes: it is most of the import's own memory, and larger
+    // reads gained nothing measurable (bench/README.md).
+    private const int BufferSize = 64 << 10;
     private readonly Filesystem _fs;
     private readonly HostImportOptions _o;
     private readonly Dictionary<(ulong, ulong), FsLocation> _links = new();

@@ -481,8 +481,10 @@ public static class ImageBuilder
         {
             // Wipe what could make the device look like something else: the first MiB (other filesystems'
             // signatures, an old primary superblock) and old btrfs superblock mirrors past the new filesystem.
-            var zeros = new byte[FirstChunkStart];
-            dev.Write(zeros, 0);
+            // In 64 KiB pieces: a MiB of zeros would stay on the heap until a collection, which a short mkfs may never run.
+            var zeros = new byte[64 << 10];
+            for (ulong at = 0; at < FirstChunkStart; at += (ulong)zeros.Length)
+                dev.Write(zeros.AsSpan(0, (int)Math.Min((ulong)zeros.Length, FirstChunkStart - at)), (long)at);
             for (int i = 1; i < SuperCopies; i++)
             {
                 long off = Superblock.MirrorOffset(i);

@@ -44,6 +44,36 @@ public class WriterEndToEndTests
         AssertClean(path, quota: false);
     }
 
+    /// <summary>
+    /// The import path computes csums a leaf's worth at a time: on 4K nodes a 16 MiB + 3 byte host file needs 4097 csums
+    /// in items of at most 985, whose edges fall inside the importer's read buffer. Every sector's csum must match.
+    /// </summary>
+    [Fact]
+    public void ImportedCsumItemsStayWithinTheKernelLimitOn4KNodes()
+    {
+        if (!OperatingSystem.IsLinux()) return; // the importer reads the host with statx and SEEK_DATA
+        using var tmp = new TempDir();
+        var path = tmp.File("n4k.img");
+        using (var dev = FileBlockDevice.Create(path, 256L << 20))
+            ImageBuilder.Create(dev, new ImageOptions { Size = 256L << 20, NodeSize = 4096 });
+        var data = new byte[(16 << 20) + 3];
+        new Random(4).NextBytes(data);
+        var host = tmp.File("host.bin");
+        File.WriteAllBytes(host, data);
+        using (var fs = Filesystem.Open(path))
+        {
+            new HostTreeImporter(fs).Copy(host, "big");
+            Assert.Equal(SHA256.HashData(data), SHA256.HashData(fs.ReadAll("big")));
+        }
+        var report = Checker.Check(path, new CheckOptions { CheckDataCsum = true });
+        Assert.True(report.IsClean, string.Join("\n", report.Findings.Take(20)));
+        if (RealTools.HasBtrfsProgs)
+        {
+            var r = RealTools.BtrfsCheck(path, "--check-data-csum");
+            Assert.True(r.ExitCode == 0, r.All);
+        }
+    }
+
     [Fact]
     public void SmallAndLargeFilesDirectoriesAndLinksCheckClean()
     {
