@@ -46,5 +46,9 @@ public static class Quota
             qt.Delete(k);
             qt.Delete(new Key(k.Offset, ItemType.QgroupRelation, k.ObjectId));
         }
+        // A dropped subvolume's extents leave the parents its qgroup had when it went (the kernel accounts the drop
+        // before it removes the qgroup), which may be relations made in this very transaction.
+        var parents = rel.Where(k => QgroupId.LevelOf(k.Offset) > QgroupId.LevelOf(qgroupId)).Select(k => k.Offset).ToList();
+        if (QgroupId.LevelOf(qgroupId) == 0) tx.RemovedQgroupParents[qgroupId] = parents;
     }
 }

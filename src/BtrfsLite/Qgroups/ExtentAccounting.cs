@@ -11,7 +11,7 @@ namespace BtrfsLite.Qgroups;
 public sealed class ExtentAccounting
 {
     private readonly IReadOnlyDictionary<ulong, IReadOnlyList<ulong>> _parents;
-    private readonly IReadOnlyDictionary<ulong, IReadOnlyList<ulong>> _committedParents;
+    private readonly IReadOnlyDictionary<ulong, List<ulong>> _removedParents;
     private readonly HashSet<ulong> _qgroups;
     private readonly Dictionary<ulong, ulong[]> _closure = new();
     private readonly Dictionary<ulong, (int Old, int New)> _counts = new();
@@ -23,15 +23,15 @@ public sealed class ExtentAccounting
     public int ChangedExtents { get; private set; }
 
     /// <param name="quota">The qgroups and relations as the transaction leaves them.</param>
-    /// <param name="committed">
-    /// As the last commit left them: a subvolume dropped in this transaction lost its qgroup and relations with it, yet
-    /// its extents leave its former parents (the kernel accounts the drop before the qgroup goes).
+    /// <param name="removedParents">
+    /// Level-0 qgroups removed in this transaction with the parents they had then: a dropped subvolume lost its qgroup
+    /// and relations, yet its extents leave those parents (the kernel accounts the drop before the qgroup goes).
     /// </param>
-    public ExtentAccounting(QuotaState quota, QuotaState? committed = null)
+    public ExtentAccounting(QuotaState quota, IReadOnlyDictionary<ulong, List<ulong>>? removedParents = null)
     {
         _qgroups = quota.Qgroups.Select(q => q.QgroupId).ToHashSet();
         _parents = quota.Qgroups.ToDictionary(q => q.QgroupId, q => q.Parents);
-        _committedParents = committed?.Qgroups.ToDictionary(q => q.QgroupId, q => q.Parents) ?? new Dictionary<ulong, IReadOnlyList<ulong>>();
+        _removedParents = removedParents ?? new Dictionary<ulong, List<ulong>>();
     }
 
     /// <summary>The extent of <paramref name="bytes"/> was reached by the subvolumes <paramref name="oldRoots"/> and now by <paramref name="newRoots"/>.</summary>
@@ -69,15 +69,16 @@ public sealed class ExtentAccounting
         if (_closure.TryGetValue(root, out var c)) return c;
         // As the rescan: relations are followed through any qgroup, only qgroups with an INFO item count.
         ulong q0 = QgroupId.ForSubvolume(root);
-        var parents = _qgroups.Contains(q0) || !_committedParents.ContainsKey(q0) ? _parents : _committedParents;
         var seen = new HashSet<ulong>();
         var todo = new Stack<ulong>();
         todo.Push(q0);
+        if (!_qgroups.Contains(q0) && _removedParents.TryGetValue(q0, out var removed))
+            foreach (var p in removed) todo.Push(p);
         while (todo.Count > 0)
         {
             var q = todo.Pop();
             if (!seen.Add(q)) continue;
-            if (parents.TryGetValue(q, out var ps))
+            if (_parents.TryGetValue(q, out var ps))
                 foreach (var p in ps) todo.Push(p);
         }
         seen.IntersectWith(_qgroups);

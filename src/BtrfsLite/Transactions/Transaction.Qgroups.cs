@@ -80,7 +80,7 @@ public sealed partial class Transaction
             else TraceTree(image.Nodes, source, extents);
         }
 
-        var accounting = new ExtentAccounting(quota, _dropped.Count > 0 ? QgroupTree.Read(image) : null);
+        var accounting = new ExtentAccounting(quota, RemovedQgroupParents);
         var before = new List<ulong>();
         foreach (var bytenr in extents)
         {

@@ -50,6 +50,12 @@ public sealed partial class Transaction
     /// <summary>Snapshots (tree ids) whose qgroups took the quick inherit: their numbers are set, their sharing is not traced.</summary>
     public HashSet<ulong> QuickInheritedSnapshots { get; } = new();
 
+    /// <summary>
+    /// Level-0 qgroups removed in this transaction (their subvolume dropped) with the parents they had when removed:
+    /// the dropped extents are accounted against those.
+    /// </summary>
+    public Dictionary<ulong, List<ulong>> RemovedQgroupParents { get; } = new();
+
     /// <summary>A qgroup rescan was asked for in this transaction: the commit recomputes every qgroup from the trees.</summary>
     public bool QgroupRescanRequested { get; set; }
 

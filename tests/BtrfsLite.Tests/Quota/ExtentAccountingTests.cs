@@ -110,6 +110,30 @@ public class ExtentAccountingTests
     }
 
     /// <summary>
+    /// Fuzzer seed 38: a subvolume joins a parent qgroup and is deleted in the same transaction. Its extents leave the
+    /// parent it had when it went (a relation the last commit did not have), as the kernel's drop accounts them.
+    /// </summary>
+    [Fact]
+    public void ADroppedSubvolumeLeavesTheParentsItJoinedInTheSameTransaction()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = new FsSession(new Filesystem(BtrfsImage.Open(img, new BtrfsImage.OpenOptions(Writable: true) { VerifyAccounting = true }))))
+        {
+            s.CreateSubvolume("v");
+            s.Write("v/x", 0, new byte[70000]);
+            s.QgroupCreate(QgroupId.Make(1, 100));
+            s.Sync();
+            s.QgroupAssign(QgroupId.ForSubvolume(256), QgroupId.Make(1, 100));
+            s.DeleteSubvolume("v");
+            s.Sync();
+            var q = QgroupTree.Read(s.Image)!;
+            Assert.Equal((0UL, 0UL), (q.Find(QgroupId.Make(1, 100))!.Referenced, q.Find(QgroupId.Make(1, 100))!.Exclusive));
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
+    /// <summary>
     /// A snapshot placed inside its own source (the source changes after the snapshot in the same commit), then a
     /// snapshot of a subvolume whose qgroup has a parent (no quick inherit: traced), a clone that starts before its
     /// extent's data, and the drop of a snapshot a later snapshot shares, under a parent qgroup: every commit's
