@@ -50,7 +50,7 @@ public class FsCommandsTests
     /// <summary>cat through a shell pipe into sha256sum (stdout carries raw bytes).</summary>
     internal static string CatSha(string img, string path)
     {
-        var r = RealTools.Run("bash", "-o", "pipefail", "-c", $"dotnet '{CliProcess.DllPath}' cat '{img}' '{path}' | sha256sum");
+        var r = RealTools.Run("bash", "-o", "pipefail", "-c", $"{CliProcess.ShellCommand} cat '{img}' '{path}' | sha256sum");
         Assert.True(r.ExitCode == 0, r.All);
         return r.Stdout.Split(' ')[0];
     }
@@ -177,9 +177,9 @@ public class FsCommandsTests
     {
         using var tmp = new TempDir();
         var img = MakeImage(tmp, "cli-mkfs");
-        var dll = CliProcess.DllPath;
+        var cli = CliProcess.ShellCommand;
         var r = RealTools.Run("bash", "-o", "pipefail", "-c",
-            $"head -c 300000 /dev/zero | tr '\\0' 'x' | dotnet '{dll}' write '{img}' in && printf abc | dotnet '{dll}' write '{img}' in --from - --offset 299999");
+            $"head -c 300000 /dev/zero | tr '\\0' 'x' | {cli} write '{img}' in && printf abc | {cli} write '{img}' in --from - --offset 299999");
         Assert.True(r.ExitCode == 0, r.All);
         var expected = Enumerable.Repeat((byte)'x', 299999).Concat("abc"u8.ToArray()).ToArray();
         Assert.Equal(Sha(expected), CatSha(img, "in"));

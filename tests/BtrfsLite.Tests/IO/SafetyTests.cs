@@ -104,8 +104,7 @@ public class SafetyTests
         var procs = new List<(string Name, Process P)>();
         Process Start(params string[] args)
         {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-            psi.ArgumentList.Add(CliProcess.DllPath);
+            var psi = CliProcess.StartInfo();
             psi.ArgumentList.Add("--wait");
             foreach (var a in args) psi.ArgumentList.Add(a);
             return Process.Start(psi)!;
@@ -140,8 +139,8 @@ public class SafetyTests
         using var tmp = new TempDir();
         var img = NewImage(tmp);
         // The first writer reads its data from a pipe we hold open: it keeps the image until we close it.
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(CliProcess.DllPath);
+        var psi = CliProcess.StartInfo(redirectInput: true);
+        psi.RedirectStandardOutput = false;
         foreach (var a in new[] { "write", img, "first", "--from", "-" }) psi.ArgumentList.Add(a);
         using var first = Process.Start(psi)!;
         first.StandardInput.BaseStream.Write(new byte[100_000]);

@@ -13,8 +13,7 @@ public class MkfsCliTests
     /// <summary>Runs the CLI with extra environment variables (CliProcess.Run inherits ours).</summary>
     private static RealTools.Result MkfsWithEnv(IDictionary<string, string> env, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(CliProcess.DllPath);
+        var psi = CliProcess.StartInfo();
         psi.ArgumentList.Add("mkfs");
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in env) psi.Environment[k] = v;

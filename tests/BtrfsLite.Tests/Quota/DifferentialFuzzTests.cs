@@ -48,7 +48,7 @@ public sealed class DifferentialFuzzTests
     public void BoundedSeedsAgreeWithTheKernel()
     {
         var r = RealTools.Run("python3", Fuzzer, "--seeds", CiSeeds, "--steps", "40", "--no-shrink",
-            "--btrfslite", $"dotnet {CliProcess.DllPath}");
+            "--btrfslite", CliProcess.Executable ?? $"dotnet {CliProcess.DllPath}");
         _out.WriteLine(r.Stdout);
         Assert.True(r.ExitCode == 0, $"the fuzzer found disagreements (exit {r.ExitCode}):\n{r.Stdout}\n{r.Stderr}");
     }

@@ -85,9 +85,9 @@ public class ExtentAccountingTests
 
         // The command line: exit 6 (internal), the message, nothing committed. Without the flag or the environment
         // variable the commit goes through and the stale number moves by the new extent, as the kernel's would.
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = CliProcess.StartInfo();
         psi.Environment.Remove("BTRFSLITE_VERIFY_ACCOUNTING");
-        foreach (var a in new[] { CliProcess.DllPath, "--verify-accounting", "write", img, "g", "--length", "8192" }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "--verify-accounting", "write", img, "g", "--length", "8192" }) psi.ArgumentList.Add(a);
         using (var p = Process.Start(psi)!)
         {
             var err = p.StandardError.ReadToEnd();

@@ -62,10 +62,33 @@ public sealed class TempDir : IDisposable
     }
 }
 
-/// <summary>Runs our own CLI (btrfslite.dll is copied next to the test assembly) as a real process.</summary>
+/// <summary>
+/// Runs our own CLI as a real process: btrfslite.dll (copied next to the test assembly) through dotnet, or, when the
+/// environment names one in BTRFSLITE_CLI, that executable (the native build: .ci/run runs the CLI tests again
+/// against it).
+/// </summary>
 public static class CliProcess
 {
     public static string DllPath => Path.Combine(AppContext.BaseDirectory, "btrfslite.dll");
+
+    /// <summary>The native (or other) btrfslite executable the CLI tests run instead of the dll, or null.</summary>
+    public static string? Executable => Environment.GetEnvironmentVariable("BTRFSLITE_CLI") is { Length: > 0 } exe ? exe : null;
+
+    /// <summary>The command and leading arguments that start btrfslite.</summary>
+    public static (string File, string[] Prefix) Command => Executable is string exe ? (exe, []) : ("dotnet", [DllPath]);
+
+    /// <summary>The same as a shell command prefix (quoted).</summary>
+    public static string ShellCommand => Executable is string exe ? $"'{exe}'" : $"dotnet '{DllPath}'";
+
+    /// <summary>A start info for btrfslite with stdout and stderr redirected; the caller adds the arguments.</summary>
+    public static ProcessStartInfo StartInfo(bool redirectInput = false)
+    {
+        var (file, prefix) = Command;
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = redirectInput, UseShellExecute = false };
+        foreach (var a in prefix) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
     public static RealTools.Result Run(params string[] args) =>
-        RealTools.Run("dotnet", new[] { DllPath }.Concat(args).ToArray());
+        RealTools.Run(Command.File, Command.Prefix.Concat(args).ToArray());
 }

@@ -36,7 +36,7 @@ public static class Golden
     }
 
     /// <summary>Our CLI (btrfslite.dll next to the test assembly) with TZ=UTC.</summary>
-    public static Output Ours(params string[] args) => Run("dotnet", new[] { Support.CliProcess.DllPath }.Concat(args).ToArray());
+    public static Output Ours(params string[] args) => Run(Support.CliProcess.Command.File, Support.CliProcess.Command.Prefix.Concat(args).ToArray());
 
     /// <summary>btrfs inspect-internal SUBCOMMAND ARGS with TZ=UTC.</summary>
     public static Output Progs(params string[] args) => Run("btrfs", new[] { "inspect-internal" }.Concat(args).ToArray());
