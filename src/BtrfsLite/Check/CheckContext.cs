@@ -3,7 +3,7 @@ using BtrfsLite.Images;
 namespace BtrfsLite.Check;
 
 /// <summary>State shared by the phases of one check run. Phases recompute from raw trees; they never trust the writer.</summary>
-public sealed class CheckContext
+internal sealed class CheckContext
 {
     public CheckContext(BtrfsImage image, CheckOptions options, CheckReport report)
     { Image = image; Options = options; Report = report; }

@@ -1,5 +1,6 @@
 namespace BtrfsLite.Check;
 
+/// <summary>What a check does (btrfs check's options).</summary>
 public sealed record CheckOptions
 {
     /// <summary>Only verify qgroups (btrfs check --qgroup-report); other phases still run to find the data they need.</summary>

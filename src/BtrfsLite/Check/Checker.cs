@@ -23,6 +23,13 @@ public static class Checker
         new("checking quota groups", QgroupVerifier.Run, true),
     };
 
+    /// <summary>
+    /// Opens <paramref name="path"/> read-only and checks it
+    /// (<see cref="Check(BtrfsImage, CheckOptions?, CheckReport?)"/>); an image that cannot be opened (bad superblock,
+    /// unsupported feature, I/O error) gives a report with that one finding.
+    /// </summary>
+    /// <exception cref="ImageInUseException">A writer holds the image's lock (without <see cref="CheckOptions.Wait"/>)
+    /// or it is mounted (without <see cref="CheckOptions.AllowMounted"/>).</exception>
     public static CheckReport Check(string path, CheckOptions? options = null)
     {
         options ??= new CheckOptions();
@@ -43,6 +50,12 @@ public static class Checker
         using (image) return Check(image, options, report);
     }
 
+    /// <summary>
+    /// Runs every phase on <paramref name="image"/> (with <see cref="CheckOptions.QgroupReport"/> only the tree walk
+    /// and the quota group phase), adding to <paramref name="report"/> when given; a phase that cannot get past bad
+    /// bytes ends with a <see cref="FindingCode.PhaseAborted"/> finding and the others still run.
+    /// </summary>
+    /// <returns>The report with every finding.</returns>
     public static CheckReport Check(BtrfsImage image, CheckOptions? options = null, CheckReport? report = null)
     {
         options ??= new CheckOptions();

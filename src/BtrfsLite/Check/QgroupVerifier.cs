@@ -5,18 +5,31 @@ using BtrfsLite.Trees;
 namespace BtrfsLite.Check;
 
 /// <summary>Recomputed and on-disk numbers of one qgroup (what <c>--qgroup-report</c> prints).</summary>
+/// <param name="QgroupId">The 64-bit qgroup id.</param>
+/// <param name="OurRfer">Referenced bytes recomputed from the extent tree.</param>
+/// <param name="OurExcl">Exclusive bytes recomputed from the extent tree.</param>
+/// <param name="DiskRfer">btrfs_qgroup_info_item.rfer on disk.</param>
+/// <param name="DiskExcl">btrfs_qgroup_info_item.excl on disk.</param>
+/// <param name="DiskRferCmpr">btrfs_qgroup_info_item.rfer_cmpr on disk.</param>
+/// <param name="DiskExclCmpr">btrfs_qgroup_info_item.excl_cmpr on disk.</param>
+/// <param name="SubvolExists">True for a level-0 qgroup whose subvolume tree exists.</param>
 public sealed record QgroupCount(ulong QgroupId, ulong OurRfer, ulong OurExcl, ulong DiskRfer, ulong DiskExcl,
     ulong DiskRferCmpr, ulong DiskExclCmpr, bool SubvolExists)
 {
+    /// <summary>The qgroup id as "level/id".</summary>
     public string Id => Format.QgroupId.Format(QgroupId);
+    /// <summary>True when the recomputed referenced or exclusive bytes differ from the on-disk ones.</summary>
     public bool IsDifferent => OurRfer != DiskRfer || OurExcl != DiskExcl;
 }
 
 /// <summary>The result of the quota-group phase for one report (absent when quotas are off).</summary>
 public sealed class QgroupResult
 {
+    /// <summary>One entry per qgroup with an INFO item, in id order.</summary>
     public List<QgroupCount> Counts { get; } = new();
+    /// <summary>The status item has the INCONSISTENT flag.</summary>
     public bool Inconsistent { get; init; }
+    /// <summary>The status item has the RESCAN flag (a rescan was running).</summary>
     public bool RescanRunning { get; init; }
     /// <summary>True when differences are expected (status INCONSISTENT or RESCAN) and so not errors.</summary>
     public bool DifferencesExpected => Inconsistent || RescanRunning;

@@ -7,10 +7,10 @@ namespace BtrfsLite.Check;
 /// <see cref="ParentOwner"/>), or, when <see cref="Parent"/> is 0, it is the root block of tree <see cref="RootId"/>.
 /// The backref btrfs keeps for the edge follows from it (see <see cref="TreeWalkResult"/>).
 /// </summary>
-public readonly record struct BlockEdge(ulong Child, ulong Parent, ulong ParentOwner, ulong RootId);
+internal readonly record struct BlockEdge(ulong Child, ulong Parent, ulong ParentOwner, ulong RootId);
 
 /// <summary>A tree block reached from the superblock, recorded once however many trees share it.</summary>
-public sealed class TreeBlockInfo
+internal sealed class TreeBlockInfo
 {
     public ulong Bytenr { get; init; }
     public int Level { get; init; }
@@ -32,12 +32,12 @@ public sealed class TreeBlockInfo
 /// is the header owner of the leaf holding the item (the root btrfs names in EXTENT_DATA_REF), <see cref="Tree"/> the
 /// tree whose walk reached the leaf first; <see cref="Offset"/> = key.offset - extent offset.
 /// </summary>
-public readonly record struct DataRef(
+internal readonly record struct DataRef(
     ulong DiskBytenr, ulong DiskNumBytes, ulong Root, ulong Tree, ulong Inode, ulong FileOffset, ulong Offset,
     ulong ExtentOffset, ulong NumBytes, FileExtentType Type, ulong Leaf, int Slot);
 
 /// <summary>One EXTENT_CSUM item as found in the csum tree: covers [Start, Start + Count × sectorsize).</summary>
-public readonly record struct CsumItemRef(ulong Start, int Count, ulong Leaf, int Slot, bool WellFormed);
+internal readonly record struct CsumItemRef(ulong Start, int Count, ulong Leaf, int Slot, bool WellFormed);
 
 /// <summary>
 /// What <see cref="TreeBlockWalker"/> found: every tree block reachable from the superblock (visited once), every edge
@@ -51,7 +51,7 @@ public readonly record struct CsumItemRef(ulong Start, int Count, ulong Leaf, in
 /// counted once per file extent item.
 /// </para>
 /// </summary>
-public sealed class TreeWalkResult
+internal sealed class TreeWalkResult
 {
     public int NodeSize { get; init; }
     public int SectorSize { get; init; }

@@ -7,6 +7,10 @@ namespace BtrfsLite.Format;
 /// <summary>crc32c as btrfs uses it, and the hashes derived from it.</summary>
 public static class Checksums
 {
+    /// <summary>
+    /// Bytes of one crc32c checksum (btrfs_super_block.csum_type 0), per data sector in EXTENT_CSUM items and at the
+    /// start of every tree block and superblock.
+    /// </summary>
     public const int CsumSize = 4;
 
     /// <summary>Standard CRC-32C (init and final xor all ones).</summary>
@@ -52,12 +56,22 @@ public static class Checksums
     /// <summary>Checksum of a tree block or superblock: crc32c of bytes 0x20.., stored LE at 0.</summary>
     public static uint BlockCsum(ReadOnlySpan<byte> block) => Crc32C(block[0x20..]);
 
+    /// <summary>
+    /// Zeroes the 32-byte csum area of a tree block or superblock and stores <see cref="BlockCsum"/> of the rest there,
+    /// little-endian.
+    /// </summary>
     public static void StampBlockCsum(Span<byte> block)
     {
         block[..0x20].Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(block, BlockCsum(block));
     }
 
+    /// <summary>
+    /// Compares the checksum stored little-endian at byte 0 of a tree block or superblock with the crc32c of bytes 0x20
+    /// to the end.
+    /// </summary>
+    /// <returns>True when they are equal; <paramref name="stored"/> and <paramref name="computed"/> are set either
+    /// way.</returns>
     public static bool VerifyBlockCsum(ReadOnlySpan<byte> block, out uint stored, out uint computed)
     {
         stored = BinaryPrimitives.ReadUInt32LittleEndian(block);

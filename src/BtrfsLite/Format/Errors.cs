@@ -5,6 +5,7 @@ namespace BtrfsLite.Format;
 /// <summary>A valid btrfs feature that BtrfsLite does not handle; the message names it.</summary>
 public sealed class BtrfsUnsupportedException : NotSupportedException
 {
+    /// <summary>Creates the exception; <paramref name="message"/> names the unsupported feature.</summary>
     public BtrfsUnsupportedException(string message) : base(message) { }
 }
 
@@ -14,8 +15,16 @@ public sealed class BtrfsUnsupportedException : NotSupportedException
 /// </summary>
 public static class Corruption
 {
+    /// <summary>
+    /// The <see cref="Exception.Data"/> keys of a corruption error's location: tree block bytenr (ulong), tree id
+    /// (ulong), item slot (int).
+    /// </summary>
     public const string BytenrKey = "btrfs.bytenr", TreeKey = "btrfs.tree", SlotKey = "btrfs.slot";
 
+    /// <summary>
+    /// A corruption error: an <see cref="InvalidDataException"/> with <paramref name="message"/> and the location in
+    /// <see cref="Exception.Data"/> (bytenr 0, tree 0 or slot -1 when unknown).
+    /// </summary>
     public static InvalidDataException Create(string message, ulong bytenr = 0, ulong tree = 0, int slot = -1)
     {
         var ex = new InvalidDataException(message);
@@ -25,8 +34,11 @@ public static class Corruption
         return ex;
     }
 
+    /// <summary>The tree block bytenr a corruption error carries; 0 when it carries none.</summary>
     public static ulong Bytenr(Exception ex) => ex.Data[BytenrKey] is ulong b ? b : 0;
+    /// <summary>The tree id (root objectid) a corruption error carries; 0 when it carries none.</summary>
     public static ulong Tree(Exception ex) => ex.Data[TreeKey] is ulong t ? t : 0;
+    /// <summary>The item slot a corruption error carries; -1 when it carries none.</summary>
     public static int Slot(Exception ex) => ex.Data[SlotKey] is int s ? s : -1;
 }
 
@@ -50,6 +62,9 @@ internal static class Throw
 /// </summary>
 public sealed class ImageInUseException : IOException
 {
+    /// <summary>
+    /// Creates the exception for <paramref name="image"/>; <paramref name="mounted"/> tells a mount from a lock holder.
+    /// </summary>
     public ImageInUseException(string image, bool mounted, string message) : base(message)
     {
         Image = image;
@@ -68,7 +83,9 @@ public sealed class ImageInUseException : IOException
 /// </summary>
 public sealed class NoSpaceException : IOException
 {
+    /// <summary>Creates the exception; the message is "ENOSPC: " followed by <paramref name="message"/>.</summary>
     public NoSpaceException(string message) : base("ENOSPC: " + message) { }
+    /// <summary>The errno name, always "ENOSPC".</summary>
     public string Errno => "ENOSPC";
 }
 
@@ -77,4 +94,5 @@ public sealed class NoSpaceException : IOException
 /// <c>VerifyAccounting</c> turns on). A bug to report: it is thrown before the commit point, so the image keeps its
 /// last commit.
 /// </summary>
+/// <param name="message">The qgroups whose numbers differ, with both values.</param>
 public sealed class QgroupAccountingMismatchException(string message) : InvalidOperationException(message);

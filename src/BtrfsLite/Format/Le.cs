@@ -27,11 +27,20 @@ internal static class Le
 }
 
 /// <summary>btrfs_timespec: sec u64 (signed), nsec u32 — 12 bytes.</summary>
+/// <param name="Sec">btrfs_timespec.sec: seconds since the Unix epoch.</param>
+/// <param name="Nsec">btrfs_timespec.nsec: nanoseconds within the second.</param>
 public readonly record struct Timespec(long Sec, uint Nsec)
 {
+    /// <summary>Bytes of a btrfs_timespec on disk: 12.</summary>
     public const int Size = 12;
+    /// <summary>Reads a btrfs_timespec: sec at 0 (u64, read as signed), nsec at 8 (u32), little-endian.</summary>
     public static Timespec Read(ReadOnlySpan<byte> b) => new((long)Le.U64(b, 0), Le.U32(b, 8));
+    /// <summary>Writes the btrfs_timespec into the first 12 bytes of <paramref name="b"/>, little-endian.</summary>
     public void Write(Span<byte> b) { Le.U64(b, 0, (ulong)Sec); Le.U32(b, 8, Nsec); }
+    /// <summary>
+    /// The btrfs_timespec of an instant: seconds since the Unix epoch (floored, so negative before 1970) and
+    /// nanoseconds (100 ns resolution).
+    /// </summary>
     public static Timespec FromDateTimeOffset(DateTimeOffset t)
     {
         long ticks = t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;

@@ -9,6 +9,8 @@ namespace BtrfsLite.Format;
 public static class TreeChecker
 {
     /// <summary>The superblock's generation (items may carry one more: the running transaction) and the sector size.</summary>
+    /// <param name="SuperGeneration">The superblock's generation.</param>
+    /// <param name="SectorSize">The sector size in bytes.</param>
     public readonly record struct Context(ulong SuperGeneration, uint SectorSize);
 
     // S_IFMT | S_IALLUGO (07777): any other mode bit is junk.
@@ -19,6 +21,9 @@ public static class TreeChecker
     private const ulong InodeRoFlagMask = 1UL << 32;
     private const ulong RootRdonly = 1, RootSubvolDead = 1UL << 48;
 
+    /// <summary>Checks one leaf item against the kernel's read-time rules for its key type.</summary>
+    /// <returns>Null when the item is sound or its type has no rules here; else what is wrong, without the
+    /// location.</returns>
     public static string? CheckItem(in Key key, ReadOnlySpan<byte> d, in Context c) => key.Type switch
     {
         ItemType.InodeItem => CheckInode(key, d, c),

@@ -17,6 +17,8 @@ public sealed record FilesystemOptions
 }
 
 /// <summary>Where a path leads: a subvolume tree and an inode in it.</summary>
+/// <param name="Tree">The subvolume tree id.</param>
+/// <param name="Ino">The inode number in that tree.</param>
 public readonly record struct FsLocation(ulong Tree, ulong Ino);
 
 /// <summary>
@@ -27,6 +29,10 @@ public sealed class Filesystem : IDisposable
 {
     private readonly FilesystemOptions _options;
 
+    /// <summary>
+    /// A handle on <paramref name="image"/> (opened writable for changes, read-only for reads); disposing it disposes
+    /// the image.
+    /// </summary>
     public Filesystem(BtrfsImage image, FilesystemOptions? options = null)
     {
         Image = image;
@@ -34,16 +40,22 @@ public sealed class Filesystem : IDisposable
     }
 
     /// <summary>Opens an image for changes: exclusively locked, refused when mounted (<see cref="BtrfsImage.Open(string, BtrfsImage.OpenOptions?)"/>).</summary>
+    /// <param name="path">The image file or block device.</param>
+    /// <param name="options">Clock, UUIDs and write chunk of the handle (defaults when null).</param>
     /// <param name="wait">Wait for another program's lock instead of failing with <see cref="ImageInUseException"/>.</param>
     public static Filesystem Open(string path, FilesystemOptions? options = null, bool wait = false) =>
         new(BtrfsImage.Open(path, new BtrfsImage.OpenOptions(Writable: true, Wait: wait)), options);
 
     /// <summary>Opens an image read-only: reads (ReadAll, ReadTo, Stat, List, ReadLink, ListSubvolumes) only.</summary>
+    /// <param name="path">The image file or block device.</param>
+    /// <param name="options">Options of the handle (defaults when null); reads use only WriteChunk, as the ReadTo
+    /// buffer size.</param>
     /// <param name="wait">Wait for a writer's lock instead of failing with <see cref="ImageInUseException"/>.</param>
     /// <param name="allowMounted">Read an image a mounted file system uses (its state may be inconsistent; a warning says so).</param>
     public static Filesystem OpenReadOnly(string path, FilesystemOptions? options = null, bool wait = false, bool allowMounted = false) =>
         new(BtrfsImage.Open(path, new BtrfsImage.OpenOptions(Writable: false, Wait: wait, AllowMounted: allowMounted)), options);
 
+    /// <summary>The open image.</summary>
     public BtrfsImage Image { get; }
 
     private Timespec Now() => Timespec.FromDateTimeOffset(_options.Clock?.Invoke() ?? DateTimeOffset.UtcNow);
@@ -64,8 +76,16 @@ public sealed class Filesystem : IDisposable
         return Image.BeginTransaction(); // qgroup accounting is installed by the image
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction and commits it; an exception aborts it and the image stays as it
+    /// was.
+    /// </summary>
     public void Run(Action<Transaction> work) => Run(tx => { work(tx); return 0; });
 
+    /// <summary>
+    /// Subvolume tree <paramref name="treeId"/> as <paramref name="tx"/> sees it, stamping changed inodes with this
+    /// handle's clock.
+    /// </summary>
     public FsTree TreeOf(Transaction tx, ulong treeId) => new(tx, treeId, Now);
 
     // ------------------------------------------------------------------ paths
@@ -120,6 +140,7 @@ public sealed class Filesystem : IDisposable
         return (dir, parts[^1]);
     }
 
+    /// <summary>True when <paramref name="path"/> resolves in the last commit (symlinks are not followed).</summary>
     public bool Exists(string path) => ReadOnly(tx => { try { Resolve(tx, path); return true; } catch (FsException) { return false; } });
 
     /// <summary>A read-only look at the committed state (works on an image opened read-only).</summary>
@@ -132,6 +153,12 @@ public sealed class Filesystem : IDisposable
 
     // ------------------------------------------------------------------ operations
 
+    /// <summary>
+    /// Creates directory <paramref name="path"/> (mode 0755, uid and gid 0) in one transaction; with
+    /// <paramref name="parents"/>, missing parents are created and an existing directory is no error (mkdir -p).
+    /// </summary>
+    /// <exception cref="FsException">EEXIST when it exists (without <paramref name="parents"/>), ENOENT when a parent
+    /// is missing, ENOTDIR when a component is not a directory.</exception>
     public void Mkdir(string path, bool parents = false) => Run(tx =>
     {
         var parts = Split(path);
@@ -209,6 +236,9 @@ public sealed class Filesystem : IDisposable
         return (dir, name, l.ObjectId);
     }
 
+    /// <summary>The whole content of file <paramref name="path"/> in the last commit.</summary>
+    /// <exception cref="FsException">ENOENT when it does not exist, EISDIR for a directory, EFBIG past 2 GiB (use
+    /// <see cref="ReadTo"/>).</exception>
     public byte[] ReadAll(string path) => ReadOnly(tx =>
     {
         var loc = Resolve(tx, path);
@@ -239,8 +269,18 @@ public sealed class Filesystem : IDisposable
         return pos;
     });
 
+    /// <summary>
+    /// The inode <paramref name="path"/> names in the last commit (symlinks not followed; a subvolume gives its root
+    /// directory).
+    /// </summary>
+    /// <exception cref="FsException">ENOENT or ENOTDIR when the path does not resolve.</exception>
     public InodeInfo Stat(string path) => ReadOnly(tx => { var l = Resolve(tx, path); return TreeOf(tx, l.Tree).ReadInode(l.Ino); });
 
+    /// <summary>
+    /// The entries of directory <paramref name="path"/> in index order, each with the inode it leads to (a subvolume
+    /// entry: the subvolume's root directory); for a path that is not a directory, that one entry (named by its last
+    /// component, "/" for the top level).
+    /// </summary>
     public List<(string Name, InodeInfo Info)> List(string path) => ReadOnly(tx =>
     {
         var loc = Resolve(tx, path);
@@ -256,6 +296,8 @@ public sealed class Filesystem : IDisposable
         return list;
     });
 
+    /// <summary>The target of symlink <paramref name="path"/>, as UTF-8.</summary>
+    /// <exception cref="FsException">EINVAL when it is not a symlink.</exception>
     public string ReadLink(string path) => ReadOnly(tx =>
     {
         var l = Resolve(tx, path);
@@ -269,6 +311,12 @@ public sealed class Filesystem : IDisposable
         return Encoding.UTF8.GetString(buf);
     });
 
+    /// <summary>
+    /// Removes <paramref name="path"/> in one transaction: a file, symlink or special file, an empty directory, or with
+    /// <paramref name="recursive"/> a directory and all below it, and a subvolume (nested subvolumes first).
+    /// </summary>
+    /// <exception cref="FsException">ENOENT when it does not exist, ENOTEMPTY for a non-empty directory and EISDIR for
+    /// a subvolume without <paramref name="recursive"/>.</exception>
     public void Remove(string path, bool recursive = false) => Run(tx => RemoveIn(tx, path, recursive));
 
     private void RemoveIn(Transaction tx, string path, bool recursive)
@@ -316,6 +364,12 @@ public sealed class Filesystem : IDisposable
         return found;
     }
 
+    /// <summary>
+    /// Renames <paramref name="from"/> to <paramref name="to"/> in one transaction, replacing a non-directory target
+    /// like rename(2).
+    /// </summary>
+    /// <exception cref="FsException">EXDEV when the two lie in different subvolumes or <paramref name="from"/> is a
+    /// subvolume.</exception>
     public void Rename(string from, string to) => Run(tx =>
     {
         var (fd, fname) = ResolveParent(tx, from);
@@ -324,6 +378,10 @@ public sealed class Filesystem : IDisposable
         TreeOf(tx, fd.Tree).Rename(fd.Ino, fname, td.Ino, tname);
     });
 
+    /// <summary>
+    /// Adds the name <paramref name="newPath"/> for the inode of <paramref name="existing"/> in one transaction.
+    /// </summary>
+    /// <exception cref="FsException">EXDEV across subvolumes, EPERM for a directory.</exception>
     public void HardLink(string existing, string newPath) => Run(tx =>
     {
         var src = Resolve(tx, existing);
@@ -335,16 +393,34 @@ public sealed class Filesystem : IDisposable
         t.Link(dir.Ino, name, src.Ino, InodeItem.TypeFromMode(info.Mode));
     });
 
+    /// <summary>
+    /// Creates symlink <paramref name="linkPath"/> to <paramref name="target"/> (stored inline) in one transaction.
+    /// </summary>
+    /// <exception cref="FsException">ENAMETOOLONG when the target is empty or longer than a sector minus one byte (at
+    /// most 4095 bytes).</exception>
     public void Symlink(string target, string linkPath) => Run(tx =>
     {
         var (dir, name) = ResolveParent(tx, linkPath);
         TreeOf(tx, dir.Tree).Symlink(dir.Ino, name, Encoding.UTF8.GetBytes(target));
     });
 
+    /// <summary>
+    /// Sets the size of file <paramref name="path"/> to <paramref name="size"/> bytes in one transaction: shrinking
+    /// drops the data past it (zeroing the rest of the last sector), growing leaves a hole.
+    /// </summary>
     public void Truncate(string path, ulong size) => Run(tx => { var l = Resolve(tx, path); TreeOf(tx, l.Tree).Truncate(l.Ino, size); });
 
+    /// <summary>
+    /// Punches a hole of <paramref name="length"/> bytes at <paramref name="offset"/> in one transaction: whole sectors
+    /// are dropped, partial edge sectors zeroed; the size stays.
+    /// </summary>
     public void PunchHole(string path, ulong offset, ulong length) => Run(tx => { var l = Resolve(tx, path); TreeOf(tx, l.Tree).PunchHole(l.Ino, offset, length); });
 
+    /// <summary>
+    /// Preallocates the holes of [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>),
+    /// sector aligned outward, as PREALLOC extents in one transaction, creating the file when missing; the size grows
+    /// unless <paramref name="keepSize"/>.
+    /// </summary>
     public void Fallocate(string path, ulong offset, ulong length, bool keepSize = false) => Run(tx =>
     {
         var (t, ino) = OpenOrCreateFile(tx, path);
@@ -370,12 +446,21 @@ public sealed class Filesystem : IDisposable
         dt.Clone(TreeOf(tx, s.Tree), s.Ino, srcOffset, length, dino, dstOffset);
     });
 
+    /// <summary>Creates an empty subvolume at <paramref name="path"/> in one transaction.</summary>
+    /// <returns>The new subvolume's id.</returns>
     public ulong CreateSubvolume(string path) => Run(tx =>
     {
         var (dir, name) = ResolveParent(tx, path);
         return Subvolumes.Create(TreeOf(tx, dir.Tree), dir.Ino, name, NewUuid);
     });
 
+    /// <summary>
+    /// Snapshots subvolume <paramref name="source"/> as <paramref name="path"/> (read-only with
+    /// <paramref name="readOnly"/>) in one transaction; with quotas on, the snapshot's qgroup takes the source's
+    /// numbers when the quick inherit applies.
+    /// </summary>
+    /// <returns>The snapshot's subvolume id.</returns>
+    /// <exception cref="FsException">EINVAL when <paramref name="source"/> is not a subvolume.</exception>
     public ulong Snapshot(string source, string path, bool readOnly = false) => Run(tx =>
     {
         var src = Resolve(tx, source);
@@ -386,19 +471,36 @@ public sealed class Filesystem : IDisposable
         return id;
     });
 
+    /// <summary>
+    /// Deletes the subvolume at <paramref name="path"/> in one transaction: its entry, root refs, ROOT_ITEM, UUID item
+    /// and qgroup items; its tree is dropped at commit.
+    /// </summary>
+    /// <exception cref="FsException">ENOENT when <paramref name="path"/> is not a subvolume, ENOTEMPTY when it contains
+    /// subvolumes.</exception>
     public void DeleteSubvolume(string path) => Run(tx =>
     {
         var (dir, name) = ResolveParent(tx, path);
         Subvolumes.Delete(TreeOf(tx, dir.Tree), dir.Ino, name);
     });
 
+    /// <summary>
+    /// Every subvolume below the top level with its parent and name (like <c>btrfs subvolume list</c>), from the last
+    /// commit.
+    /// </summary>
     public List<SubvolumeInfo> ListSubvolumes() => Subvolumes.List(Image.NewCursor(), Image.RootTree);
 
+    /// <summary>
+    /// Sets extended attribute <paramref name="name"/> of <paramref name="path"/> to <paramref name="value"/> in one
+    /// transaction, replacing an existing value.
+    /// </summary>
+    /// <exception cref="FsException">ERANGE for an empty name or one over 255 bytes, E2BIG when the attribute does not
+    /// fit in a leaf.</exception>
     public void SetXattr(string path, string name, ReadOnlySpan<byte> value)
     {
         var v = value.ToArray();
         Run(tx => { var l = Resolve(tx, path); TreeOf(tx, l.Tree).SetXattr(l.Ino, Encoding.UTF8.GetBytes(name), v); });
     }
 
+    /// <summary>Disposes the image, which closes the device when the image opened it.</summary>
     public void Dispose() => Image.Dispose();
 }

@@ -42,6 +42,10 @@ public sealed partial class FsSession
         catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
+    /// <summary>
+    /// Creates qgroup <paramref name="qgroupId"/> in the running transaction, after reserving qgroup metadata for two
+    /// items on the top-level subvolume (as btrfs_ioctl_qgroup_create).
+    /// </summary>
     public void QgroupCreate(ulong qgroupId)
     {
         try
@@ -55,6 +59,10 @@ public sealed partial class FsSession
         catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
+    /// <summary>
+    /// Destroys qgroup <paramref name="qgroupId"/> in the running transaction, after the same two-item metadata
+    /// reservation as <see cref="QgroupCreate"/>.
+    /// </summary>
     public void QgroupDestroy(ulong qgroupId)
     {
         try
@@ -80,6 +88,10 @@ public sealed partial class FsSession
         catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
 
+    /// <summary>
+    /// qgroup remove: drops the relation of <paramref name="child"/> to <paramref name="parent"/> in the running
+    /// transaction with the engine's quick update, or rescans when it does not apply.
+    /// </summary>
     public void QgroupRemove(ulong child, ulong parent)
     {
         try

@@ -17,8 +17,12 @@ public sealed record FsSessionOptions
 }
 
 /// <summary>Outcome of a buffered write: the bytes copied, and the errno that stopped it early (null when all were).</summary>
+/// <param name="Written">Bytes copied into the page cache.</param>
+/// <param name="Errno">The errno name that stopped the write early ("EDQUOT": a qgroup limit); null when every byte was
+/// copied.</param>
 public readonly record struct WriteResult(ulong Written, string? Errno)
 {
+    /// <summary>True when every byte was copied (no errno).</summary>
     public bool Complete => Errno == null;
 }
 
@@ -59,6 +63,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         public ulong MetaReserved; // META_PREALLOC held for its outstanding extents
     }
 
+    /// <summary>
+    /// A session on <paramref name="fs"/>; the quota state (and the reservation engine when quotas are on) is loaded
+    /// from the image.
+    /// </summary>
     public FsSession(Filesystem fs, FsSessionOptions? options = null)
     {
         _fs = fs;
@@ -67,12 +75,17 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     }
 
     /// <summary>Opens an image for a session: exclusively locked, refused when mounted.</summary>
+    /// <param name="path">The image file or block device.</param>
+    /// <param name="options">Reservation mode and file-system options (defaults when null).</param>
     /// <param name="wait">Wait for another program's lock instead of failing with <see cref="ImageInUseException"/>.</param>
     public static FsSession Open(string path, FsSessionOptions? options = null, bool wait = false) =>
         new(Filesystem.Open(path, options?.Filesystem, wait), options);
 
+    /// <summary>The file-system handle the session writes through.</summary>
     public Filesystem Filesystem => _fs;
+    /// <summary>The open image.</summary>
     public BtrfsImage Image => _fs.Image;
+    /// <summary>How data reservations behave (<see cref="FsSessionOptions.Reservations"/>).</summary>
     public QgroupReservationMode Mode => _options.Reservations;
 
     /// <summary>The reservation engine (null when quotas are off).</summary>
@@ -548,6 +561,12 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         catch (FsException ex) when (ex.Errno is "ENOENT" or "ENOTDIR") { return null; }
     }
 
+    /// <summary>
+    /// Creates directory <paramref name="path"/> in the running transaction (committed by <see cref="Sync"/>), after
+    /// reserving qgroup metadata for five items in its subvolume.
+    /// </summary>
+    /// <exception cref="FsException">EEXIST, ENOENT or ENOTDIR as mkdir(2); EDQUOT when the metadata reservation
+    /// exceeds a qgroup limit.</exception>
     public void Mkdir(string path)
     {
         try

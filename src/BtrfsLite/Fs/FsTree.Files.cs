@@ -5,10 +5,21 @@ using BtrfsLite.Trees;
 namespace BtrfsLite.Fs;
 
 /// <summary>One EXTENT_DATA item of a file, copied out.</summary>
+/// <param name="FileOffset">The EXTENT_DATA key offset: where in the file the item starts, in bytes.</param>
+/// <param name="Type">btrfs_file_extent_item.type.</param>
+/// <param name="DiskBytenr">btrfs_file_extent_item.disk_bytenr (0 for a hole or inline data).</param>
+/// <param name="DiskNumBytes">btrfs_file_extent_item.disk_num_bytes.</param>
+/// <param name="Offset">btrfs_file_extent_item.offset: where in the extent this item's data starts.</param>
+/// <param name="NumBytes">btrfs_file_extent_item.num_bytes: bytes of the file the item covers (0 for inline
+/// data).</param>
+/// <param name="RamBytes">btrfs_file_extent_item.ram_bytes (for inline data, its length).</param>
+/// <param name="Inline">The inline data; null for other types.</param>
 public readonly record struct FileExtent(ulong FileOffset, FileExtentType Type, ulong DiskBytenr, ulong DiskNumBytes,
     ulong Offset, ulong NumBytes, ulong RamBytes, byte[]? Inline)
 {
+    /// <summary>The file offset just past the item: key offset plus num_bytes (ram_bytes for inline data).</summary>
     public ulong End => FileOffset + (Type == FileExtentType.Inline ? RamBytes : NumBytes);
+    /// <summary>True for a hole: a regular extent with disk_bytenr 0.</summary>
     public bool IsHole => Type != FileExtentType.Inline && DiskBytenr == 0;
 }
 

@@ -8,7 +8,12 @@ namespace BtrfsLite.Fs;
 /// <summary>Linux errno-style failures of file-system operations (ENOENT, EEXIST, ENOTDIR, ...).</summary>
 public sealed class FsException : IOException
 {
+    /// <summary>The errno name: "ENOENT", "EEXIST", "ENOTDIR"...</summary>
     public string Errno { get; }
+    /// <summary>
+    /// An error <paramref name="errno"/> (an errno name); the message is "<paramref name="errno"/>:
+    /// <paramref name="message"/>".
+    /// </summary>
     public FsException(string errno, string message) : base($"{errno}: {message}") => Errno = errno;
 
     /// <summary>A data operation on <paramref name="what"/>, not a regular file: EISDIR for a directory (as the VFS), else EINVAL.</summary>
@@ -23,16 +28,25 @@ public sealed class FsException : IOException
 /// </summary>
 public sealed partial class FsTree
 {
+    /// <summary>The inode number of every subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID, 256).</summary>
     public const ulong RootDirIno = 256;
     /// <summary>
     /// BTRFS_EMPTY_SUBVOL_DIR_OBJECTID: what an entry for a subvolume this tree does not own leads to (a snapshot's
     /// entry for a subvolume nested in its source): an empty, read-only directory that exists only in memory.
     /// </summary>
     public const ulong EmptySubvolDirIno = 2;
+    /// <summary>
+    /// The largest file data stored inline in bytes (the kernel's default max_inline, 2048); inline data must also be
+    /// shorter than a sector.
+    /// </summary>
     public const int MaxInline = 2048; // the kernel's default max_inline
     private readonly Transaction _tx;
     private ulong _nextIno;
 
+    /// <summary>
+    /// Subvolume tree <paramref name="rootId"/> as transaction <paramref name="tx"/> sees and changes it;
+    /// <paramref name="clock"/> gives the timestamps of changed inodes.
+    /// </summary>
     public FsTree(Transaction tx, ulong rootId, Func<Timespec> clock)
     {
         _tx = tx;
@@ -40,8 +54,11 @@ public sealed partial class FsTree
         Clock = clock;
     }
 
+    /// <summary>The subvolume's tree id.</summary>
     public ulong RootId { get; }
+    /// <summary>The clock that stamps changed inodes.</summary>
     public Func<Timespec> Clock { get; }
+    /// <summary>The transaction this tree changes in.</summary>
     public Transaction Tx => _tx;
     private bool _writable;
 
@@ -67,6 +84,10 @@ public sealed partial class FsTree
 
     // ------------------------------------------------------------------ inodes
 
+    /// <summary>
+    /// The inode <paramref name="ino"/>; false when it has no INODE_ITEM (<see cref="EmptySubvolDirIno"/> always
+    /// exists: an empty read-only directory).
+    /// </summary>
     public bool TryReadInode(ulong ino, out InodeInfo info)
     {
         if (ino == EmptySubvolDirIno)
@@ -81,6 +102,8 @@ public sealed partial class FsTree
         return true;
     }
 
+    /// <summary>The inode <paramref name="ino"/>.</summary>
+    /// <exception cref="FsException">ENOENT when it has no INODE_ITEM.</exception>
     public InodeInfo ReadInode(ulong ino) =>
         TryReadInode(ino, out var i) ? i : throw new FsException("ENOENT", $"inode {ino} not found in tree {RootId}");
 
@@ -94,6 +117,7 @@ public sealed partial class FsTree
         item.Transid = _tx.Generation;
     }
 
+    /// <summary>Changes fields of an inode item in place (see <see cref="EditInode"/>).</summary>
     public delegate void InodeEdit(InodeItem item);
 
     private ulong NextInodeNumber()
@@ -403,6 +427,11 @@ public sealed partial class FsTree
         return rr.DirId == dir && c.Data.Length >= RootRef.HeaderSize + rr.NameLen && c.Data.Slice(RootRef.HeaderSize, rr.NameLen).SequenceEqual(name);
     }
 
+    /// <summary>
+    /// Creates a directory <paramref name="name"/> in directory <paramref name="parent"/> with permission bits
+    /// <paramref name="perm"/> and owner <paramref name="uid"/>:<paramref name="gid"/>.
+    /// </summary>
+    /// <returns>The new inode number.</returns>
     public ulong Mkdir(ulong parent, ReadOnlySpan<byte> name, uint perm = 0x1ED /* 0755 */, uint uid = 0, uint gid = 0)
     {
         RefuseStub(parent, "EPERM");
@@ -411,6 +440,12 @@ public sealed partial class FsTree
         return ino;
     }
 
+    /// <summary>
+    /// Creates an empty regular file <paramref name="name"/> in directory <paramref name="parent"/> with permission
+    /// bits <paramref name="perm"/>, owner <paramref name="uid"/>:<paramref name="gid"/> and inode
+    /// <paramref name="flags"/>.
+    /// </summary>
+    /// <returns>The new inode number.</returns>
     public ulong CreateFile(ulong parent, ReadOnlySpan<byte> name, uint perm = 0x1A4 /* 0644 */, uint uid = 0, uint gid = 0, InodeFlags flags = 0)
     {
         RefuseStub(parent, "EACCES");
@@ -419,6 +454,13 @@ public sealed partial class FsTree
         return ino;
     }
 
+    /// <summary>
+    /// Creates symlink <paramref name="name"/> in directory <paramref name="parent"/> (mode 0777) whose target
+    /// <paramref name="target"/> is stored inline.
+    /// </summary>
+    /// <returns>The new inode number.</returns>
+    /// <exception cref="FsException">ENAMETOOLONG when the target is empty or longer than a sector minus one byte (at
+    /// most 4095 bytes).</exception>
     public ulong Symlink(ulong parent, ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, uint uid = 0, uint gid = 0)
     {
         RefuseStub(parent, "EPERM");
@@ -432,6 +474,12 @@ public sealed partial class FsTree
         return ino;
     }
 
+    /// <summary>
+    /// Creates a fifo, socket or device node <paramref name="name"/> in directory <paramref name="parent"/> with
+    /// st_mode <paramref name="mode"/> (type and permission bits) and device number <paramref name="rdev"/>.
+    /// </summary>
+    /// <returns>The new inode number.</returns>
+    /// <exception cref="FsException">EINVAL for a mode of a directory, regular file, symlink or no type.</exception>
     public ulong Mknod(ulong parent, ReadOnlySpan<byte> name, uint mode, ulong rdev = 0, uint uid = 0, uint gid = 0)
     {
         var type = InodeItem.TypeFromMode(mode);
@@ -521,12 +569,29 @@ public sealed partial class FsTree
 }
 
 /// <summary>What an inode item says, copied out.</summary>
+/// <param name="Ino">The inode number.</param>
+/// <param name="Size">btrfs_inode_item.size in bytes.</param>
+/// <param name="NBytes">btrfs_inode_item.nbytes in bytes.</param>
+/// <param name="NLink">btrfs_inode_item.nlink.</param>
+/// <param name="Mode">btrfs_inode_item.mode (st_mode).</param>
+/// <param name="Uid">btrfs_inode_item.uid.</param>
+/// <param name="Gid">btrfs_inode_item.gid.</param>
+/// <param name="Rdev">btrfs_inode_item.rdev.</param>
+/// <param name="Flags">btrfs_inode_item.flags.</param>
+/// <param name="Atime">btrfs_inode_item.atime.</param>
+/// <param name="Mtime">btrfs_inode_item.mtime.</param>
+/// <param name="Ctime">btrfs_inode_item.ctime.</param>
+/// <param name="Generation">btrfs_inode_item.generation: the transaction that created the inode.</param>
 public readonly record struct InodeInfo(ulong Ino, ulong Size, ulong NBytes, uint NLink, uint Mode, uint Uid, uint Gid, ulong Rdev,
     InodeFlags Flags, Timespec Atime, Timespec Mtime, Timespec Ctime, ulong Generation)
 {
+    /// <summary>True for a directory (S_IFDIR).</summary>
     public bool IsDir => (Mode & InodeItem.SIfMt) == InodeItem.SIfDir;
+    /// <summary>True for a regular file (S_IFREG).</summary>
     public bool IsReg => (Mode & InodeItem.SIfMt) == InodeItem.SIfReg;
+    /// <summary>True for a symbolic link (S_IFLNK).</summary>
     public bool IsSymlink => (Mode & InodeItem.SIfMt) == InodeItem.SIfLnk;
+    /// <summary>The fields of inode item <paramref name="i"/> of inode <paramref name="ino"/>.</summary>
     public static InodeInfo From(ulong ino, InodeItem i) =>
         new(ino, i.FileSize, i.NBytes, i.NLink, i.Mode, i.Uid, i.Gid, i.Rdev, i.Flags, i.Atime, i.Mtime, i.Ctime, i.Generation);
 }

@@ -31,6 +31,10 @@ public sealed record HostImportOptions
 }
 
 /// <summary>Entries and file bytes imported so far, and the totals when a scan gave them (else 0).</summary>
+/// <param name="Entries">Entries (names) imported so far.</param>
+/// <param name="Bytes">File data bytes read from the host so far.</param>
+/// <param name="TotalEntries">Entries the scan counted (0 without a scan).</param>
+/// <param name="TotalBytes">Data bytes the scan counted (0 without a scan).</param>
 public readonly record struct HostImportProgress(long Entries, long Bytes, long TotalEntries, long TotalBytes);
 
 /// <summary>
@@ -39,6 +43,18 @@ public readonly record struct HostImportProgress(long Entries, long Bytes, long 
 /// <see cref="Inodes"/>; sockets are counted apart, hard links once; data bytes are what will be stored (sector
 /// rounded, sparse files by SEEK_DATA).
 /// </summary>
+/// <param name="Entries">Names below the path, sockets excluded.</param>
+/// <param name="Inodes">Inodes, the path itself included and hard links counted once.</param>
+/// <param name="Directories">Directories below the path.</param>
+/// <param name="RegularFiles">Regular files.</param>
+/// <param name="InlineFiles">Regular files small enough to be stored inline.</param>
+/// <param name="Symlinks">Symbolic links.</param>
+/// <param name="Specials">Fifos and device nodes.</param>
+/// <param name="Sockets">Sockets (not among the entries).</param>
+/// <param name="DataBytes">Bytes of file data to store, sector rounded, holes of sparse files excluded.</param>
+/// <param name="DataExtents">Data extents the files need (at most 128 MiB each).</param>
+/// <param name="MetadataItemBytes">An estimate of the bytes of tree items (headers and payloads) the import
+/// adds.</param>
 public sealed record HostTreeScan(
     long Entries, long Inodes, long Directories, long RegularFiles, long InlineFiles, long Symlinks, long Specials,
     long Sockets, long DataBytes, long DataExtents, long MetadataItemBytes);
@@ -47,6 +63,19 @@ public sealed record HostTreeScan(
 /// What an import did. <see cref="DataBytes"/> counts file bytes read from the host (holes excluded),
 /// <see cref="StoredBytes"/> what they take in the image (sectors, inline bytes).
 /// </summary>
+/// <param name="Entries">Names imported.</param>
+/// <param name="Inodes">Inodes created.</param>
+/// <param name="Directories">Directories imported.</param>
+/// <param name="RegularFiles">Regular files imported.</param>
+/// <param name="InlineFiles">Files stored inline.</param>
+/// <param name="Symlinks">Symbolic links imported.</param>
+/// <param name="HardLinks">Extra names of an inode already imported.</param>
+/// <param name="Specials">Fifos, sockets and device nodes imported.</param>
+/// <param name="DataBytes">File bytes read from the host (holes excluded).</param>
+/// <param name="StoredBytes">Bytes the file data takes in the image (whole sectors, inline bytes).</param>
+/// <param name="Commits">Transactions committed.</param>
+/// <param name="Notes">What was skipped or changed, one line each (an entry removed during the import, a socket left
+/// out...).</param>
 public sealed record HostImportResult(
     long Entries, long Inodes, long Directories, long RegularFiles, long InlineFiles, long Symlinks, long HardLinks,
     long Specials, long DataBytes, long StoredBytes, long Commits, IReadOnlyList<string> Notes);
@@ -91,6 +120,8 @@ public sealed class HostTreeImporter
     private long _sinceCommitEntries, _sinceCommitBytes;
     private long _entries, _inodes, _dirs, _files, _inline, _symlinks, _hardlinks, _specials, _bytes, _stored, _commits;
 
+    /// <summary>An importer into <paramref name="fs"/> (a handle opened for changes).</summary>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux.</exception>
     public HostTreeImporter(Filesystem fs, HostImportOptions? options = null)
     {
         if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("importing a host tree needs Linux (statx, xattrs, SEEK_DATA)");
@@ -238,6 +269,11 @@ public sealed class HostTreeImporter
         return list;
     }
 
+    /// <summary>
+    /// Imports every entry of host directory <paramref name="hostDir"/> into directory <paramref name="dir"/>.
+    /// </summary>
+    /// <param name="hostDir">The host directory whose entries are imported.</param>
+    /// <param name="dir">The directory of the image they go into.</param>
     /// <param name="dirIsNew">The directory was created by this import: no name there can exist yet.</param>
     private void ImportChildren(string hostDir, FsLocation dir, bool dirIsNew)
     {

@@ -7,6 +7,10 @@ namespace BtrfsLite.Fs;
 /// <summary>Quota tree items kept consistent by the writer (the full quota commands come with the quota issue).</summary>
 public static class Quota
 {
+    /// <summary>
+    /// Inserts the QGROUP_INFO (zero usage, this transaction's generation) and QGROUP_LIMIT (no limits) items of qgroup
+    /// <paramref name="qgroupId"/>.
+    /// </summary>
     public static void CreateQgroupItems(Transaction tx, ulong qgroupId)
     {
         var qt = tx.Tree(ObjectIds.QuotaTree);
@@ -27,6 +31,10 @@ public static class Quota
         src.CopyTo(d);
     }
 
+    /// <summary>
+    /// Deletes the QGROUP_INFO and QGROUP_LIMIT items of qgroup <paramref name="qgroupId"/> and its QGROUP_RELATION
+    /// items in both directions.
+    /// </summary>
     public static void DeleteQgroupItems(Transaction tx, ulong qgroupId)
     {
         var qt = tx.Tree(ObjectIds.QuotaTree);

@@ -6,6 +6,15 @@ using BtrfsLite.Trees;
 namespace BtrfsLite.Fs;
 
 /// <summary>A subvolume as the root tree describes it.</summary>
+/// <param name="Id">The subvolume id (its tree id).</param>
+/// <param name="ParentId">The id of the subvolume holding its name (the ROOT_BACKREF key offset).</param>
+/// <param name="DirId">The inode number of the directory holding its name (btrfs_root_ref.dirid).</param>
+/// <param name="Name">Its name in that directory.</param>
+/// <param name="Uuid">btrfs_root_item.uuid.</param>
+/// <param name="ParentUuid">btrfs_root_item.parent_uuid: the uuid of the snapshot's source (empty when not a
+/// snapshot).</param>
+/// <param name="Generation">btrfs_root_item.generation.</param>
+/// <param name="ReadOnly">Whether BTRFS_ROOT_SUBVOL_RDONLY is set.</param>
 public sealed record SubvolumeInfo(ulong Id, ulong ParentId, ulong DirId, string Name, Guid Uuid, Guid ParentUuid, ulong Generation, bool ReadOnly);
 
 /// <summary>Subvolume and snapshot creation and deletion (root items, root refs, directory entries, UUID and qgroup items).</summary>

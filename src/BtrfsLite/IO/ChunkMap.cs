@@ -3,9 +3,16 @@ using BtrfsLite.Format;
 namespace BtrfsLite.IO;
 
 /// <summary>One chunk: a logical range and where its copies live on the (single) device.</summary>
+/// <param name="Logical">The chunk's logical start in bytes (the CHUNK_ITEM key offset).</param>
+/// <param name="Length">btrfs_chunk.length in bytes.</param>
+/// <param name="Type">btrfs_chunk.type: block group type and profile.</param>
+/// <param name="PhysicalStripes">The physical byte offset of each copy on the device (btrfs_stripe.offset): one for
+/// SINGLE, two for DUP.</param>
 public sealed record ChunkMapping(ulong Logical, ulong Length, BlockGroupFlags Type, ulong[] PhysicalStripes)
 {
+    /// <summary>The first logical byte after the chunk.</summary>
     public ulong End => Logical + Length;
+    /// <summary>True for a DUP chunk (two copies on the device).</summary>
     public bool IsDup => (Type & BlockGroupFlags.Dup) != 0;
 }
 
@@ -24,6 +31,7 @@ public sealed class ChunkMap
     /// <summary>Whether a chunk had a stripe on another device (only possible when multi-device was declared).</summary>
     public bool UsesOtherDevices { get; private set; }
 
+    /// <summary>The chunks, sorted by logical start.</summary>
     public IReadOnlyList<ChunkMapping> Chunks => _chunks;
 
     /// <summary>Parses the superblock's sys_chunk_array (key + chunk, back to back).</summary>
@@ -111,6 +119,7 @@ public sealed class ChunkMap
         _last = null;
     }
 
+    /// <summary>The chunk holding logical byte <paramref name="logical"/>; null when no chunk does.</summary>
     public ChunkMapping? Find(ulong logical)
     {
         var last = _last;
@@ -133,6 +142,10 @@ public sealed class ChunkMap
         return (long)(c.PhysicalStripes[copy] + (logical - c.Logical));
     }
 
+    /// <summary>
+    /// The btrfs-progs name of a block group profile ("SINGLE", "DUP", "RAID1"...); only the profile bits of
+    /// <paramref name="profile"/> count.
+    /// </summary>
     public static string ProfileName(BlockGroupFlags profile) => (profile & BlockGroupFlags.ProfileMask) switch
     {
         0 => "SINGLE",

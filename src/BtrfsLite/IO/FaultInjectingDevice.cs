@@ -35,8 +35,11 @@ public sealed class FaultInjectingDevice : IBlockDevice
 
     /// <summary>The device that holds what reached the disk.</summary>
     public IBlockDevice Inner => _inner;
+    /// <summary>"fault(" and the inner device's name ")".</summary>
     public string Name => $"fault({_inner.Name})";
+    /// <summary>The inner device's size in bytes.</summary>
     public long Length => _inner.Length;
+    /// <summary>Whether the inner device is writable.</summary>
     public bool CanWrite => _inner.CanWrite;
 
     /// <summary>Writes seen (attempted), including dropped, torn and failed ones.</summary>
@@ -103,8 +106,13 @@ public sealed class FaultInjectingDevice : IBlockDevice
         _flushesBeforeFailure = 0;
     }
 
+    /// <summary>Reads from the inner device (what reached the disk); reads never fail.</summary>
     public void Read(Span<byte> buffer, long offset) => _inner.Read(buffer, offset);
 
+    /// <summary>
+    /// A write seen by the wrapper: it reaches the inner device, is torn, dropped after a power cut, or throws
+    /// <see cref="IOException"/>, as armed.
+    /// </summary>
     public void Write(ReadOnlySpan<byte> buffer, long offset)
     {
         long number = ++Writes;
@@ -145,6 +153,10 @@ public sealed class FaultInjectingDevice : IBlockDevice
         return _random.Next(1, sectors) * TearSectorSize;
     }
 
+    /// <summary>
+    /// A flush seen by the wrapper: does nothing after a power cut, throws <see cref="IOException"/> when a flush
+    /// failure is armed, else flushes the inner device.
+    /// </summary>
     public void Flush()
     {
         Flushes++;
@@ -189,6 +201,7 @@ public sealed class FaultInjectingDevice : IBlockDevice
         }
     }
 
+    /// <summary>Disposes the inner device when this wrapper owns it.</summary>
     public void Dispose()
     {
         if (_ownsInner) _inner.Dispose();

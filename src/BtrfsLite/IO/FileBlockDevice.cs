@@ -10,9 +10,15 @@ public sealed class FileBlockDevice : IBlockDevice
     private readonly SafeFileHandle _handle;
     // A loop device's backing file, locked like the device itself so that a writer on the file and one on the loop device exclude each other.
     private readonly SafeFileHandle? _backingLock;
+    /// <summary>The path that was opened.</summary>
     public string Name { get; }
+    /// <summary>True when opened for writing (exclusive lock held).</summary>
     public bool CanWrite { get; }
+    /// <summary>
+    /// The size in bytes: the file's length (as <see cref="Recreate"/> last set it), or BLKGETSIZE64 of a block device.
+    /// </summary>
     public long Length { get; private set; }
+    /// <summary>True when the path is a block device (a loop device included).</summary>
     public bool IsBlockDevice { get; }
     /// <summary>Set when a read-only open was allowed on a mounted image (<see cref="DeviceOpenOptions.AllowMounted"/>): how it is mounted.</summary>
     public string? MountedWarning { get; }
@@ -23,6 +29,10 @@ public sealed class FileBlockDevice : IBlockDevice
         MountedWarning = mounted;
     }
 
+    /// <summary>
+    /// Opens <paramref name="path"/> read-only or read-write, failing at once when another program holds it; see
+    /// <see cref="Open(string, DeviceOpenOptions)"/>.
+    /// </summary>
     public static FileBlockDevice Open(string path, bool writable) => Open(path, new DeviceOpenOptions(writable));
 
     /// <summary>
@@ -161,6 +171,9 @@ public sealed class FileBlockDevice : IBlockDevice
             throw new IOException($"{what}: cannot lock it (errno {e})");
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="EndOfStreamException">The range lies past the end of the device, or the read came up
+    /// short.</exception>
     public void Read(Span<byte> buffer, long offset)
     {
         if (offset < 0 || offset + buffer.Length > Length)
@@ -174,6 +187,9 @@ public sealed class FileBlockDevice : IBlockDevice
         }
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="InvalidOperationException">The device was opened read-only.</exception>
+    /// <exception cref="IOException">The range lies past the end of the device, or the write failed.</exception>
     public void Write(ReadOnlySpan<byte> buffer, long offset)
     {
         if (!CanWrite) throw new InvalidOperationException($"{Name} is open read-only");
@@ -185,11 +201,13 @@ public sealed class FileBlockDevice : IBlockDevice
         faults?.AfterWrite(Name, offset, buffer.Length);
     }
 
+    /// <summary>fsync: makes completed writes durable (nothing to do when read-only).</summary>
     public void Flush()
     {
         if (CanWrite) RandomAccess.FlushToDisk(_handle);
     }
 
+    /// <summary>Closes the device, releasing its locks.</summary>
     public void Dispose()
     {
         _handle.Dispose();
@@ -227,24 +245,36 @@ public sealed record DeviceOpenOptions(bool Writable = false, bool Wait = false,
 public sealed class MemoryBlockDevice : IBlockDevice
 {
     private readonly byte[] _data;
+    /// <summary>A zero-filled device of <paramref name="size"/> bytes.</summary>
     public MemoryBlockDevice(long size) => _data = new byte[size];
+    /// <summary>A device over <paramref name="data"/> itself (not copied): writes change the array.</summary>
     public MemoryBlockDevice(byte[] data) => _data = data;
+    /// <summary>The bytes of the device (the live array, not a copy).</summary>
     public byte[] Data => _data;
+    /// <summary>Always "memory".</summary>
     public string Name => "memory";
+    /// <summary>Always true.</summary>
     public bool CanWrite => true;
+    /// <summary>The array's length in bytes.</summary>
     public long Length => _data.Length;
+    /// <inheritdoc/>
+    /// <exception cref="EndOfStreamException">The range lies past the end of the array.</exception>
     public void Read(Span<byte> buffer, long offset)
     {
         if (offset < 0 || offset + buffer.Length > _data.Length)
             throw new EndOfStreamException($"memory: read of {buffer.Length} bytes at {offset} is past the device end {_data.Length}");
         _data.AsSpan((int)offset, buffer.Length).CopyTo(buffer);
     }
+    /// <inheritdoc/>
+    /// <exception cref="IOException">The range lies past the end of the array.</exception>
     public void Write(ReadOnlySpan<byte> buffer, long offset)
     {
         if (offset < 0 || offset + buffer.Length > _data.Length)
             throw new IOException($"memory: write of {buffer.Length} bytes at {offset} is past the device end {_data.Length}");
         buffer.CopyTo(_data.AsSpan((int)offset));
     }
+    /// <summary>Does nothing: memory needs no flush.</summary>
     public void Flush() { }
+    /// <summary>Does nothing.</summary>
     public void Dispose() { }
 }

@@ -6,8 +6,14 @@ namespace BtrfsLite.IO;
 /// What the reader expects of a tree block, checked on every read (kernel 7.2): the parent's generation, level and, for
 /// a block below a root, the parent's key for it, which must be the block's first key (btrfs_verify_level_key).
 /// </summary>
+/// <param name="Generation">The generation the parent's key pointer records (0: not checked).</param>
+/// <param name="Level">The expected level (-1: not checked).</param>
+/// <param name="Owner">The tree expected to own the block; unused: no reader checks it (callers pass 0).</param>
+/// <param name="FirstKey">The parent's key for the block, checked when <paramref name="CheckFirstKey"/> is set.</param>
+/// <param name="CheckFirstKey">Whether the block's first key must equal <paramref name="FirstKey"/>.</param>
 public readonly record struct NodeExpectation(ulong Generation = 0, int Level = -1, ulong Owner = 0, Key FirstKey = default, bool CheckFirstKey = false)
 {
+    /// <summary>No expectation: any generation, level and owner, no first-key check.</summary>
     public static NodeExpectation None => new(0, -1, 0);
 }
 
@@ -33,14 +39,22 @@ public sealed class NodeCache : INodeSource
         public Entry? Prev, Next;
     }
 
+    /// <summary>
+    /// A cache of <paramref name="nodeSize"/>-byte tree blocks read from <paramref name="dev"/> through
+    /// <paramref name="chunks"/>, holding at most <paramref name="capacity"/> blocks (at least 16);
+    /// <paramref name="fsid"/> is the fsid every block must carry.
+    /// </summary>
     public NodeCache(IBlockDevice dev, ChunkMap chunks, Guid fsid, int nodeSize, int capacity = 4096)
     {
         _dev = dev; _chunks = chunks; _fsid = fsid; _nodeSize = nodeSize; _capacity = Math.Max(16, capacity);
         _map = new Dictionary<ulong, Entry>(Math.Min(_capacity, 65536));
     }
 
+    /// <summary>The tree block size in bytes.</summary>
     public int NodeSize => _nodeSize;
+    /// <summary>Blocks read from the device (cache misses that verified).</summary>
     public long Reads { get; private set; }
+    /// <summary>Reads answered from the cache.</summary>
     public long Hits { get; private set; }
 
     /// <summary>
@@ -108,11 +122,15 @@ public sealed class NodeCache : INodeSource
         }
     }
 
+    /// <summary>
+    /// Drops the block at <paramref name="bytenr"/> from the cache (after it was freed or rewritten).
+    /// </summary>
     public void Invalidate(ulong bytenr)
     {
         if (_map.Remove(bytenr, out var e)) { Unlink(e); _free.Push(e); }
     }
 
+    /// <summary>Drops every cached block.</summary>
     public void Clear()
     {
         foreach (var e in _map.Values) _free.Push(e);
@@ -120,7 +138,10 @@ public sealed class NodeCache : INodeSource
         _head = _tail = null;
     }
 
-    /// <summary>Verifies a block the way the kernel does on read; throws <see cref="BtrfsCorruptException"/> with the location.</summary>
+    /// <summary>
+    /// Verifies a block the way the kernel does on read; throws <see cref="InvalidDataException"/> (see
+    /// <see cref="Corruption"/>) with the location.
+    /// </summary>
     public void Verify(byte[] buf, ulong bytenr, in NodeExpectation expect, bool structural)
     {
         var h = new NodeHeader(buf);

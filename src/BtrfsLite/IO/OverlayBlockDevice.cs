@@ -11,12 +11,18 @@ public sealed class OverlayBlockDevice : IBlockDevice
     private readonly IBlockDevice _base;
     private readonly Dictionary<long, byte[]> _pages = new();
 
+    /// <summary>An overlay on <paramref name="baseDevice"/>, which is only ever read.</summary>
     public OverlayBlockDevice(IBlockDevice baseDevice) => _base = baseDevice;
 
+    /// <summary>The base device's size in bytes.</summary>
     public long Length => _base.Length;
+    /// <summary>Always true: writes land in the overlay.</summary>
     public bool CanWrite => true;
+    /// <summary>The base device's name.</summary>
     public string Name => _base.Name;
+    /// <summary>Does nothing: the overlay is in memory.</summary>
     public void Flush() { }
+    /// <summary>Does nothing; the base device is not disposed.</summary>
     public void Dispose() { }
 
     /// <summary>Drops every write: the device reads as its base again.</summary>
@@ -37,6 +43,8 @@ public sealed class OverlayBlockDevice : IBlockDevice
         }
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="EndOfStreamException">The range lies past the end of the device.</exception>
     public void Read(Span<byte> buffer, long offset)
     {
         if (offset < 0 || offset + buffer.Length > Length)
@@ -49,6 +57,10 @@ public sealed class OverlayBlockDevice : IBlockDevice
         }
     }
 
+    /// <summary>
+    /// Writes into the overlay's pages (copying a page from the base on its first write); the base is untouched.
+    /// </summary>
+    /// <exception cref="IOException">The range lies past the end of the device.</exception>
     public void Write(ReadOnlySpan<byte> buffer, long offset)
     {
         if (offset < 0 || offset + buffer.Length > Length)

@@ -16,12 +16,23 @@ public sealed class BtrfsImage : IDisposable
     private readonly Dictionary<ulong, TreeRoot> _roots = new();
     private bool _treeChecks;
 
+    /// <summary>The device the image is on.</summary>
     public IBlockDevice Device { get; }
+    /// <summary>
+    /// The logical-to-physical map: the superblock's sys_chunk_array and the chunk tree's CHUNK_ITEMs.
+    /// </summary>
     public ChunkMap Chunks { get; }
+    /// <summary>The cache of verified tree blocks.</summary>
     public NodeCache Nodes { get; }
+    /// <summary>btrfs_super_block.fsid: the file system's uuid.</summary>
     public Guid Fsid { get; }
+    /// <summary>btrfs_super_block.nodesize: the tree block size in bytes.</summary>
     public int NodeSize { get; }
+    /// <summary>btrfs_super_block.sectorsize: the data block size in bytes.</summary>
     public int SectorSize { get; }
+    /// <summary>
+    /// The generation of the last commit (the superblock's, updated after each commit through this handle).
+    /// </summary>
     public ulong Generation { get; private set; }
     /// <summary>Notes about things the reader tolerated (e.g. an unreplayed log tree).</summary>
     public List<string> Warnings { get; } = new();
@@ -40,10 +51,16 @@ public sealed class BtrfsImage : IDisposable
     /// </summary>
     public bool VerifyAccounting { get; set; }
 
+    /// <summary>A view of the in-memory copy of the primary superblock (as of the last commit).</summary>
     public Superblock Super => new(_super);
+    /// <summary>The 4096 bytes of the in-memory primary superblock (the live buffer, not a copy).</summary>
     public byte[] SuperBytes => _super;
 
+    /// <summary>The root tree's root (btrfs_super_block.root, root_level, generation).</summary>
     public TreeRoot RootTree { get; private set; }
+    /// <summary>
+    /// The chunk tree's root (btrfs_super_block.chunk_root, chunk_root_level, chunk_root_generation).
+    /// </summary>
     public TreeRoot ChunkTree { get; private set; }
 
     private BtrfsImage(IBlockDevice dev, bool ownsDevice, OpenOptions options)
@@ -103,6 +120,11 @@ public sealed class BtrfsImage : IDisposable
         catch { dev.Dispose(); throw; }
     }
 
+    /// <summary>
+    /// Opens the btrfs file system on <paramref name="dev"/> (no locking; the caller keeps ownership of the device).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The superblock or chunk tree is damaged.</exception>
+    /// <exception cref="BtrfsUnsupportedException">The image uses a feature this library does not handle.</exception>
     public static BtrfsImage Open(IBlockDevice dev, OpenOptions? options = null) => new(dev, false, options ?? new OpenOptions());
 
     /// <summary>Reads the primary superblock and refuses what is not btrfs or not in the subset, naming why.</summary>
@@ -173,6 +195,9 @@ public sealed class BtrfsImage : IDisposable
 
     private static bool IsPow2(uint v) => v != 0 && (v & (v - 1)) == 0;
 
+    /// <summary>
+    /// The name of a btrfs_super_block.csum_type: "crc32c", "xxhash64", "sha256", "blake2b", or "unknown (n)".
+    /// </summary>
     public static string CsumTypeName(ushort t) => t switch { 0 => "crc32c", 1 => "xxhash64", 2 => "sha256", 3 => "blake2b", _ => $"unknown ({t})" };
 
     private void LoadChunkTree()
@@ -210,13 +235,21 @@ public sealed class BtrfsImage : IDisposable
         } while (c.Next());
     }
 
+    /// <summary>
+    /// The root of every tree, by tree id: the root tree, the chunk tree and every ROOT_ITEM of the root tree (for a
+    /// tree id with several ROOT_ITEMs, the one with the highest key offset).
+    /// </summary>
     public IReadOnlyDictionary<ulong, TreeRoot> Roots => _roots;
 
+    /// <summary>The root of tree <paramref name="treeId"/>; false when it has no ROOT_ITEM.</summary>
     public bool TryGetRoot(ulong treeId, out TreeRoot root) => _roots.TryGetValue(treeId, out root);
 
+    /// <summary>The root of tree <paramref name="treeId"/>.</summary>
+    /// <exception cref="InvalidDataException">The tree has no ROOT_ITEM in the root tree.</exception>
     public TreeRoot GetRoot(ulong treeId) =>
         _roots.TryGetValue(treeId, out var r) ? r : throw Corruption.Create($"tree {(long)treeId} has no ROOT_ITEM in the root tree", RootTree.Bytenr, ObjectIds.RootTree);
 
+    /// <summary>A new cursor over this image's verified tree blocks.</summary>
     public TreeCursor NewCursor() => new(Nodes);
 
     /// <summary>
@@ -260,6 +293,7 @@ public sealed class BtrfsImage : IDisposable
         _roots[ObjectIds.ChunkTree] = ChunkTree;
     }
 
+    /// <summary>Closes the device when this handle opened it (<see cref="Open(string, OpenOptions?)"/>).</summary>
     public void Dispose()
     {
         if (_ownsDevice) Device.Dispose();

@@ -6,9 +6,31 @@ using BtrfsLite.IO;
 namespace BtrfsLite.Mkfs;
 
 /// <summary>One chunk of the new filesystem: logical range, type (with profile), device offsets of its copies, bytes used.</summary>
+/// <param name="Logical">The chunk's logical start in bytes.</param>
+/// <param name="Length">Its length in bytes.</param>
+/// <param name="Type">Its block group type and profile.</param>
+/// <param name="Physical">The device offset of each copy (one for SINGLE, two for DUP).</param>
+/// <param name="Used">Bytes allocated in it (the block group item's used).</param>
 public sealed record ChunkLayout(ulong Logical, ulong Length, BlockGroupFlags Type, IReadOnlyList<ulong> Physical, ulong Used);
 
 /// <summary>What <see cref="ImageBuilder.Create"/> wrote.</summary>
+/// <param name="Fsid">The file system's uuid.</param>
+/// <param name="DevUuid">The device's uuid.</param>
+/// <param name="ChunkTreeUuid">The chunk tree's uuid.</param>
+/// <param name="FsTreeUuid">The top-level subvolume's uuid.</param>
+/// <param name="Label">The label.</param>
+/// <param name="TotalBytes">The file system's size in bytes (btrfs_super_block.total_bytes).</param>
+/// <param name="NodeSize">The tree block size in bytes.</param>
+/// <param name="SectorSize">The sector size in bytes.</param>
+/// <param name="Generation">The generation of every block written (<see cref="ImageBuilder.Generation"/>).</param>
+/// <param name="BytesUsed">Bytes allocated in the chunks: the tree blocks (btrfs_super_block.bytes_used).</param>
+/// <param name="Chunks">The chunks, in logical order.</param>
+/// <param name="Incompat">The incompat feature flags set.</param>
+/// <param name="CompatRo">The compat_ro feature flags set.</param>
+/// <param name="Quota">Whether quotas are enabled.</param>
+/// <param name="FreeSpaceTree">Whether the free space tree exists.</param>
+/// <param name="MetadataProfile">The metadata and system profile.</param>
+/// <param name="TreeRoots">The logical address of each tree's root block, by tree id.</param>
 public sealed record ImageSummary(
     Guid Fsid, Guid DevUuid, Guid ChunkTreeUuid, Guid FsTreeUuid, string Label,
     ulong TotalBytes, int NodeSize, int SectorSize, ulong Generation, ulong BytesUsed,
@@ -39,6 +61,13 @@ public static class ImageBuilder
     /// <summary>Primary superblock and the mirrors at 64 MiB and 256 GiB.</summary>
     private const int SuperCopies = 3;
 
+    /// <summary>
+    /// Writes a new, empty btrfs file system on <paramref name="dev"/> as <paramref name="o"/> describes (see
+    /// <see cref="Validate"/>).
+    /// </summary>
+    /// <returns>What was written: uuids, sizes, chunks and tree roots.</returns>
+    /// <exception cref="ArgumentException">The device is read-only, or the options cannot make a file system on
+    /// it.</exception>
     public static ImageSummary Create(IBlockDevice dev, ImageOptions o)
     {
         ArgumentNullException.ThrowIfNull(dev);

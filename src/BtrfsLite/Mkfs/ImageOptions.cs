@@ -5,6 +5,7 @@ namespace BtrfsLite.Mkfs;
 /// <summary>Metadata (and system) chunk profile of a new filesystem. Data is always SINGLE.</summary>
 public enum MetadataProfile
 {
+    /// <summary>Metadata and system chunks have one copy (mkfs.btrfs -m single).</summary>
     Single,
     /// <summary>Two copies on the one device (mkfs.btrfs -m dup); the system chunk is DUP as well.</summary>
     Dup,
@@ -30,6 +31,7 @@ public sealed record ImageOptions
     public bool Quota { get; init; }
     /// <summary>Free space tree (compat_ro FREE_SPACE_TREE + VALID); without it the kernel uses the v1 space cache.</summary>
     public bool FreeSpaceTree { get; init; } = true;
+    /// <summary>The metadata and system chunk profile (data is always SINGLE).</summary>
     public MetadataProfile MetadataProfile { get; init; } = MetadataProfile.Single;
     /// <summary>
     /// Every uuid (fsid unless given, device, chunk tree, fs tree) comes from a generator seeded with <see cref="Seed"/>,

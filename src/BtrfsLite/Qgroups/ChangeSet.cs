@@ -12,13 +12,21 @@ public sealed class ChangeSet
     private int _count;
     private int _floor; // ranges below this index belong to an earlier call and are never extended
 
+    /// <summary>An empty change set with room for <paramref name="capacity"/> ranges before it grows.</summary>
     public ChangeSet(int capacity = 8) => _ranges = new FileRange[Math.Max(1, capacity)];
 
+    /// <summary>The number of ranges recorded.</summary>
     public int Count => _count;
+    /// <summary>The total bytes of the recorded ranges.</summary>
     public ulong BytesChanged { get; private set; }
+    /// <summary>Range <paramref name="index"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not below
+    /// <see cref="Count"/>.</exception>
     public FileRange this[int index] => (uint)index < (uint)_count ? _ranges[index] : throw new ArgumentOutOfRangeException(nameof(index));
+    /// <summary>The recorded ranges, in the order recorded (valid until the set changes).</summary>
     public ReadOnlySpan<FileRange> Ranges => _ranges.AsSpan(0, _count);
 
+    /// <summary>Forgets every range, keeping the storage for reuse.</summary>
     public void Clear()
     {
         _count = 0;
@@ -54,5 +62,6 @@ public sealed class ChangeSet
         _floor = Math.Min(_floor, mark);
     }
 
+    /// <summary>"N bytes in M ranges".</summary>
     public override string ToString() => $"{BytesChanged} bytes in {_count} ranges";
 }

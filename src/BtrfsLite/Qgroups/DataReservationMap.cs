@@ -48,6 +48,8 @@ public sealed class DataReservationMap
     private readonly int[] _pi = new int[MaxHeight + 2];
     private int _leaf;
 
+    /// <summary>An empty map; ranges are widened to whole sectors of <paramref name="sectorSize"/> bytes.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="sectorSize"/> is not a power of two.</exception>
     public DataReservationMap(uint sectorSize = 4096)
     {
         if (sectorSize == 0 || (sectorSize & (sectorSize - 1)) != 0)
@@ -65,6 +67,7 @@ public sealed class DataReservationMap
         Reset();
     }
 
+    /// <summary>The sector size in bytes; every range is widened to it.</summary>
     public uint SectorSize { get; }
 
     /// <summary>Number of disjoint reserved ranges.</summary>

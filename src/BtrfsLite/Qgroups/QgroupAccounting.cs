@@ -12,6 +12,12 @@ namespace BtrfsLite.Qgroups;
 /// </summary>
 public static class QgroupAccounting
 {
+    /// <summary>
+    /// Recomputes referenced and exclusive bytes of <paramref name="qgroups"/> from the subvolume trees
+    /// <paramref name="fsRoots"/>, read through <paramref name="source"/>; <paramref name="parents"/> maps each qgroup
+    /// id to its parents' ids.
+    /// </summary>
+    /// <returns>(referenced, exclusive) bytes by qgroup id, for every id of <paramref name="qgroups"/>.</returns>
     public static Dictionary<ulong, (ulong Rfer, ulong Excl)> Rescan(INodeSource source, int nodeSize,
         IReadOnlyCollection<TreeRoot> fsRoots, IReadOnlyCollection<ulong> qgroups, IReadOnlyDictionary<ulong, List<ulong>> parents)
     {

@@ -138,6 +138,7 @@ public sealed partial class QgroupReservations
         return QgroupStatus.Ok;
     }
 
+    /// <summary>True when qgroup <paramref name="qgroupId"/> exists in the engine.</summary>
     public bool QgroupExists(ulong qgroupId) => _slotById.ContainsKey(qgroupId);
 
     /// <summary>Set max_rfer/max_excl and the limit flags. Takes effect on the next reservation; outstanding ones stay.</summary>
@@ -173,6 +174,7 @@ public sealed partial class QgroupReservations
         return QgroupStatus.Ok;
     }
 
+    /// <summary>The counters of qgroup <paramref name="qgroupId"/>; false when it does not exist.</summary>
     public bool TryGetCounters(ulong qgroupId, out QgroupCounters counters)
     {
         if (!_slotById.TryGetValue(qgroupId, out int slot))

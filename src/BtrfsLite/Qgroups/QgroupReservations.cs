@@ -14,12 +14,18 @@ public sealed partial class QgroupReservations
     public const ulong FirstFreeObjectId = 256;
     /// <summary>BTRFS_LAST_FREE_OBJECTID (-256 as u64).</summary>
     public const ulong LastFreeObjectId = unchecked((ulong)-256L);
+    /// <summary>BTRFS_FS_TREE_OBJECTID: the top-level subvolume (5).</summary>
     public const ulong FsTreeObjectId = 5;
 
     private readonly uint _sectorSize;
     private readonly ChangeSet _scratch = new(16);
     private bool _flushing;
 
+    /// <summary>
+    /// An engine with no qgroups for one file system of <paramref name="sectorSize"/>-byte sectors and
+    /// <paramref name="nodeSize"/>-byte tree blocks.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="sectorSize"/> is not a power of two.</exception>
     public QgroupReservations(QgroupReservationMode mode = QgroupReservationMode.Default, uint sectorSize = 4096, uint nodeSize = 16384)
     {
         if (sectorSize == 0 || (sectorSize & (sectorSize - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(sectorSize));
@@ -36,8 +42,11 @@ public sealed partial class QgroupReservations
         _closureVer = new int[8];
     }
 
+    /// <summary>How data reservations behave (set at construction).</summary>
     public QgroupReservationMode Mode { get; }
+    /// <summary>The sector size in bytes: data reservations are rounded to it.</summary>
     public uint SectorSize => _sectorSize;
+    /// <summary>The tree block size in bytes: the unit of metadata reservations.</summary>
     public uint NodeSize { get; }
 
     /// <summary>Called once on EDQUOT before the single retry (default mode only).</summary>

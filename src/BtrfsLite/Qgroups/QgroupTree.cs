@@ -4,15 +4,27 @@ using BtrfsLite.Images;
 namespace BtrfsLite.Qgroups;
 
 /// <summary>One qgroup as the quota tree stores it (INFO, LIMIT and RELATION items).</summary>
+/// <param name="QgroupId">The 64-bit qgroup id (the QGROUP_INFO key offset).</param>
+/// <param name="Referenced">btrfs_qgroup_info_item.rfer in bytes.</param>
+/// <param name="Exclusive">btrfs_qgroup_info_item.excl in bytes.</param>
+/// <param name="LimitFlags">btrfs_qgroup_limit_item.flags (none without a QGROUP_LIMIT item).</param>
+/// <param name="MaxReferenced">btrfs_qgroup_limit_item.max_rfer in bytes.</param>
+/// <param name="MaxExclusive">btrfs_qgroup_limit_item.max_excl in bytes.</param>
+/// <param name="Parents">The qgroups this one is a member of (its QGROUP_RELATION items towards higher levels).</param>
 public sealed record QgroupEntry(ulong QgroupId, ulong Referenced, ulong Exclusive, QgroupLimitFlags LimitFlags,
     ulong MaxReferenced, ulong MaxExclusive, IReadOnlyList<ulong> Parents)
 {
+    /// <summary>The qgroup id as "level/id".</summary>
     public string Id => Format.QgroupId.Format(QgroupId);
 }
 
 /// <summary>The persisted quota state of an image: status, every qgroup, and the relations.</summary>
+/// <param name="Status">btrfs_qgroup_status_item.flags.</param>
+/// <param name="StatusGeneration">btrfs_qgroup_status_item.generation.</param>
+/// <param name="Qgroups">Every qgroup with a QGROUP_INFO item, by id.</param>
 public sealed record QuotaState(QgroupStatusFlags Status, ulong StatusGeneration, IReadOnlyList<QgroupEntry> Qgroups)
 {
+    /// <summary>The entry of qgroup <paramref name="qgroupId"/>; null when there is none.</summary>
     public QgroupEntry? Find(ulong qgroupId) => Qgroups.FirstOrDefault(q => q.QgroupId == qgroupId);
 
     /// <summary>An engine primed with these qgroups, limits, relations and committed usage.</summary>

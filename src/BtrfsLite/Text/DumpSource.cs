@@ -16,15 +16,23 @@ public sealed class DumpSource : IDisposable
     private readonly byte[] _super = new byte[Superblock.Size];
     private readonly List<string> _problems = new();
 
+    /// <summary>The device the image is on.</summary>
     public IBlockDevice Device { get; }
+    /// <summary>The chunk map: the sys_chunk_array and every readable CHUNK_ITEM of the chunk tree.</summary>
     public ChunkMap Chunks { get; }
+    /// <summary>btrfs_super_block.nodesize: the tree block size in bytes.</summary>
     public int NodeSize { get; }
+    /// <summary>btrfs_super_block.sectorsize in bytes.</summary>
     public int SectorSize { get; }
+    /// <summary>Bytes of one checksum: 4 (crc32c, the only type read).</summary>
     public int CsumSize { get; }
+    /// <summary>btrfs_super_block.fsid.</summary>
     public Guid Fsid { get; }
     /// <summary>Problems met while building the chunk map (each names the bytenr); the dump goes on without those chunks.</summary>
     public IReadOnlyList<string> Problems => _problems;
+    /// <summary>The 4096 bytes of the primary superblock.</summary>
     public byte[] SuperBytes => _super;
+    /// <summary>A view of the primary superblock.</summary>
     public Superblock Super => new(_super);
 
     private DumpSource(IBlockDevice dev, bool owns)
@@ -62,6 +70,12 @@ public sealed class DumpSource : IDisposable
         catch { dev.Dispose(); throw; }
     }
 
+    /// <summary>
+    /// Reads the image on <paramref name="dev"/> (no locking; the caller keeps ownership of the device).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The primary superblock is missing, damaged or has an invalid sector or
+    /// node size.</exception>
+    /// <exception cref="BtrfsUnsupportedException">The checksum type is not crc32c.</exception>
     public static DumpSource Open(IBlockDevice dev) => new(dev, false);
 
     private void LoadChunkTree()
@@ -174,6 +188,7 @@ public sealed class DumpSource : IDisposable
     private static string CsumHex(uint crc) =>
         Convert.ToHexStringLower(BitConverter.IsLittleEndian ? BitConverter.GetBytes(crc) : BitConverter.GetBytes(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(crc)));
 
+    /// <summary>Closes the device when <see cref="Open(string, bool, bool)"/> opened it.</summary>
     public void Dispose()
     {
         if (_ownsDevice) Device.Dispose();

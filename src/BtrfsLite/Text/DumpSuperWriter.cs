@@ -7,6 +7,10 @@ using BtrfsLite.IO;
 
 namespace BtrfsLite.Text;
 
+/// <summary>
+/// What <c>dump-super</c> prints: which superblock copies and how much of each (btrfs inspect-internal dump-super's
+/// options).
+/// </summary>
 public sealed class DumpSuperOptions
 {
     /// <summary>-f: sys_chunk_array and backup roots too.</summary>
@@ -27,6 +31,7 @@ public sealed class DumpSuperOptions
 /// </summary>
 public static class DumpSuperWriter
 {
+    /// <summary>Superblock copies btrfs has: the primary at 64 KiB and the mirrors at 64 MiB and 256 GiB.</summary>
     public const int MirrorCount = 3;
     private const string Rule = "---------------------------------------------------------";
 

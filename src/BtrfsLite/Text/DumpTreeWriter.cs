@@ -3,8 +3,16 @@ using BtrfsLite.Format;
 
 namespace BtrfsLite.Text;
 
-public enum DumpTraversal { Bfs, Dfs }
+/// <summary>The order in which <c>dump-tree</c> prints a tree's blocks.</summary>
+public enum DumpTraversal
+{
+    /// <summary>Breadth first, as btrfs-progs by default: the root, then each level left to right.</summary>
+    Bfs,
+    /// <summary>Depth first, pre-order (btrfs-progs --dfs).</summary>
+    Dfs,
+}
 
+/// <summary>What <c>dump-tree</c> prints and how: traversal order, name encoding, time zone and banner.</summary>
 public sealed class DumpTreeOptions
 {
     /// <summary>--bfs (default, as btrfs-progs: the root, then each level left to right) or --dfs (pre-order).</summary>

@@ -185,6 +185,10 @@ public static class ProgsNames
         o.C('|').S(ProfileName(flags));
     }
 
+    /// <summary>
+    /// The block group flags as btrfs-progs prints them: the types joined by '|' (DATA, METADATA, SYSTEM), then '|' and
+    /// the profile name ("DATA|single", "METADATA|DUP").
+    /// </summary>
     public static string BlockGroupFlagsString(ulong flags)
     {
         var sw = new StringWriter();
@@ -237,6 +241,10 @@ public static class ProgsNames
         if (empty) o.S("none");
     }
 
+    /// <summary>
+    /// The btrfs-progs names of the inode flags set in <paramref name="flags"/> (NODATASUM, NODATACOW...), in bit
+    /// order; unknown bits are left out.
+    /// </summary>
     public static List<string> InodeFlagList(ulong flags)
     {
         var l = new List<string>();
@@ -260,6 +268,9 @@ public static class ProgsNames
         if ((flags & 0x4) != 0) o.S("|INCONSISTENT");
     }
 
+    /// <summary>
+    /// btrfs-progs' name of btrfs_file_extent_item.compression: "none", "zlib", "lzo", "zstd", or "UNKNOWN.n".
+    /// </summary>
     public static string CompressionName(byte c) => c switch
     {
         0 => "none",
@@ -269,6 +280,9 @@ public static class ProgsNames
         _ => "UNKNOWN." + c.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
+    /// <summary>
+    /// btrfs-progs' name of btrfs_file_extent_item.type: "inline", "regular", "prealloc", or "unknown".
+    /// </summary>
     public static string FileExtentTypeName(byte t) => t switch
     {
         0 => "inline",
@@ -277,6 +291,9 @@ public static class ProgsNames
         _ => "unknown",
     };
 
+    /// <summary>
+    /// btrfs-progs' name of a BTRFS_FT_* directory entry type ("FILE", "DIR", "SYMLINK"...); null for an unknown type.
+    /// </summary>
     public static string? DirTypeName(byte t) => t switch
     {
         1 => "FILE",

@@ -8,23 +8,47 @@ using BtrfsLite.Qgroups;
 namespace BtrfsLite.Text;
 
 /// <summary>How sizes are printed (btrfs-progs' unit modes: --raw, human readable, or a fixed unit; base 1024 or 1000).</summary>
-public enum SizeUnit { Human, Raw, KiB, MiB, GiB, TiB }
+public enum SizeUnit
+{
+    /// <summary>
+    /// Human readable: divided while at least 1024 (1000) remain, two decimals and the unit ("1.50GiB").
+    /// </summary>
+    Human,
+    /// <summary>Raw bytes (--raw).</summary>
+    Raw,
+    /// <summary>Always KiB (kB with base 1000), two decimals (--kbytes).</summary>
+    KiB,
+    /// <summary>Always MiB (MB with base 1000), two decimals (--mbytes).</summary>
+    MiB,
+    /// <summary>Always GiB (GB with base 1000), two decimals (--gbytes).</summary>
+    GiB,
+    /// <summary>Always TiB (TB with base 1000), two decimals (--tbytes).</summary>
+    TiB,
+}
 
 /// <summary>What <c>qgroup show</c> prints: the optional columns and the units.</summary>
 public sealed record QgroupShowOptions
 {
+    /// <summary>Print the parent column: the qgroups each one is a member of (qgroup show -p).</summary>
     public bool Parent { get; init; }
+    /// <summary>Print the child column: each qgroup's members (qgroup show -c).</summary>
     public bool Child { get; init; }
+    /// <summary>Print the max_rfer column: the referenced limit (qgroup show -r).</summary>
     public bool MaxReferenced { get; init; }
+    /// <summary>Print the max_excl column: the exclusive limit (qgroup show -e).</summary>
     public bool MaxExclusive { get; init; }
     /// <summary>rsv_data, rsv_meta_pertrans, rsv_meta_prealloc columns (not in btrfs-progs).</summary>
     public bool Reserved { get; init; }
+    /// <summary>How sizes are printed (human readable by default).</summary>
     public SizeUnit Unit { get; init; } = SizeUnit.Human;
     /// <summary>Base 1000 (kB, MB...) instead of 1024 (KiB, MiB...).</summary>
     public bool Decimal { get; init; }
 }
 
 /// <summary>One row's reserved bytes (three types), as the reservation engine keeps them.</summary>
+/// <param name="Data">Bytes reserved for data not yet written (rsv_data).</param>
+/// <param name="MetaPertrans">Metadata bytes reserved for the running transaction (rsv_meta_pertrans).</param>
+/// <param name="MetaPrealloc">Metadata bytes reserved ahead (rsv_meta_prealloc).</param>
 public readonly record struct QgroupReserved(ulong Data, ulong MetaPertrans, ulong MetaPrealloc);
 
 /// <summary>

@@ -4,7 +4,7 @@ using BtrfsLite.IO;
 namespace BtrfsLite.Transactions;
 
 /// <summary>One block group: its range, type, used bytes and free space (what the extent tree implies).</summary>
-public sealed class BlockGroup
+internal sealed class BlockGroup
 {
     public ulong Start { get; init; }
     public ulong Length { get; init; }
@@ -34,7 +34,7 @@ public sealed class BlockGroup
 /// open does not grow with the file system). Space freed in a transaction stays pinned until its commit is on disk
 /// (the committed trees may still point at it).
 /// </summary>
-public sealed class ExtentAllocator
+internal sealed class ExtentAllocator
 {
     private readonly List<BlockGroup> _groups = new();
     private readonly List<(ulong Start, ulong End)> _pinned = new();

@@ -6,7 +6,7 @@ namespace BtrfsLite.Transactions;
 /// One backref of an extent: TREE_BLOCK_REF(root), SHARED_BLOCK_REF(parent), EXTENT_DATA_REF(root, ino, offset)
 /// or SHARED_DATA_REF(parent). <see cref="Root"/> holds the root or the parent bytenr.
 /// </summary>
-public readonly record struct BackrefKey(ItemType Type, ulong Root, ulong ObjectId = 0, ulong Offset = 0)
+internal readonly record struct BackrefKey(ItemType Type, ulong Root, ulong ObjectId = 0, ulong Offset = 0)
 {
     public static BackrefKey TreeBlock(ulong root) => new(ItemType.TreeBlockRef, root);
     public static BackrefKey SharedBlock(ulong parent) => new(ItemType.SharedBlockRef, parent);
@@ -22,7 +22,7 @@ public readonly record struct BackrefKey(ItemType Type, ulong Root, ulong Object
 /// All pending reference changes of one extent in the running transaction (btrfs_delayed_ref_head): they are
 /// folded into its EXTENT_ITEM / METADATA_ITEM at commit. Also carries what the qgroup code needs.
 /// </summary>
-public sealed class DelayedRefHead
+internal sealed class DelayedRefHead
 {
     public ulong Bytenr { get; init; }
     public ulong NumBytes { get; init; }
@@ -59,7 +59,7 @@ public sealed class DelayedRefHead
 }
 
 /// <summary>The delayed ref heads of one transaction, by extent start.</summary>
-public sealed class DelayedRefs
+internal sealed class DelayedRefs
 {
     private readonly Dictionary<ulong, DelayedRefHead> _heads = new();
 

@@ -8,17 +8,17 @@ namespace BtrfsLite.Transactions;
 public sealed partial class Transaction
 {
     /// <summary>
-    /// The commit's qgroup accounting, per changed extent, as the kernel's
-    /// btrfs_qgroup_account_extents does it. Every extent whose references changed in the transaction (its delayed-ref
-    /// heads) gets the subvolumes that reached it in the last commit and those that reach it now, both found from
-    /// backrefs (<see cref="ExtentRoots"/>), and only the qgroups above those subvolumes move. Its cost follows the
-    /// changed extents, not the file system. Two changes reach extents without changing their references and are
-    /// handled apart: a snapshot (the quick inherit already gave both qgroups their numbers; the snapshot then counts
-    /// as a referrer of everything its source reached, and where its source has no qgroup its tree is traced) and a
-    /// dropped subvolume (its whole committed tree is traced). Quota enable and rescan recompute every qgroup from the
-    /// trees. While accounting is off (<see cref="BtrfsImage.QgroupNoAccounting"/>) nothing is written. With
-    /// <see cref="BtrfsImage.VerifyAccounting"/> the result is compared with a full recomputation and a difference
-    /// fails the commit (<see cref="QgroupAccountingMismatchException"/>).
+    /// The commit's qgroup accounting, per changed extent, as the kernel's btrfs_qgroup_account_extents does it. Every
+    /// extent whose references changed in the transaction (its delayed-ref heads) gets the subvolumes that reached it
+    /// in the last commit and those that reach it now, both found from backrefs (<see cref="ExtentRoots"/>), and only
+    /// the qgroups above those subvolumes move. Its cost follows the changed extents, not the file system. Two changes
+    /// reach extents without changing their references and are handled apart: a snapshot (the quick inherit already
+    /// gave both qgroups their numbers; the snapshot then counts as a referrer of everything its source reached, and
+    /// where its source has no qgroup its tree is traced) and a dropped subvolume (its whole committed tree is traced).
+    /// Quota enable and rescan recompute every qgroup from the trees. While accounting is off
+    /// (<see cref="Images.BtrfsImage.QgroupNoAccounting"/>) nothing is written. With
+    /// <see cref="Images.BtrfsImage.VerifyAccounting"/> the result is compared with a full recomputation and a
+    /// difference fails the commit (<see cref="QgroupAccountingMismatchException"/>).
     /// </summary>
     private void AccountQgroups()
     {

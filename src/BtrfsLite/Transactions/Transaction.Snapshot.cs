@@ -29,6 +29,10 @@ public sealed partial class Transaction
     }
 
     /// <summary>A snapshot taken in this transaction: source tree, new tree and the new tree's first root block.</summary>
+    /// <param name="Source">The id of the subvolume tree that was snapshotted.</param>
+    /// <param name="Snapshot">The new snapshot's tree id.</param>
+    /// <param name="SnapshotRoot">The logical address of the snapshot's first root block (a copy of the source's
+    /// root).</param>
     public readonly record struct SnapshotRecord(ulong Source, ulong Snapshot, ulong SnapshotRoot);
 
     private readonly List<SnapshotRecord> _snapshots = new();

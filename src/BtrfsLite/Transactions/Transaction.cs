@@ -32,14 +32,19 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         NodeSize = image.NodeSize;
     }
 
+    /// <summary>The image this transaction changes.</summary>
     public BtrfsImage Image => _image;
+    /// <summary>
+    /// The transaction id (transid): the image's last generation plus one, stamped on every block and item it changes.
+    /// </summary>
     public ulong Generation { get; }
+    /// <summary>The tree block size in bytes.</summary>
     public int NodeSize { get; }
-    public ExtentAllocator Allocator => State.Allocator;
+    internal ExtentAllocator Allocator => State.Allocator;
     /// <summary>A read-only view of the committed state: reads work (on a read-only device too), changes throw.</summary>
     public bool IsReadOnly => _state == null;
     private WriteState State => _state ?? throw new InvalidOperationException("this is a read-only transaction: it cannot change the image");
-    public DelayedRefs DelayedRefs => _refs;
+    internal DelayedRefs DelayedRefs => _refs;
     /// <summary>Set when a tree change failed half-way (no space for a tree block): the transaction can only be disposed.</summary>
     public string? AbortReason { get; private set; }
 
@@ -67,6 +72,10 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         return t;
     }
 
+    /// <summary>
+    /// True when tree <paramref name="treeId"/> exists as this transaction sees it: created or changed here, or
+    /// committed and not dropped.
+    /// </summary>
     public bool HasTree(ulong treeId) => _trees.ContainsKey(treeId) || (!_dropped.Contains(treeId) && _image.TryGetRoot(treeId, out _));
 
     /// <summary>The current root of a tree (changed or committed).</summary>
@@ -82,6 +91,10 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
 
     // ------------------------------------------------------------------ ITreeBlockStore
 
+    /// <summary>
+    /// The block at <paramref name="bytenr"/>: this transaction's dirty copy when it has one (only its level is
+    /// checked), else the committed block read and verified through the image's node cache.
+    /// </summary>
     public byte[] Read(ulong bytenr, in NodeExpectation expect)
     {
         if (_dirty.TryGetValue(bytenr, out var b))
@@ -94,10 +107,15 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         return _image.Nodes.Read(bytenr, expect);
     }
 
+    /// <inheritdoc/>
     public bool IsDirty(ulong bytenr) => _dirty.ContainsKey(bytenr);
 
+    /// <inheritdoc/>
     public byte[] GetDirty(ulong bytenr) => _dirty[bytenr];
 
+    /// <inheritdoc/>
+    /// <exception cref="InvalidOperationException">The transaction is read-only.</exception>
+    /// <exception cref="NoSpaceException">No metadata space is left for the block.</exception>
     public (ulong Bytenr, byte[] Buffer) Allocate(ulong owner, int level)
     {
         ThrowIfReadOnly();
@@ -117,6 +135,9 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         return (bytenr, buf);
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="InvalidOperationException">The transaction is read-only.</exception>
+    /// <exception cref="NoSpaceException">No metadata space is left for the copy.</exception>
     public (ulong Bytenr, byte[] Buffer) Cow(ulong bytenr, int level, ulong generation, ulong owner)
     {
         ThrowIfReadOnly();
@@ -161,6 +182,8 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         return (newBytenr, buf);
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="InvalidOperationException">The transaction is read-only.</exception>
     public void Free(ulong bytenr, ulong owner, int level)
     {
         ThrowIfReadOnly();

@@ -43,6 +43,12 @@ public sealed class CowTree
     private Key _lastInsert;
     private bool _haveLastInsert;
 
+    /// <summary>
+    /// A tree <paramref name="treeId"/> whose root block is at <paramref name="rootBytenr"/> (level
+    /// <paramref name="rootLevel"/>, written in transaction <paramref name="rootGeneration"/>), changed through
+    /// <paramref name="store"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rootLevel"/> is not 0 to 7.</exception>
     public CowTree(ITreeBlockStore store, ulong treeId, ulong rootBytenr, int rootLevel, ulong rootGeneration)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -68,14 +74,21 @@ public sealed class CowTree
         return t;
     }
 
+    /// <summary>The tree's id (root objectid: 1 root tree, 2 extent tree, 5 or 256 and up for subvolumes...).</summary>
     public ulong TreeId { get; }
+    /// <summary>The tree block size in bytes (the store's nodesize).</summary>
     public int NodeSize { get; }
+    /// <summary>The root block's logical address.</summary>
     public ulong RootBytenr { get; private set; }
+    /// <summary>The root block's level (0: the root is a leaf).</summary>
     public int RootLevel { get; private set; }
+    /// <summary>The generation (transid) of the root block.</summary>
     public ulong RootGeneration { get; private set; }
     /// <summary>The root block changed (CoW, growth, collapse, or a new tree): the owner must record the new root (ROOT_ITEM / superblock).</summary>
     public bool RootChanged { get; private set; }
+    /// <summary>Clears <see cref="RootChanged"/> once the new root has been recorded.</summary>
     public void AcknowledgeRootChange() => RootChanged = false;
+    /// <summary>The current root as a <see cref="TreeRoot"/>.</summary>
     public TreeRoot Root => new(TreeId, RootBytenr, (byte)RootLevel, RootGeneration);
 
     /// <summary>Largest payload one item can have (nodesize - header - item header; 16258 for 16 KiB).</summary>
@@ -83,6 +96,7 @@ public sealed class CowTree
 
     // ================================================================ lookups without CoW
 
+    /// <summary>True when the tree has an item with exactly <paramref name="key"/> (nothing is CoWed).</summary>
     public bool Contains(in Key key) => Descend(key);
 
     /// <summary>Read-only lookup; the span is valid until the next call on this tree.</summary>
@@ -211,10 +225,15 @@ public sealed class CowTree
         return true;
     }
 
+    /// <summary>True while the write cursor (<see cref="Seek"/>, <see cref="MoveNext"/>) is on an item.</summary>
     public bool CursorValid => _cursorValid;
+    /// <summary>The key of the item under the write cursor.</summary>
+    /// <exception cref="InvalidOperationException">The cursor is not on an item.</exception>
     public Key CurrentKey { get { EnsureCursor(); return new Leaf(_pathBuf[0]).Key(_pathSlot[0]); } }
     /// <summary>The current item's payload, writable.</summary>
     public Span<byte> CurrentData { get { EnsureCursor(); return LeafOps.Data(_pathBuf[0], _pathSlot[0]); } }
+    /// <summary>The payload size in bytes of the item under the write cursor.</summary>
+    /// <exception cref="InvalidOperationException">The cursor is not on an item.</exception>
     public int CurrentSize { get { EnsureCursor(); return LeafOps.Size(_pathBuf[0], _pathSlot[0]); } }
 
     /// <summary>Moves to the next item (CoWing the next leaf's path when the cursor crosses leaves).</summary>

@@ -16,6 +16,7 @@ namespace BtrfsLite.Trees;
 /// </summary>
 public interface ITreeBlockStore : INodeSource
 {
+    /// <summary>The tree block size in bytes (nodesize).</summary>
     int NodeSize { get; }
 
     /// <summary>The generation (transid) of the running transaction, written into every dirty block.</summary>

@@ -20,18 +20,30 @@ public sealed class TreeCursor
     private TreeRoot _root;
     private bool _valid;
 
+    /// <summary>A cursor that reads verified tree blocks from <paramref name="source"/>.</summary>
     public TreeCursor(INodeSource source) => _cache = source;
 
+    /// <summary>The root of the tree last sought.</summary>
     public TreeRoot Root => _root;
+    /// <summary>True while the cursor is on an item; false after moving past either end.</summary>
     public bool IsValid => _valid;
+    /// <summary>The item's slot in its leaf.</summary>
     public int Slot => _slot[0];
+    /// <summary>The logical address of the leaf the cursor is in.</summary>
     public ulong LeafBytenr => _bytenr[0];
+    /// <summary>The leaf the cursor is in.</summary>
     public Leaf Leaf => new(_leaf);
+    /// <summary>The item's key.</summary>
     public Key Key => new Leaf(_leaf).Key(_slot[0]);
+    /// <summary>The item key's objectid.</summary>
     public ulong ObjectId => new Leaf(_leaf).KeyObjectId(_slot[0]);
+    /// <summary>The item key's type.</summary>
     public ItemType Type => new Leaf(_leaf).KeyType(_slot[0]);
+    /// <summary>The item key's offset.</summary>
     public ulong Offset => new Leaf(_leaf).KeyOffset(_slot[0]);
+    /// <summary>The item's payload (read-only for the caller; valid until the cursor moves).</summary>
     public Span<byte> Data => new Leaf(_leaf).Data(_slot[0]);
+    /// <summary>The item's payload size in bytes.</summary>
     public int DataSize => (int)new Leaf(_leaf).DataSize(_slot[0]);
 
     private byte[] Node(int level) =>
@@ -67,6 +79,7 @@ public sealed class TreeCursor
         return true;
     }
 
+    /// <summary>Positions at the first item of the tree; false when the tree is empty.</summary>
     public bool First(in TreeRoot root) => Seek(root, Key.Min);
 
     /// <summary>Moves to the next item in key order; false at the end of the tree.</summary>

@@ -5,11 +5,18 @@ using BtrfsLite.Mkfs;
 namespace BtrfsLite.Workloads;
 
 /// <summary>A workload file could not be parsed: names the file, line and what is wrong.</summary>
+/// <param name="message">The file (or source name), the line and what is wrong.</param>
 public sealed class WorkloadException(string message) : ArgumentException(message);
 
 /// <summary>One step: its 1-based number, the text exactly as written (split on ';', trimmed), verb and arguments.</summary>
+/// <param name="Number">The step's 1-based number in the workload.</param>
+/// <param name="SourceLine">The 1-based line of the file it is on.</param>
+/// <param name="Line">The step's text as written (trimmed).</param>
+/// <param name="Verb">The first word: write, mkdir, snapshot, qgroup...</param>
+/// <param name="Args">The words after the verb.</param>
 public sealed record WorkloadStep(int Number, int SourceLine, string Line, string Verb, string[] Args)
 {
+    /// <summary>True for a <c>write</c> step.</summary>
     public bool IsWrite => Verb == "write";
 }
 
@@ -17,6 +24,8 @@ public sealed record WorkloadStep(int Number, int SourceLine, string Line, strin
 /// A replay workload (README, "Workload language"): one step per line, '#' comments, ';' separating steps, sizes with
 /// K/M/G/T (powers of 1024), paths relative to the top-level subvolume, header line <c>size 1G</c>.
 /// </summary>
+/// <param name="Size">The size from the <c>size</c> header line in bytes; null when there is none.</param>
+/// <param name="Steps">The steps in order.</param>
 public sealed record Workload(ulong? Size, IReadOnlyList<WorkloadStep> Steps)
 {
     private static readonly Dictionary<string, (int Min, int Max)> Arity = new()
@@ -27,8 +36,15 @@ public sealed record Workload(ulong? Size, IReadOnlyList<WorkloadStep> Steps)
         ["subvol"] = (1, 4),
     };
 
+    /// <summary>Reads and parses the workload file <paramref name="path"/>.</summary>
+    /// <exception cref="WorkloadException">A line is not valid; the message names the file and line.</exception>
     public static Workload Load(string path) => Parse(File.ReadAllText(path), path);
 
+    /// <summary>
+    /// Parses workload <paramref name="text"/>; <paramref name="source"/> names it in error messages.
+    /// </summary>
+    /// <exception cref="WorkloadException">A line is not valid (unknown step, wrong arguments, bad size or qgroup id);
+    /// the message names the source and line.</exception>
     public static Workload Parse(string text, string source = "workload")
     {
         ulong? size = null;
@@ -121,6 +137,10 @@ public sealed record Workload(ulong? Size, IReadOnlyList<WorkloadStep> Steps)
         return (name, src, ro, inherit);
     }
 
+    /// <summary>
+    /// Parses a qgroup id, "level/id" or a bare level-0 id; <paramref name="where"/> names the step in the error.
+    /// </summary>
+    /// <exception cref="WorkloadException">The text is not a qgroup id.</exception>
     public static ulong Qgroup(string text, string where) =>
         QgroupId.TryParse(text, out ulong q) ? q : throw new WorkloadException($"{where}: '{text}' is not a qgroup id (level/id)");
 

@@ -9,9 +9,13 @@ namespace BtrfsLite.Workloads;
 /// </summary>
 public static class WorkloadData
 {
+    /// <summary>Bytes of the repeating block of a seed: 1 MiB.</summary>
     public const int BlockSize = 1 << 20;
     private static readonly ConcurrentDictionary<ulong, byte[]> Blocks = new();
 
+    /// <summary>
+    /// The SplitMix64 output for state <paramref name="x"/>: x plus 0x9E3779B97F4A7C15, then its mixing steps.
+    /// </summary>
     public static ulong SplitMix64(ulong x)
     {
         ulong z = unchecked(x + 0x9E3779B97F4A7C15UL);

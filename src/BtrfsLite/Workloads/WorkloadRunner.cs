@@ -5,6 +5,14 @@ using BtrfsLite.Qgroups;
 namespace BtrfsLite.Workloads;
 
 /// <summary>What one step did, and every qgroup's counters right after it.</summary>
+/// <param name="Step">The step's number.</param>
+/// <param name="Line">The step's text.</param>
+/// <param name="Ok">True when the step succeeded (no errno).</param>
+/// <param name="Errno">The errno name that failed the step (a write stopped short included); null on success.</param>
+/// <param name="Written">Bytes a write step copied; null for other steps.</param>
+/// <param name="Qgroups">Every qgroup's counters right after the step.</param>
+/// <param name="Message">The error message when the step failed; null otherwise (also for a write stopped
+/// short).</param>
 public sealed record StepResult(int Step, string Line, bool Ok, string? Errno, ulong? Written, IReadOnlyList<QgroupCounters> Qgroups, string? Message);
 
 /// <summary>
@@ -13,6 +21,11 @@ public sealed record StepResult(int Step, string Line, bool Ok, string? Errno, u
 /// </summary>
 public static class WorkloadRunner
 {
+    /// <summary>
+    /// Runs every step of <paramref name="workload"/> on <paramref name="session"/> in order and reports each to
+    /// <paramref name="onStep"/>; a step failing with an errno (FsException or ENOSPC) is reported and the run goes on,
+    /// any other exception ends it.
+    /// </summary>
     public static void Run(FsSession session, Workload workload, Action<StepResult> onStep)
     {
         foreach (var step in workload.Steps)
