@@ -70,8 +70,9 @@ internal sealed class ExtentAllocator
         var g = new BlockGroup { Start = start, Length = length, Flags = flags, Used = used, UsedOnDisk = used };
         g.Free.Add(start, start + length);
         if (chunk != null) ExcludeSuperMirrors(g, chunk, deviceLength);
-        foreach (var (s, e) in g.Free.Ranges) g.Excluded += e - s;
-        g.Excluded = length - g.Excluded;
+        ulong free = 0;
+        foreach (var (s, e) in g.Free.Ranges) free += e - s;
+        g.Excluded = length - free;
         int i = 0;
         while (i < _groups.Count && _groups[i].Start < start) i++;
         _groups.Insert(i, g);
