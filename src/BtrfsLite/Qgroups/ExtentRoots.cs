@@ -20,7 +20,6 @@ public sealed class ExtentRoots
     private readonly TreeCursor _cursor;
     private readonly Dictionary<ulong, ulong[]> _blockRoots = new();
     private readonly HashSet<ulong> _resolving = new();
-    private readonly List<Backref> _scratch = new();
 
     private readonly record struct Backref(ItemType Type, ulong Root, ulong ObjectId, ulong Offset, ulong Count);
 
@@ -35,8 +34,6 @@ public sealed class ExtentRoots
         _cursor = new TreeCursor(nodes);
     }
 
-    /// <summary>Blocks whose roots were resolved so far (the cache's size).</summary>
-    public int CachedBlocks => _blockRoots.Count;
 
     /// <summary>
     /// The subvolumes reaching the extent at <paramref name="bytenr"/> (ascending) and its size, or an empty set when
