@@ -25,6 +25,7 @@ public sealed partial class FsSession
         {
             QuotaAdmin.Disable(Tx());
             Qgroups = null;
+            _ghostQgroups.Clear();
             foreach (var d in _dirty.Values) d.MetaReserved = 0;
             Commit();
         }
@@ -38,6 +39,13 @@ public sealed partial class FsSession
         {
             QuotaAdmin.Rescan(Tx());
             Commit();
+            if (_ghostQgroups.Count == 0 || Qgroups == null) return;
+            // The rescan zeroes every qgroup in memory and marks it dirty, items or not. The rescan worker's own commit
+            // cannot write a ghost's INFO item, so the kernel stops accounting from then on (measured: workload
+            // ghost-qgroup). It also clears INCONSISTENT again as the scan ends, leaving numbers on disk that btrfs
+            // check rejects; ours stay marked INCONSISTENT, so the image says what it holds.
+            foreach (var q in _ghostQgroups) Qgroups.SetUsage(q, 0, 0);
+            QuotaAdmin.MarkInconsistent(Tx());
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
     }
@@ -53,6 +61,7 @@ public sealed partial class FsSession
             // btrfs_ioctl_qgroup_create starts a transaction of 2 items on the top level (the harness' mount point):
             // its qgroup metadata reservation fails with EDQUOT when 0/5 is over a limit.
             ReserveMetaItems(ObjectIds.FsTree, 2);
+            if (_ghostQgroups.Contains(qgroupId)) throw new FsException("EEXIST", $"qgroup {QgroupId.Format(qgroupId)} exists");
             QuotaAdmin.CreateQgroup(Tx(), qgroupId);
             Qgroups?.CreateQgroup(qgroupId);
         }
@@ -112,7 +121,9 @@ public sealed partial class FsSession
             // btrfs_ioctl_qgroup_limit: a transaction of 1 item on the top level, so even clearing a limit can fail
             // with EDQUOT while 0/5 is over one.
             ReserveMetaItems(ObjectIds.FsTree, 1);
-            QuotaAdmin.Limit(Tx(), qgroupId, exclusive, maxBytes);
+            // A ghost has no LIMIT item to update: the kernel sets the limit in memory and marks the qgroups INCONSISTENT.
+            if (_ghostQgroups.Contains(qgroupId)) QuotaAdmin.MarkInconsistent(Tx());
+            else QuotaAdmin.Limit(Tx(), qgroupId, exclusive, maxBytes);
             if (Qgroups == null || !Qgroups.TryGetCounters(qgroupId, out var c)) return;
             var flag = exclusive ? QgroupLimitFlags.MaxExcl : QgroupLimitFlags.MaxRfer;
             var flags = maxBytes == null ? c.LimitFlags & ~flag : c.LimitFlags | flag;

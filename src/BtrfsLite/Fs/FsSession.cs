@@ -44,6 +44,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private readonly ChangeSet _changes = new();
     // Subvolume ids are not reused while the file system is mounted (the kernel's in-memory highest objectid).
     private ulong _highestSubvolume;
+    // Level-0 qgroups of dropped subvolumes the kernel keeps in memory without items (see DropSubvolume).
+    private readonly HashSet<ulong> _ghostQgroups = new();
     // Paths resolved to (tree, inode) since the last change of the namespace that could invalidate one (rm, subvolume delete).
     private readonly Dictionary<string, (ulong Tree, ulong Ino)> _files = new(StringComparer.Ordinal);
     private long _dirtyBytes;
@@ -1067,12 +1069,20 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         _highestSubvolume = Math.Max(_highestSubvolume, id);
         foreach (var key in _dirty.Keys.Where(k => k.Tree == id).ToList()) Evict(key.Tree, key.Ino);
-        Subvolumes.Delete(parent, dir.Ino, name);
-        if (Qgroups != null)
+        ulong qgroup = QgroupId.ForSubvolume(id);
+        var parents = Qgroups?.GetParentsInRelationOrder(qgroup);
+        bool stays = Subvolumes.Delete(parent, dir.Ino, name, parents);
+        if (Qgroups == null) return;
+        Qgroups.FreeMetaPertrans(id);
+        if (!stays)
         {
-            Qgroups.FreeMetaPertrans(id);
-            Qgroups.DestroyQgroup(QgroupId.ForSubvolume(id));
+            Qgroups.DestroyQgroup(qgroup);
+            return;
         }
+        // The kernel's removal stopped at the first parent (see Quota.RemoveDroppedSubvolumeQgroup): that relation is
+        // gone, the qgroup itself stays in memory with its numbers, a ghost without items.
+        Qgroups.RemoveRelation(qgroup, parents![0]);
+        _ghostQgroups.Add(qgroup);
     }
 
     /// <summary>btrfs_qgroup_inherit (see <see cref="QuotaAdmin.Inherit"/>); the engine's relation carries the reservations.</summary>

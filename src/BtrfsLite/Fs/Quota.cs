@@ -32,6 +32,58 @@ public static class Quota
     }
 
     /// <summary>
+    /// Removes the level-0 qgroup of a subvolume whose tree is dropped, as the kernel's cleaner does after the drop
+    /// (btrfs_qgroup_cleanup_dropped_subvolume, btrfs_remove_qgroup). While accounting runs the drop moves the qgroup to
+    /// zero first and everything goes (<see cref="DeleteQgroupItems"/>). While it does not (INCONSISTENT within this
+    /// open image) the numbers are stale: the INFO and LIMIT items go, then each parent relation in
+    /// <paramref name="parentOrder"/> (the kernel's list order; on-disk order when null) goes with the kernel's quick
+    /// update: a qgroup whose referenced equals its exclusive takes its exclusive bytes out of the parent and every
+    /// ancestor (u64 arithmetic, wrapping like the kernel's); where they differ the kernel's removal stops at the first
+    /// parent and returns true: the qgroup stays in memory (sysfs lists it until unmount). The kernel also leaves the
+    /// later parent relations on disk, which btrfs check rejects ("failed to add qgroup relation"); these go here, as
+    /// the kernel's next mount skips them anyway ("orphan qgroup relation").
+    /// </summary>
+    public static bool RemoveDroppedSubvolumeQgroup(Transaction tx, ulong qgroupId, IReadOnlyList<ulong>? parentOrder = null)
+    {
+        if (!tx.Image.QgroupNoAccounting)
+        {
+            DeleteQgroupItems(tx, qgroupId);
+            return false;
+        }
+        var qt = tx.Tree(ObjectIds.QuotaTree);
+        ulong rfer = 0, excl = 0;
+        if (qt.TryGet(new Key(0, ItemType.QgroupInfo, qgroupId), out var d) && d.Length >= QgroupInfoItem.Size)
+        {
+            rfer = Le.U64(d, QgroupInfoItem.Offsets.Rfer);
+            excl = Le.U64(d, QgroupInfoItem.Offsets.Excl);
+        }
+        qt.Delete(new Key(0, ItemType.QgroupInfo, qgroupId));
+        qt.Delete(new Key(0, ItemType.QgroupLimit, qgroupId));
+        var onDisk = RelationKeys(tx, qgroupId).Where(k => QgroupId.LevelOf(k.Offset) > 0).Select(k => k.Offset).ToList();
+        var parents = parentOrder?.Where(onDisk.Contains).ToList() ?? onDisk;
+        foreach (var parent in parents)
+        {
+            qt.Delete(new Key(qgroupId, ItemType.QgroupRelation, parent));
+            qt.Delete(new Key(parent, ItemType.QgroupRelation, qgroupId));
+            if (rfer == excl) QuotaAdmin.AddToAncestors(tx, qt, parent, excl, -1);
+        }
+        return rfer != excl && parents.Count > 0;
+    }
+
+    private static List<Key> RelationKeys(Transaction tx, ulong qgroupId)
+    {
+        var c = tx.NewCursor();
+        var rel = new List<Key>();
+        if (c.SeekPrefix(tx.CurrentRoot(ObjectIds.QuotaTree), qgroupId, ItemType.QgroupRelation))
+            do
+            {
+                if (c.ObjectId != qgroupId || c.Type != ItemType.QgroupRelation) break;
+                rel.Add(c.Key);
+            } while (c.Next());
+        return rel;
+    }
+
+    /// <summary>
     /// Deletes the QGROUP_INFO and QGROUP_LIMIT items of qgroup <paramref name="qgroupId"/> and its QGROUP_RELATION
     /// items in both directions.
     /// </summary>
@@ -41,14 +93,7 @@ public static class Quota
         qt.Delete(new Key(0, ItemType.QgroupInfo, qgroupId));
         qt.Delete(new Key(0, ItemType.QgroupLimit, qgroupId));
         // Relations in both directions.
-        var c = tx.NewCursor();
-        var rel = new List<Key>();
-        if (c.SeekPrefix(tx.CurrentRoot(ObjectIds.QuotaTree), qgroupId, ItemType.QgroupRelation))
-            do
-            {
-                if (c.ObjectId != qgroupId || c.Type != ItemType.QgroupRelation) break;
-                rel.Add(c.Key);
-            } while (c.Next());
+        var rel = RelationKeys(tx, qgroupId);
         foreach (var k in rel)
         {
             qt.Delete(k);

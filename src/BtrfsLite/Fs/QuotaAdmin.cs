@@ -201,7 +201,8 @@ public static class QuotaAdmin
     /// Makes <paramref name="child"/> a member of <paramref name="parent"/> (RELATION items both ways). EINVAL when
     /// the parent's level is not above the child's, or when either is missing (Linux 6.18 answers EINVAL there too);
     /// EEXIST when related already. When the child's referenced equals its exclusive, its exclusive bytes are added
-    /// to the parent and every ancestor; otherwise the status is marked INCONSISTENT (a rescan is needed).
+    /// to the parent and every ancestor; otherwise the status is marked INCONSISTENT. Returns true when a rescan is
+    /// needed: the quick update did not apply, or the status was INCONSISTENT already.
     /// </summary>
     public static bool Assign(Transaction tx, ulong child, ulong parent)
     {
@@ -211,9 +212,16 @@ public static class QuotaAdmin
             if (!Exists(qt, q)) throw new FsException("EINVAL", $"qgroup {QgroupId.Format(q)} does not exist");
         if (qt.Contains(new Key(child, ItemType.QgroupRelation, parent)))
             throw new FsException("EEXIST", $"{QgroupId.Format(child)} is already a member of {QgroupId.Format(parent)}");
+        bool inconsistent = IsInconsistent(qt);
         AddRelationItems(qt, child, parent);
-        return !QuickUpdate(tx, qt, child, parent, +1);
+        // Linux 6.18 asks for a rescan whenever the status already says INCONSISTENT, even where the quick update
+        // applies (measured, workload relation-inconsistent).
+        return !QuickUpdate(tx, qt, child, parent, +1) || inconsistent;
     }
+
+    private static bool IsInconsistent(CowTree qt) =>
+        qt.TryGet(new Key(0, ItemType.QgroupStatus, 0), out var d) && d.Length >= QgroupStatusItem.Size &&
+        ((QgroupStatusFlags)Le.U64(d, QgroupStatusItem.Offsets.Flags) & QgroupStatusFlags.Inconsistent) != 0;
 
     /// <summary>
     /// Ends the membership of <paramref name="child"/> in <paramref name="parent"/>: ENOENT when neither RELATION item
@@ -224,7 +232,8 @@ public static class QuotaAdmin
     {
         CheckLevels(child, parent);
         var qt = RequireEnabled(tx);
-        return RemoveRelation(tx, qt, child, parent);
+        bool inconsistent = IsInconsistent(qt);
+        return RemoveRelation(tx, qt, child, parent) || inconsistent;
     }
 
     /// <summary>
@@ -327,7 +336,7 @@ public static class QuotaAdmin
     }
 
     /// <summary>Adds (or subtracts) <paramref name="bytes"/> to rfer and excl of <paramref name="parent"/> and of each of its ancestors once.</summary>
-    private static void AddToAncestors(Transaction tx, CowTree qt, ulong parent, ulong bytes, int sign)
+    internal static void AddToAncestors(Transaction tx, CowTree qt, ulong parent, ulong bytes, int sign)
     {
         if (bytes == 0) return;
         var seen = new HashSet<ulong>();
@@ -347,6 +356,7 @@ public static class QuotaAdmin
         }
     }
 
-    // Underflow (numbers already off) clamps at 0; the commit's recomputation writes the exact values anyway.
-    private static ulong Apply(ulong value, ulong bytes, int sign) => sign > 0 ? value + bytes : value >= bytes ? value - bytes : 0;
+    // u64 arithmetic as the kernel's __qgroup_excl_accounting: stale numbers (accounting off) can wrap below zero, and
+    // the kernel writes and shows them so.
+    private static ulong Apply(ulong value, ulong bytes, int sign) => unchecked(sign > 0 ? value + bytes : value - bytes);
 }

@@ -157,8 +157,12 @@ public static class Subvolumes
     public static bool HasNested(Transactions.Transaction tx, ulong id) =>
         tx.NewCursor().SeekPrefix(tx.CurrentRoot(ObjectIds.RootTree), id, ItemType.RootRef);
 
-    /// <summary>Deletes a subvolume: its entry, refs, root item, UUID item, qgroup; its tree is dropped at commit.</summary>
-    public static void Delete(FsTree parent, ulong dir, ReadOnlySpan<byte> name)
+    /// <summary>
+    /// Deletes a subvolume: its entry, refs, root item, UUID item, qgroup; its tree is dropped at commit. Returns true
+    /// when the kernel would keep the level-0 qgroup in memory (<see cref="Quota.RemoveDroppedSubvolumeQgroup"/>, whose
+    /// <paramref name="qgroupParentOrder"/> this passes on).
+    /// </summary>
+    public static bool Delete(FsTree parent, ulong dir, ReadOnlySpan<byte> name, IReadOnlyList<ulong>? qgroupParentOrder = null)
     {
         var tx = parent.Tx;
         if (!parent.TryLookup(dir, name, out var loc, out _) || loc.Type != ItemType.RootItem)
@@ -181,7 +185,7 @@ public static class Subvolumes
         rootTree.Delete(itemKey);
         if (tx.HasTree(ObjectIds.UuidTree) && uuid != Guid.Empty) tx.Tree(ObjectIds.UuidTree).Delete(UuidItem.KeyFor(uuid, ItemType.UuidKeySubvol));
         tx.DropTree(id);
-        if (tx.HasTree(ObjectIds.QuotaTree)) Quota.DeleteQgroupItems(tx, QgroupId.ForSubvolume(id));
+        return tx.HasTree(ObjectIds.QuotaTree) && Quota.RemoveDroppedSubvolumeQgroup(tx, QgroupId.ForSubvolume(id), qgroupParentOrder);
     }
 
     /// <summary>Every subvolume below the top level, with its parent and name (like `btrfs subvolume list`).</summary>

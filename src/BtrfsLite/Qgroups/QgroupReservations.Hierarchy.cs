@@ -199,6 +199,10 @@ public sealed partial class QgroupReservations
         return ids;
     }
 
+    /// <summary>Direct parents of a qgroup in the order they were related (the kernel's list order; allocates).</summary>
+    public ulong[] GetParentsInRelationOrder(ulong qgroupId) =>
+        _slotById.TryGetValue(qgroupId, out int slot) ? _parents[slot]!.Select(p => _q[p].Id).ToArray() : [];
+
     /// <summary>Direct parents of a qgroup (allocates).</summary>
     public ulong[] GetParents(ulong qgroupId) =>
         _slotById.TryGetValue(qgroupId, out int slot) ? _parents[slot]!.Select(p => _q[p].Id).Order().ToArray() : [];
