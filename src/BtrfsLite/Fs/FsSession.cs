@@ -692,7 +692,6 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             file = (loc.Tree, loc.Ino);
             var info = _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino);
             if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}'");
-            ReserveMetaItems(loc.Tree, 3);
             if (length == 0) return;
             // btrfs_punch_hole: the range is not clipped to EOF (extents past it go too); a partial sector is zeroed
             // through the page cache only below the sector-rounded size.
@@ -700,6 +699,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             ulong inoSize = (size + Sector - 1) / Sector * Sector, end = offset + length, origStart = offset;
             Writeback(loc.Tree, loc.Ino, offset, end);
             if (!SkipLeadingHole(loc.Tree, loc.Ino, ref offset, ref length)) return;
+            // file_modified after the first hole check: the inode's time update reserves one item (btrfs_dirty_inode
+            // retries with a transaction of 1 item when its delayed-inode reservation fails; measured: a punch past EOF
+            // that is not wholly in the first hole fails with EDQUOT over a limit, one that is succeeds).
+            ReserveMetaItems(loc.Tree, 1);
             ulong lockStart = (offset + Sector - 1) / Sector * Sector, lockEnd = end / Sector * Sector;
             if (offset / Sector == (end - 1) / Sector && length < Sector)
             {
@@ -720,6 +723,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 ZeroRange(loc.Tree, loc.Ino, end / Sector * Sector, end % Sector);
             if (lockEnd > lockStart)
             {
+                // btrfs_replace_file_extents' transaction: 2 items with NO_HOLES (the inode, the dropped extents), after
+                // the hole checks and the edges, so a punch in a hole or of a partial sector reserves no metadata.
+                ReserveMetaItems(loc.Tree, 2);
                 var t = _fs.TreeOf(Tx(), loc.Tree);
                 t.DropExtents(loc.Ino, lockStart, lockEnd);
                 t.Touch(loc.Ino);
