@@ -26,6 +26,7 @@ public sealed partial class FsSession
             QuotaAdmin.Disable(Tx());
             Qgroups = null;
             _ghostQgroups.Clear();
+            _pendingGhostQgroups.Clear();
             foreach (var d in _dirty.Values) d.MetaReserved = 0;
             Commit();
         }
@@ -38,6 +39,8 @@ public sealed partial class FsSession
         try
         {
             QuotaAdmin.Rescan(Tx());
+            foreach (var q in _pendingGhostQgroups) Qgroups?.DestroyQgroup(q);
+            _pendingGhostQgroups.Clear();
             Commit();
             if (_ghostQgroups.Count == 0 || Qgroups == null) return;
             // The rescan zeroes every qgroup in memory and marks it dirty, items or not. The rescan worker's own commit

@@ -46,6 +46,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private ulong _highestSubvolume;
     // Level-0 qgroups of dropped subvolumes the kernel keeps in memory without items (see DropSubvolume).
     private readonly HashSet<ulong> _ghostQgroups = new();
+    // Such qgroups of subvolumes removed by rmdir, until the next commit decides (see DropSubvolume).
+    private readonly HashSet<ulong> _pendingGhostQgroups = new();
     // Paths resolved to (tree, inode) since the last change of the namespace that could invalidate one (rm, subvolume delete).
     private readonly Dictionary<string, (ulong Tree, ulong Ino)> _files = new(StringComparer.Ordinal);
     private long _dirtyBytes;
@@ -101,7 +103,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         var list = new List<QgroupCounters>();
         if (Qgroups == null) return list;
-        foreach (var id in Qgroups.GetQgroupIds().OrderBy(QgroupId.LevelOf).ThenBy(QgroupId.IdOf)) list.Add(Qgroups.GetCounters(id));
+        foreach (var id in Qgroups.GetQgroupIds().OrderBy(QgroupId.LevelOf).ThenBy(QgroupId.IdOf))
+            if (!_pendingGhostQgroups.Contains(id)) list.Add(Qgroups.GetCounters(id)); // gone with the rmdir, as every rm'ed subvolume's
+
         return list;
     }
 
@@ -208,6 +212,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private void Commit()
     {
         ThrowIfAborted();
+        _ghostQgroups.UnionWith(_pendingGhostQgroups);
+        _pendingGhostQgroups.Clear();
         if (_tx == null) return;
         var tx = _tx;
         _tx = null;
@@ -599,7 +605,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 if (!t.OwnsSubvolume(dir.Ino, name, l.ObjectId)) { t.RemoveStubEntry(dir.Ino, name); return; }
                 foreach (var (child, _, _) in _fs.TreeOf(Tx(), l.ObjectId).ReadDir(FsTree.RootDirIno))
                     Remove(path.TrimEnd('/') + "/" + System.Text.Encoding.UTF8.GetString(child));
-                DropSubvolume(_fs.TreeOf(Tx(), dir.Tree), dir, name, l.ObjectId);
+                DropSubvolume(_fs.TreeOf(Tx(), dir.Tree), dir, name, l.ObjectId, byRmdir: true);
                 return;
             }
             if (type == DirEntryType.Dir)
@@ -1071,7 +1077,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     }
 
     /// <summary>The subvolume goes (entry, refs, tree) with its dirty inodes and its level-0 qgroup.</summary>
-    private void DropSubvolume(FsTree parent, FsLocation dir, byte[] name, ulong id)
+    private void DropSubvolume(FsTree parent, FsLocation dir, byte[] name, ulong id, bool byRmdir = false)
     {
         _highestSubvolume = Math.Max(_highestSubvolume, id);
         foreach (var key in _dirty.Keys.Where(k => k.Tree == id).ToList()) Evict(key.Tree, key.Ino);
@@ -1088,7 +1094,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         // The kernel's removal stopped at the first parent (see Quota.RemoveDroppedSubvolumeQgroup): that relation is
         // gone, the qgroup itself stays in memory with its numbers, a ghost without items.
         Qgroups.RemoveRelation(qgroup, parents![0]);
-        _ghostQgroups.Add(qgroup);
+        // After an rmdir the kernel's cleaner drops the tree only after the next commit: when that commit is a rescan's,
+        // the drop comes after it, with consistent numbers, and the qgroup goes (seed 264). Decided at that commit.
+        (byRmdir ? _pendingGhostQgroups : _ghostQgroups).Add(qgroup);
     }
 
     /// <summary>btrfs_qgroup_inherit (see <see cref="QuotaAdmin.Inherit"/>); the engine's relation carries the reservations.</summary>
