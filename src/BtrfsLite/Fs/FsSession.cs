@@ -642,6 +642,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var info = t.ReadInode(loc.Ino);
             if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}'");
             ReserveMetaItems(loc.Tree, 2);
+            t = _fs.TreeOf(Tx(), loc.Tree); // the reservation may have flushed and committed (EDQUOT retry)
             if (size == 0) _flushOnClose.Add((loc.Tree, loc.Ino)); // btrfs_setsize: data written after this reaches disk at close
             ulong cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
             if (size >= cur)
@@ -1070,7 +1071,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (Subvolumes.HasNested(Tx(), l.ObjectId)) throw new FsException("ENOTEMPTY", $"subvolume '{path}' contains subvolumes");
             // btrfs_delete_subvolume reserves metadata in the parent's qgroups first: EDQUOT over a limit.
             ReserveMetaItems(dir.Tree, SubvolumeMetaItems);
-            DropSubvolume(t, dir, name, l.ObjectId);
+            // The reservation may have flushed and committed (EDQUOT retry): the parent's tree of the running
+            // transaction, not the one looked up before (fuzzer seeds 349, 359: an internal error).
+            DropSubvolume(_fs.TreeOf(Tx(), dir.Tree), dir, name, l.ObjectId);
             Commit();
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
