@@ -13,6 +13,7 @@ public sealed partial class FsSession
             QuotaAdmin.Enable(Tx());
             Commit();
             ReloadQuota(); // dirty data written before quotas were on holds no reservation, as in the kernel
+            _dirtyInodeReserved.Clear();
             foreach (var d in _dirty.Values) d.MetaReserved = 0;
         }
         catch (Exception ex) when (AbortOn(ex)) { throw; }
@@ -25,6 +26,7 @@ public sealed partial class FsSession
         {
             QuotaAdmin.Disable(Tx());
             Qgroups = null;
+            _dirtyInodeReserved.Clear();
             _ghostQgroups.Clear();
             _pendingGhostQgroups.Clear();
             foreach (var d in _dirty.Values) d.MetaReserved = 0;

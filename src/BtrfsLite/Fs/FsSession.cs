@@ -48,6 +48,12 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private readonly HashSet<ulong> _ghostQgroups = new();
     // Such qgroups of subvolumes removed by rmdir, until the next commit decides (see DropSubvolume).
     private readonly HashSet<ulong> _pendingGhostQgroups = new();
+    // Inodes updated in the running transaction, and the qgroup metadata btrfs_dirty_inode reserved for those whose
+    // first update came through it (see FileModified), per subvolume, until the commit.
+    private readonly HashSet<(ulong Tree, ulong Ino)> _inodesUpdated = new();
+    private readonly Dictionary<ulong, ulong> _dirtyInodeReserved = new();
+    // Inodes whose mtime/ctime were set in the current tick of the kernel's coarse clock (see AdvanceClock).
+    private readonly HashSet<(ulong Tree, ulong Ino)> _timesSetThisTick = new();
     // Paths resolved to (tree, inode) since the last change of the namespace that could invalidate one (rm, subvolume delete).
     private readonly Dictionary<string, (ulong Tree, ulong Ino)> _files = new(StringComparer.Ordinal);
     private long _dirtyBytes;
@@ -234,6 +240,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private void AfterTransaction(Transaction tx)
     {
         tx.Dispose();
+        _inodesUpdated.Clear();
+        foreach (var (root, bytes) in _dirtyInodeReserved) Qgroups?.FreeMetaPrealloc(root, bytes);
+        _dirtyInodeReserved.Clear();
         if (Qgroups == null) return;
         foreach (var (root, bytes) in tx.AccountedReservations) Qgroups.FreeRecord(new QgroupReservedRecord(root, bytes));
         Qgroups.FreeAllMetaPertrans();
@@ -265,6 +274,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             var (tree, ino) = file = OpenOrCreate(path);
             if (data.Length == 0) return new WriteResult(0, null);
+            _timesSetThisTick.Add((tree, ino)); // btrfs_write_check sets mtime/ctime directly
             ExpandTo(tree, ino, offset);
             ulong len = (ulong)data.Length;
             var q = Qgroups;
@@ -429,6 +439,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         }
         var info = t.ReadInode(ino);
         if (info.Size != d.Size) t.EditInode(ino, it => it.FileSize = d.Size);
+        if (pages.Count > 0) _inodesUpdated.Add((tree, ino)); // the ordered extents' completion updates it
         if (d.Pages.Count == 0) DropDirty(tree, ino, d, convertMeta: true);
     }
 
@@ -532,7 +543,40 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         _fs.TreeOf(Tx(), dir.Tree).RequireWritable();
         if (ino is ulong existing) return (dir.Tree, existing);
         ReserveMetaItems(dir.Tree);
-        return (dir.Tree, _fs.TreeOf(Tx(), dir.Tree).CreateFile(dir.Ino, name));
+        var created = (dir.Tree, _fs.TreeOf(Tx(), dir.Tree).CreateFile(dir.Ino, name));
+        _inodesUpdated.Add(created);
+        _timesSetThisTick.Add(created); // its times are this instant's
+        return created;
+    }
+
+    /// <summary>
+    /// The kernel's coarse clock (the tick of inode times: 4 ms at HZ=250) moved on: times set before are older than
+    /// "now", so the next time update of those inodes really happens (<see cref="FileModified"/>). The workload runner
+    /// calls it before each step that the kernel harness runs through btrfs-progs (a process, milliseconds); steps
+    /// that are single system calls follow each other within a tick.
+    /// </summary>
+    public void AdvanceClock() => _timesSetThisTick.Clear();
+
+    /// <summary>
+    /// file_modified → btrfs_dirty_inode: an inode's first update in a transaction that comes without a transaction of
+    /// its own (the time update of fallocate and zero range, of a punch after its first hole check, of a range clone's
+    /// destination) reserves qgroup metadata for the delayed inode item: one item at BTRFS_MAX_LEVEL (8 × nodesize) as
+    /// PREALLOC, held until the commit. When that fails (after the flush), btrfs_dirty_inode retries in a transaction
+    /// of one item, and only that failing is EDQUOT. An inode created or updated earlier in the transaction reserves
+    /// nothing, and so does an inode whose times were set in the current tick (measured: punch-past-eof,
+    /// fallocate-near-limit).
+    /// </summary>
+    private void FileModified(ulong tree, ulong ino)
+    {
+        // file_modified updates the times only when the coarse clock moved on since they were last set.
+        if (!_timesSetThisTick.Add((tree, ino))) return;
+        if (Qgroups == null || !QgroupReservations.IsSubvolumeRoot(tree) || _inodesUpdated.Contains((tree, ino))) return;
+        ulong bytes = 8UL * NodeSize;
+        if (Qgroups.ReserveMetaPrealloc(tree, bytes).Succeeded)
+            _dirtyInodeReserved[tree] = _dirtyInodeReserved.GetValueOrDefault(tree) + bytes;
+        else
+            ReserveMetaItems(tree, 1);
+        _inodesUpdated.Add((tree, ino));
     }
 
     /// <summary>
@@ -641,6 +685,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var t = _fs.TreeOf(Tx(), loc.Tree);
             var info = t.ReadInode(loc.Ino);
             if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}'");
+            _timesSetThisTick.Add((loc.Tree, loc.Ino)); // ftruncate sets mtime/ctime
             ReserveMetaItems(loc.Tree, 2);
             t = _fs.TreeOf(Tx(), loc.Tree); // the reservation may have flushed and committed (EDQUOT retry)
             if (size == 0) _flushOnClose.Add((loc.Tree, loc.Ino)); // btrfs_setsize: data written after this reaches disk at close
@@ -706,10 +751,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             ulong inoSize = (size + Sector - 1) / Sector * Sector, end = offset + length, origStart = offset;
             Writeback(loc.Tree, loc.Ino, offset, end);
             if (!SkipLeadingHole(loc.Tree, loc.Ino, ref offset, ref length)) return;
-            // file_modified after the first hole check: the inode's time update reserves one item (btrfs_dirty_inode
-            // retries with a transaction of 1 item when its delayed-inode reservation fails; measured: a punch past EOF
-            // that is not wholly in the first hole fails with EDQUOT over a limit, one that is succeeds).
-            ReserveMetaItems(loc.Tree, 1);
+            // file_modified after the first hole check (measured: a punch past EOF that is not wholly in the first hole
+            // fails with EDQUOT over a limit, one that is succeeds).
+            FileModified(loc.Tree, loc.Ino);
             ulong lockStart = (offset + Sector - 1) / Sector * Sector, lockEnd = end / Sector * Sector;
             if (offset / Sector == (end - 1) / Sector && length < Sector)
             {
@@ -735,6 +779,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 ReserveMetaItems(loc.Tree, 2);
                 var t = _fs.TreeOf(Tx(), loc.Tree);
                 t.DropExtents(loc.Ino, lockStart, lockEnd);
+                _inodesUpdated.Add((loc.Tree, loc.Ino));
                 t.Touch(loc.Ino);
             }
         }
@@ -773,6 +818,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
             var (tree, ino) = file = OpenOrCreate(path);
+            FileModified(tree, ino); // btrfs_fallocate's file_modified comes first
             // Past the end (keep size or not), btrfs_fallocate first zeroes the rest of the last sector (cont_expand).
             ExpandTo(tree, ino, offset + length);
             PreallocateHoles(tree, ino, offset, length, keepSize, path);
@@ -860,6 +906,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             file = (loc.Tree, loc.Ino);
             if (_fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino) is var li && !li.IsReg) throw FsException.NotRegular(li, $"'{path}'");
             var (tree, ino) = (loc.Tree, loc.Ino);
+            FileModified(tree, ino); // btrfs_fallocate's file_modified comes first
             ulong end = offset + length;
             ulong Down(ulong x) => x / Sector * Sector;
             ulong Up(ulong x) => (x + Sector - 1) / Sector * Sector;
@@ -942,6 +989,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             other = (s.Tree, s.Ino);
             var (dt, dino) = file = OpenOrCreate(dst);
             _flushOnClose.Add(file); // O_TRUNC truncates to 0
+            _timesSetThisTick.Add(file);
             ReserveMetaItems(dt, 3);
             if (!(s.Tree == dt && s.Ino == dino)) Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
             DiscardPages(dt, dino, 0);
@@ -990,6 +1038,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (srcEnd == srcSize && srcSize % Sector != 0 && srcEnd > srcOffset && dstOffset + (srcEnd - srcOffset) < dstSize)
                 throw new FsException("EINVAL", $"clone of the unaligned end of '{src}' into the middle of '{dst}'");
             if (srcEnd == srcOffset) return;
+            FileModified(dt, dino); // remap_file_range_prep ends with file_modified of the destination
             ReserveMetaItems(dt, 3);
             if (dstOffset > dstSize)
             {
@@ -1084,6 +1133,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         _highestSubvolume = Math.Max(_highestSubvolume, id);
         foreach (var key in _dirty.Keys.Where(k => k.Tree == id).ToList()) Evict(key.Tree, key.Ino);
+        _inodesUpdated.RemoveWhere(k => k.Tree == id);
+        if (_dirtyInodeReserved.Remove(id, out var held)) Qgroups?.FreeMetaPrealloc(id, held);
         ulong qgroup = QgroupId.ForSubvolume(id);
         var parents = Qgroups?.GetParentsInRelationOrder(qgroup);
         bool stays = Subvolumes.Delete(parent, dir.Ino, name, parents);

@@ -60,6 +60,8 @@ public static class WorkloadRunner
         var x = step.Args;
         string where = $"step {step.Number}";
         ulong Sz(int i) => Workload.ParseSize(x[i], where, allowZero: true);
+        // Steps the kernel harness runs through btrfs-progs take milliseconds: the kernel's clock ticks meanwhile.
+        if (step.Verb is "quota" or "qgroup" or "limit" or "sync" or "snapshot" or "subvol") s.AdvanceClock();
         switch (step.Verb)
         {
             case "quota":
