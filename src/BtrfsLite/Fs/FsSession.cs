@@ -241,6 +241,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         tx.Dispose();
         _inodesUpdated.Clear();
+        _timesSetThisTick.Clear(); // a commit takes milliseconds: the clock moved on
         foreach (var (root, bytes) in _dirtyInodeReserved) Qgroups?.FreeMetaPrealloc(root, bytes);
         _dirtyInodeReserved.Clear();
         if (Qgroups == null) return;
@@ -553,7 +554,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// The kernel's coarse clock (the tick of inode times: 4 ms at HZ=250) moved on: times set before are older than
     /// "now", so the next time update of those inodes really happens (<see cref="FileModified"/>). The workload runner
     /// calls it before each step that the kernel harness runs through btrfs-progs (a process, milliseconds); steps
-    /// that are single system calls follow each other within a tick.
+    /// that are single system calls follow each other within a tick. Every commit advances it too.
     /// </summary>
     public void AdvanceClock() => _timesSetThisTick.Clear();
 
