@@ -109,9 +109,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         var list = new List<QgroupCounters>();
         if (Qgroups == null) return list;
+        // A qgroup whose removal waits for the next commit (see DropSubvolume) is not listed: gone with the rmdir, as
+        // every rm'ed subvolume's.
         foreach (var id in Qgroups.GetQgroupIds().OrderBy(QgroupId.LevelOf).ThenBy(QgroupId.IdOf))
-            if (!_pendingGhostQgroups.Contains(id)) list.Add(Qgroups.GetCounters(id)); // gone with the rmdir, as every rm'ed subvolume's
-
+            if (!_pendingGhostQgroups.Contains(id)) list.Add(Qgroups.GetCounters(id));
         return list;
     }
 
