@@ -688,10 +688,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var info = t.ReadInode(loc.Ino);
             if (!info.IsReg) throw FsException.NotRegular(info, $"'{path}'");
             _timesSetThisTick.Add((loc.Tree, loc.Ino)); // ftruncate sets mtime/ctime
-            ReserveMetaItems(loc.Tree, 2);
+            ulong cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
+            // btrfs_setsize: growing updates the size in a transaction of 1 item, btrfs_truncate (smaller or the same
+            // size) starts one of 2 (measured: truncate at a limit with 16 KiB of room grows, and shrinks only with 32).
+            ReserveMetaItems(loc.Tree, size > cur ? 1UL : 2UL);
             t = _fs.TreeOf(Tx(), loc.Tree); // the reservation may have flushed and committed (EDQUOT retry)
             if (size == 0) _flushOnClose.Add((loc.Tree, loc.Ino)); // btrfs_setsize: data written after this reaches disk at close
-            ulong cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out var d) ? d.Size : info.Size;
+            cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out d) ? d.Size : info.Size;
             if (size >= cur)
             {
                 ExpandTo(loc.Tree, loc.Ino, size);
