@@ -55,4 +55,22 @@ public sealed class DifferentialFuzzTests
 
     /// <summary>Seeds run in CI (see the README's note on the fuzzer for what the wider runs found).</summary>
     public const string CiSeeds = "2,4,5,7,8,10,15,20";
+
+    /// <summary>
+    /// Seeds of 150 steps that once disagreed and agree since their fix: the qgroup of a subvolume dropped while
+    /// inconsistent (5, 24, 202: kept in memory by the kernel, or not; 6: the quick update wrapping a frozen parent),
+    /// a subvolume deleted in the transaction its qgroup joined a parent (38), qgroups of subvolumes removed with
+    /// `rm` (211).
+    /// </summary>
+    [RequiresKernelHarnessFact]
+    public void LongSeedsThatOnceDisagreedAgreeWithTheKernel()
+    {
+        var r = RealTools.Run("python3", Fuzzer, "--seeds", LongCiSeeds, "--steps", "150", "--no-shrink",
+            "--btrfslite", CliProcess.Executable ?? $"dotnet {CliProcess.DllPath}");
+        _out.WriteLine(r.Stdout);
+        Assert.True(r.ExitCode == 0, $"the fuzzer found disagreements (exit {r.ExitCode}):\n{r.Stdout}\n{r.Stderr}");
+    }
+
+    /// <summary>The 150-step seeds run in CI.</summary>
+    public const string LongCiSeeds = "5,6,24,38,202,211";
 }
