@@ -470,7 +470,10 @@ def main():
         ran += 1
         rec = {"seed": seed, "steps": a.steps, "agree": not fails, "seconds": round(time.time() - t0, 1),
                "failures": [t for _, _, t in fails[:5]], "notes": len(notes),
-               "tree_shape": sum(1 for k, _, _ in notes if k == "tree-shape")}
+               "tree_shape": sum(1 for k, _, _ in notes if k == "tree-shape"),
+               # Our final image through full btrfs check, --qgroup-report and ours, whatever else differed.
+               "replay_image_checks": "failed" if any("on the replay image" in t for _, _, t in fails) else
+                                      "not run" if any(k in ("crash", "harness", "mount") for k, _, _ in fails) else "passed"}
         if fails and fails[0][0] == "harness":
             print(json.dumps({"seed": seed, "harness_error": fails[0][2][-300:]}), flush=True)
             continue
