@@ -174,14 +174,25 @@ public sealed partial class FsTree
 
     private bool ExclusivelyOurs(ulong ino, in FileExtent e, List<FileExtent> extents)
     {
+        // check_committed_ref: one data ref (root, inode, file offset − extent offset) holding every reference. Items
+        // of this inode that reach the extent from another such offset (a clone within the file) share it: writing
+        // in place would write both (fuzzer seeds 692, 750: the same sectors' checksums inserted twice).
         long ours = 0;
-        foreach (var x in extents) if (x.DiskBytenr == e.DiskBytenr && !x.IsHole) ours++;
+        ulong? refOffset = null;
+        foreach (var x in extents)
+        {
+            if (x.DiskBytenr != e.DiskBytenr || x.IsHole) continue;
+            ours++;
+            ulong o = unchecked(x.FileOffset - x.Offset);
+            if (refOffset is ulong r && r != o) return false;
+            refOffset = o;
+        }
         long refs = 0;
         bool newHere = false;
         if (_tx.DelayedRefs.TryGet(e.DiskBytenr, out var head))
         {
             foreach (var (k, d) in head.Deltas)
-                if (k.Type != ItemType.ExtentDataRef || k.Root != RootId || k.ObjectId != ino) return false;
+                if (k.Type != ItemType.ExtentDataRef || k.Root != RootId || k.ObjectId != ino || k.Offset != refOffset) return false;
             refs += head.NetDelta;
             newHere = head.IsNew;
         }
