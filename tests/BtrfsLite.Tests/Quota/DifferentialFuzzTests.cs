@@ -45,9 +45,11 @@ public sealed class DifferentialFuzzTests
     /// full btrfs check and ours on both images). Wider runs still disagree (the README's fuzzer section says where).
     /// </summary>
     [RequiresKernelHarnessFact]
-    public void BoundedSeedsAgreeWithTheKernel()
+    public void BoundedSeedsAgreeWithTheKernel() => AssertSeedsAgree(CiSeeds, steps: 40);
+
+    private void AssertSeedsAgree(string seeds, int steps)
     {
-        var r = RealTools.Run("python3", Fuzzer, "--seeds", CiSeeds, "--steps", "40", "--no-shrink",
+        var r = RealTools.Run("python3", Fuzzer, "--seeds", seeds, "--steps", steps.ToString(), "--no-shrink",
             "--btrfslite", CliProcess.Executable ?? $"dotnet {CliProcess.DllPath}");
         _out.WriteLine(r.Stdout);
         Assert.True(r.ExitCode == 0, $"the fuzzer found disagreements (exit {r.ExitCode}):\n{r.Stdout}\n{r.Stderr}");
@@ -63,13 +65,7 @@ public sealed class DifferentialFuzzTests
     /// `rm` (211).
     /// </summary>
     [RequiresKernelHarnessFact]
-    public void LongSeedsThatOnceDisagreedAgreeWithTheKernel()
-    {
-        var r = RealTools.Run("python3", Fuzzer, "--seeds", LongCiSeeds, "--steps", "150", "--no-shrink",
-            "--btrfslite", CliProcess.Executable ?? $"dotnet {CliProcess.DllPath}");
-        _out.WriteLine(r.Stdout);
-        Assert.True(r.ExitCode == 0, $"the fuzzer found disagreements (exit {r.ExitCode}):\n{r.Stdout}\n{r.Stderr}");
-    }
+    public void LongSeedsThatOnceDisagreedAgreeWithTheKernel() => AssertSeedsAgree(LongCiSeeds, steps: 150);
 
     /// <summary>The 150-step seeds run in CI.</summary>
     public const string LongCiSeeds = "5,6,24,38,202,211";
