@@ -694,7 +694,6 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             ReserveMetaItems(loc.Tree, size > cur ? 1UL : 2UL);
             t = _fs.TreeOf(Tx(), loc.Tree); // the reservation may have flushed and committed (EDQUOT retry)
             if (size == 0) _flushOnClose.Add((loc.Tree, loc.Ino)); // btrfs_setsize: data written after this reaches disk at close
-            cur = _dirty.TryGetValue((loc.Tree, loc.Ino), out d) ? d.Size : info.Size;
             if (size >= cur)
             {
                 ExpandTo(loc.Tree, loc.Ino, size);

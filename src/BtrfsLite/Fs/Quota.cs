@@ -51,23 +51,15 @@ public static class Quota
             return false;
         }
         var qt = tx.Tree(ObjectIds.QuotaTree);
-        ulong rfer = 0, excl = 0;
-        if (qt.TryGet(new Key(0, ItemType.QgroupInfo, qgroupId), out var d) && d.Length >= QgroupInfoItem.Size)
-        {
-            rfer = Le.U64(d, QgroupInfoItem.Offsets.Rfer);
-            excl = Le.U64(d, QgroupInfoItem.Offsets.Excl);
-        }
-        qt.Delete(new Key(0, ItemType.QgroupInfo, qgroupId));
-        qt.Delete(new Key(0, ItemType.QgroupLimit, qgroupId));
         var onDisk = RelationKeys(tx, qgroupId).Where(k => QgroupId.LevelOf(k.Offset) > 0).Select(k => k.Offset).ToList();
         var parents = parentOrder?.Where(onDisk.Contains).ToList() ?? onDisk;
-        foreach (var parent in parents)
-        {
-            qt.Delete(new Key(qgroupId, ItemType.QgroupRelation, parent));
-            qt.Delete(new Key(parent, ItemType.QgroupRelation, qgroupId));
-            if (rfer == excl) QuotaAdmin.AddToAncestors(tx, qt, parent, excl, -1);
-        }
-        return rfer != excl && parents.Count > 0;
+        // btrfs_remove_qgroup deletes INFO and LIMIT first; the quick update reads the numbers, so the relations go
+        // first here (one transaction: the same items in the end).
+        bool stays = false;
+        foreach (var parent in parents) stays |= QuotaAdmin.RemoveRelation(tx, qt, qgroupId, parent);
+        qt.Delete(new Key(0, ItemType.QgroupInfo, qgroupId));
+        qt.Delete(new Key(0, ItemType.QgroupLimit, qgroupId));
+        return stays;
     }
 
     private static List<Key> RelationKeys(Transaction tx, ulong qgroupId)

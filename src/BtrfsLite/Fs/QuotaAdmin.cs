@@ -302,7 +302,11 @@ public static class QuotaAdmin
         return list;
     }
 
-    private static bool RemoveRelation(Transaction tx, CowTree qt, ulong child, ulong parent)
+    /// <summary>
+    /// Deletes both RELATION items of <paramref name="child"/> in <paramref name="parent"/> with the kernel's quick
+    /// update (__del_qgroup_relation); true when it did not apply (the status is then INCONSISTENT).
+    /// </summary>
+    internal static bool RemoveRelation(Transaction tx, CowTree qt, ulong child, ulong parent)
     {
         bool up = qt.Contains(new Key(child, ItemType.QgroupRelation, parent));
         bool down = qt.Contains(new Key(parent, ItemType.QgroupRelation, child));
@@ -336,7 +340,7 @@ public static class QuotaAdmin
     }
 
     /// <summary>Adds (or subtracts) <paramref name="bytes"/> to rfer and excl of <paramref name="parent"/> and of each of its ancestors once.</summary>
-    internal static void AddToAncestors(Transaction tx, CowTree qt, ulong parent, ulong bytes, int sign)
+    private static void AddToAncestors(Transaction tx, CowTree qt, ulong parent, ulong bytes, int sign)
     {
         if (bytes == 0) return;
         var seen = new HashSet<ulong>();

@@ -34,7 +34,6 @@ public sealed class ExtentRoots
         _cursor = new TreeCursor(nodes);
     }
 
-
     /// <summary>
     /// The subvolumes reaching the extent at <paramref name="bytenr"/> (ascending) and its size, or an empty set when
     /// no extent starts there in this state. A tree block that belongs to no subvolume tree has no roots.
