@@ -8,6 +8,7 @@ public sealed partial class FsSession
     /// <summary>btrfs quota enable: the quota tree and every subvolume's qgroup, numbers from a rescan; commits.</summary>
     public void QuotaEnable()
     {
+        var mark = Mark();
         try
         {
             QuotaAdmin.Enable(Tx());
@@ -16,12 +17,13 @@ public sealed partial class FsSession
             _dirtyInodeReserved.Clear();
             foreach (var d in _dirty.Values) d.MetaReserved = 0;
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>btrfs quota disable: the quota tree goes; every reservation with it; commits.</summary>
     public void QuotaDisable()
     {
+        var mark = Mark();
         try
         {
             QuotaAdmin.Disable(Tx());
@@ -32,12 +34,13 @@ public sealed partial class FsSession
             foreach (var d in _dirty.Values) d.MetaReserved = 0;
             Commit();
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>btrfs quota rescan -w: commits, referenced/exclusive recomputed from the backrefs.</summary>
     public void QuotaRescan()
     {
+        var mark = Mark();
         try
         {
             QuotaAdmin.Rescan(Tx());
@@ -52,7 +55,7 @@ public sealed partial class FsSession
             foreach (var q in _ghostQgroups) Qgroups.SetUsage(q, 0, 0);
             QuotaAdmin.MarkInconsistent(Tx());
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>
@@ -61,6 +64,7 @@ public sealed partial class FsSession
     /// </summary>
     public void QgroupCreate(ulong qgroupId)
     {
+        var mark = Mark();
         try
         {
             // btrfs_ioctl_qgroup_create starts a transaction of 2 items on the top level (the harness' mount point):
@@ -70,7 +74,7 @@ public sealed partial class FsSession
             QuotaAdmin.CreateQgroup(Tx(), qgroupId);
             Qgroups?.CreateQgroup(qgroupId);
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>
@@ -79,18 +83,20 @@ public sealed partial class FsSession
     /// </summary>
     public void QgroupDestroy(ulong qgroupId)
     {
+        var mark = Mark();
         try
         {
             ReserveMetaItems(ObjectIds.FsTree, 2); // the same ioctl as create
             QuotaAdmin.DestroyQgroup(Tx(), qgroupId);
             Qgroups?.DestroyQgroup(qgroupId);
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>qgroup assign: the relation, the engine's quick update (numbers and reservations move with the member), or a rescan when it does not apply.</summary>
     public void QgroupAssign(ulong child, ulong parent)
     {
+        var mark = Mark();
         try
         {
             ReserveMetaItems(ObjectIds.FsTree, 2); // the ioctl's transaction: 2 RELATION items, on the top level
@@ -99,7 +105,7 @@ public sealed partial class FsSession
             // btrfs-progs rescans when the ioctl says the quick update did not apply.
             if (rescan) QuotaRescan();
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>
@@ -108,6 +114,7 @@ public sealed partial class FsSession
     /// </summary>
     public void QgroupRemove(ulong child, ulong parent)
     {
+        var mark = Mark();
         try
         {
             ReserveMetaItems(ObjectIds.FsTree, 2);
@@ -115,12 +122,13 @@ public sealed partial class FsSession
             Qgroups?.RemoveRelation(child, parent);
             if (rescan) QuotaRescan();
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>btrfs qgroup limit [-e] SIZE|none: enforced from the next reservation on.</summary>
     public void QgroupLimit(ulong qgroupId, bool exclusive, ulong? maxBytes)
     {
+        var mark = Mark();
         try
         {
             // btrfs_ioctl_qgroup_limit: a transaction of 1 item on the top level, so even clearing a limit can fail
@@ -135,6 +143,6 @@ public sealed partial class FsSession
             ulong rfer = exclusive ? c.MaxReferenced : maxBytes ?? 0, excl = exclusive ? maxBytes ?? 0 : c.MaxExclusive;
             Qgroups.SetLimit(qgroupId, flags, rfer, excl);
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 }

@@ -142,11 +142,60 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// from; anything else (ENOSPC or an I/O error half-way through a tree change, a corrupt block, a bug) aborts the
     /// running transaction: nothing since the last commit reaches the image.
     /// </summary>
-    private bool AbortOn(Exception ex)
+    /// <summary>Where the running transaction stood when an operation began (see <see cref="AbortOn"/>).</summary>
+    private (Transaction? Tx, long Changes) Mark() => (_tx, _tx == null ? 0 : OwnChanges(_tx));
+
+    // Changes of the running transaction that no failing operation undoes: writeback of dirty pages (the flusher's
+    // work, which the kernel keeps whatever the operation that waited for it does next).
+    private Transaction? _keptTx;
+    private long _kept;
+
+    private long OwnChanges(Transaction tx) => tx.Changes - (ReferenceEquals(tx, _keptTx) ? _kept : 0);
+
+    /// <summary>Counts what the transaction gains while it lives as kept (<see cref="OwnChanges"/>).</summary>
+    private readonly struct KeptChanges : IDisposable
     {
-        if (ex is not FsException && _aborted == null) Abort(ex.Message);
-        return false;
+        private readonly FsSession _s;
+        private readonly Transaction? _tx;
+        private readonly long _before;
+
+        public KeptChanges(FsSession s) { _s = s; _tx = s._tx; _before = s._tx?.Changes ?? 0; }
+
+        public void Dispose()
+        {
+            var tx = _s._tx;
+            if (tx == null) return;
+            if (!ReferenceEquals(tx, _s._keptTx)) { _s._keptTx = tx; _s._kept = 0; }
+            _s._kept += ReferenceEquals(tx, _tx) ? tx.Changes - _before : tx.Changes; // a commit inside: all of the new one
+        }
     }
+
+    /// <summary>
+    /// The filter of every operation's failure. An unexpected exception aborts the session. An errno failure (EDQUOT,
+    /// EROFS, ENOENT, …) must come before the operation changes anything, as the kernel's checks and reservations
+    /// do: one that finds the transaction changed since <paramref name="mark"/> (half an operation, which the next
+    /// commit would write; fuzzer seed 5642) aborts the session too, as the kernel aborts a transaction, and is
+    /// reported by <see cref="PartialChange"/>. Work committed by a flush inside the operation, and writeback, are no
+    /// such change: the kernel keeps them as well.
+    /// </summary>
+    private bool AbortOn(Exception ex, (Transaction? Tx, long Changes) mark)
+    {
+        if (_aborted != null) return false;
+        if (ex is not FsException fe) { Abort(ex.Message); return false; }
+        bool changed = _tx != null && OwnChanges(_tx) != (ReferenceEquals(_tx, mark.Tx) ? mark.Changes : 0);
+        if (!changed) return false;
+        Abort($"{fe.Errno} after the operation had changed the transaction");
+        return true;
+    }
+
+    /// <summary>
+    /// What a failure after a change reports: ENOSPC and EIO as they are (the kernel aborts its transaction on them
+    /// the same way: nothing of it is committed), anything else as an internal error (a check that came too late).
+    /// </summary>
+    private static Exception PartialChange(Exception ex) =>
+        ex is FsException { Errno: "ENOSPC" or "EIO" } ? ex
+        : new InvalidOperationException($"the operation failed ({ex.Message}) after changing the running transaction; "
+            + "the session was aborted and nothing after the last commit is written", ex);
 
     /// <summary>
     /// Drops everything since the last commit (the running transaction and the dirty pages; the reservation engine is not
@@ -168,24 +217,26 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// <summary>Writes back every dirty page and commits the running transaction (sync(2) / `btrfs filesystem sync`).</summary>
     public void Sync()
     {
+        var mark = Mark();
         try
         {
             WritebackAll(null);
             Commit();
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>Writes back the file's dirty pages into the running transaction (no commit: fsync logs, it does not commit).</summary>
     public void Fsync(string path)
     {
+        var mark = Mark();
         try
         {
             var loc = _fs.Resolve(Tx(), path);
             Writeback(loc.Tree, loc.Ino, 0, ulong.MaxValue);
             Close((loc.Tree, loc.Ino));
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>
@@ -272,9 +323,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     public WriteResult Write(string path, ulong offset, ReadOnlySpan<byte> data)
     {
         (ulong Tree, ulong Ino) file = default;
+        var mark = Mark();
         try
         {
             var (tree, ino) = file = OpenOrCreate(path);
+            mark = Mark(); // open(O_CREAT) was a call of its own: the file stays when what follows fails
             if (data.Length == 0) return new WriteResult(0, null);
             _timesSetThisTick.Add((tree, ino)); // btrfs_write_check sets mtime/ctime directly
             ExpandTo(tree, ino, offset);
@@ -300,7 +353,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             }
             return new WriteResult(pos - offset, pos < end ? "EDQUOT" : null);
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
         finally { Close(file); }
     }
 
@@ -415,6 +468,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private void Writeback(ulong tree, ulong ino, ulong start, ulong end)
     {
         if (!_dirty.TryGetValue((tree, ino), out var d)) return;
+        using var _ = new KeptChanges(this);
         var tx = Tx();
         var t = _fs.TreeOf(tx, tree);
         var q = Qgroups;
@@ -542,7 +596,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         // create operation, so the VFS says EACCES, before any permission check (even in a read-only snapshot).
         if (ino == null) FsTree.RefuseStub(dir.Ino, "EACCES");
         // open(O_WRONLY) in a read-only subvolume: EROFS before anything is reserved or buffered.
-        _fs.TreeOf(Tx(), dir.Tree).RequireWritable();
+        RequireWritable(dir);
         if (ino is ulong existing) return (dir.Tree, existing);
         ReserveMetaItems(dir.Tree);
         var created = (dir.Tree, _fs.TreeOf(Tx(), dir.Tree).CreateFile(dir.Ino, name));
@@ -609,6 +663,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// Like <see cref="NewEntry"/>, but null (nothing said yet) when the parent cannot be resolved: for the checks whose
     /// order puts EEXIST first and the parent's errors after others.
     /// </summary>
+    /// <summary>EROFS when <paramref name="dir"/> is in a read-only subvolume (btrfs_permission of MAY_WRITE): checked before a change reserves or writes anything, so that a refused change leaves nothing behind.</summary>
+    private void RequireWritable(FsLocation dir) => _fs.TreeOf(Tx(), dir.Tree).RequireWritable();
+
     private (FsLocation Dir, byte[] Name)? NewEntryIfParentExists(string path)
     {
         try { return NewEntry(path); }
@@ -623,18 +680,22 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// exceeds a qgroup limit.</exception>
     public void Mkdir(string path)
     {
+        var mark = Mark();
         try
         {
             var (dir, name) = NewEntry(path);
+            FsTree.RefuseStub(dir.Ino, "EPERM"); // a stub has no mkdir: EPERM before any permission check
+            RequireWritable(dir); // may_create: EROFS after EEXIST, before anything is reserved
             ReserveMetaItems(dir.Tree);
             _fs.TreeOf(Tx(), dir.Tree).Mkdir(dir.Ino, name);
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>Removes a file (or a directory tree): dirty data of an inode whose last link goes is dropped and its reservation freed at once.</summary>
     public void Remove(string path)
     {
+        var mark = Mark();
         try
         {
             _files.Clear();
@@ -642,6 +703,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var (dir, name) = _fs.ResolveParent(tx, path);
             var t = _fs.TreeOf(tx, dir.Tree);
             if (!t.TryLookup(dir.Ino, name, out var l, out var type)) throw new FsException("ENOENT", $"'{path}' not found");
+            RequireWritable(dir); // may_delete: EROFS before anything is reserved
             ReserveMetaItems(dir.Tree, UnlinkMetaItems, enforce: false);
             if (l.Type == ItemType.RootItem)
             {
@@ -649,15 +711,24 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 // an empty directory whose rmdir drops the entry; a subvolume is emptied (its entries in index order),
                 // then rmdir deletes it (btrfs_rmdir of a subvolume root).
                 if (!t.OwnsSubvolume(dir.Ino, name, l.ObjectId)) { t.RemoveStubEntry(dir.Ino, name); return; }
+                // Each removal is a call of its own (rm -r's): what one removed stays when a later one fails.
                 foreach (var (child, _, _) in _fs.TreeOf(Tx(), l.ObjectId).ReadDir(FsTree.RootDirIno))
+                {
+                    mark = Mark();
                     Remove(path.TrimEnd('/') + "/" + System.Text.Encoding.UTF8.GetString(child));
+                }
+                mark = Mark();
                 DropSubvolume(_fs.TreeOf(Tx(), dir.Tree), dir, name, l.ObjectId, byRmdir: true);
                 return;
             }
             if (type == DirEntryType.Dir)
             {
                 foreach (var (child, _, _) in _fs.TreeOf(Tx(), dir.Tree).ReadDir(l.ObjectId))
+                {
+                    mark = Mark(); // as above
                     Remove(path.TrimEnd('/') + "/" + System.Text.Encoding.UTF8.GetString(child));
+                }
+                mark = Mark();
                 _fs.TreeOf(Tx(), dir.Tree).Unlink(dir.Ino, name, allowDirectory: true);
                 return;
             }
@@ -665,7 +736,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             t.Unlink(dir.Ino, name);
             if (!t.TryReadInode(l.ObjectId, out _)) Evict(dir.Tree, l.ObjectId); // the last link went: the inode is evicted
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     private void Evict(ulong tree, ulong ino)
@@ -681,6 +752,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// </summary>
     public void Truncate(string path, ulong size)
     {
+        var mark = Mark();
         try
         {
             var loc = _fs.Resolve(Tx(), path);
@@ -723,7 +795,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 t.EditInode(loc.Ino, i => i.FileSize = size);
             }
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>Zeroes bytes through the page cache (edges of punch, zero range and truncate): reserves like a write.</summary>
@@ -742,6 +814,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     public void PunchHole(string path, ulong offset, ulong length)
     {
         (ulong Tree, ulong Ino) file = default;
+        var mark = Mark();
         try
         {
             var loc = _fs.Resolve(Tx(), path);
@@ -787,7 +860,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 t.Touch(loc.Ino);
             }
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
         finally { Close(file); }
     }
 
@@ -818,16 +891,18 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     public void Fallocate(string path, ulong offset, ulong length, bool keepSize)
     {
         (ulong Tree, ulong Ino) file = default;
+        var mark = Mark();
         try
         {
             if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
             var (tree, ino) = file = OpenOrCreate(path);
+            mark = Mark(); // open(O_CREAT) was a call of its own: the file stays when what follows fails
             FileModified(tree, ino); // btrfs_fallocate's file_modified comes first
             // Past the end (keep size or not), btrfs_fallocate first zeroes the rest of the last sector (cont_expand).
             ExpandTo(tree, ino, offset + length);
             PreallocateHoles(tree, ino, offset, length, keepSize, path);
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
         finally { Close(file); }
     }
 
@@ -903,6 +978,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     public void ZeroRange(string path, ulong offset, ulong length)
     {
         (ulong Tree, ulong Ino) file = default;
+        var mark = Mark();
         try
         {
             if (length == 0) throw new FsException("EINVAL", "zero range of length 0");
@@ -968,7 +1044,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             }
             GrowSize(tree, ino, end);
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
         finally { Close(file); }
     }
 
@@ -985,6 +1061,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     public void Reflink(string src, string dst)
     {
         (ulong Tree, ulong Ino) file = default, other = default;
+        var mark = Mark();
         try
         {
             // As `reflink` runs on Linux: open(SRC), open(DST, O_CREAT|O_TRUNC), then FICLONE. The destination is created
@@ -992,6 +1069,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var s = _fs.Resolve(Tx(), src);
             other = (s.Tree, s.Ino);
             var (dt, dino) = file = OpenOrCreate(dst);
+            mark = Mark(); // open(O_CREAT) was a call of its own: the file stays when what follows fails
             _flushOnClose.Add(file); // O_TRUNC truncates to 0
             _timesSetThisTick.Add(file);
             ReserveMetaItems(dt, 3);
@@ -1002,7 +1080,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (s.Tree == dt && s.Ino == dino) return;
             t.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, 0, 0, dino, 0);
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
         finally { Close(file); Close(other); }
     }
 
@@ -1014,12 +1092,14 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     public void CloneRange(string src, ulong srcOffset, ulong length, string dst, ulong dstOffset)
     {
         (ulong Tree, ulong Ino) file = default, other = default;
+        var mark = Mark();
         try
         {
             // open(SRC), open(DST, O_CREAT), then FICLONERANGE: the destination exists even when the clone is refused.
             var s = _fs.Resolve(Tx(), src);
             other = (s.Tree, s.Ino);
             var (dt, dino) = file = OpenOrCreate(dst);
+            mark = Mark(); // open(O_CREAT) was a call of its own: the file stays when what follows fails
             var sinfo = _fs.TreeOf(Tx(), s.Tree).ReadInode(s.Ino);
             ulong srcSize = SizeOf(s.Tree, s.Ino, sinfo.Size);
             if (sinfo.IsReg)
@@ -1054,18 +1134,20 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             // Dirty pages elsewhere in the destination stay dirty: their size must not undo the clone's growth.
             if (_dirty.TryGetValue((dt, dino), out var dd)) dd.Size = Math.Max(dd.Size, dtree.ReadInode(dino).Size);
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
         finally { Close(file); Close(other); }
     }
 
     /// <summary>Creates a subvolume (in the running transaction), optionally a member of <paramref name="inherit"/>.</summary>
     public ulong CreateSubvolume(string path, ulong? inherit = null)
     {
+        var mark = Mark();
         try
         {
             var (dir, name) = NewEntry(path);
             FsTree.RefuseStub(dir.Ino, "ENOTTY");
             RequireInheritable(inherit);
+            RequireWritable(dir); // btrfs_may_create: EROFS before the objectid is taken
             // The kernel takes the objectid before it reserves: a create that then fails with EDQUOT uses it up.
             ulong id = Math.Max(Subvolumes.NextId(Tx()), _highestSubvolume + 1);
             _highestSubvolume = id;
@@ -1075,12 +1157,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             Inherit(0, id, inherit);
             return id;
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>Snapshot: the source subvolume is written back, the snapshot made, and the transaction committed (as the kernel's snapshot ioctl does).</summary>
     public ulong Snapshot(string source, string path, bool readOnly = false, ulong? inherit = null)
     {
+        var mark = Mark();
         try
         {
             // An existing destination is EEXIST before the source is looked at (btrfs subvolume snapshot, as the kernel
@@ -1091,6 +1174,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var (dir, name) = dest ?? NewEntry(path);
             FsTree.RefuseStub(dir.Ino, "ENOTTY");
             RequireInheritable(inherit);
+            RequireWritable(dir); // btrfs_may_create: EROFS before the source is written back and committed
             // The kernel makes the snapshot inside the commit, after writing back the source: the snapshot sees the
             // source as committed (our tree copy needs the source unchanged in its transaction, so commit first).
             WritebackAll(src.Tree);
@@ -1106,12 +1190,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             Commit();
             return id;
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>Deletes a subvolume and drops its tree at once (the kernel's cleaner, waited for), with its qgroup and every reservation of its inodes; commits.</summary>
     public void DeleteSubvolume(string path)
     {
+        var mark = Mark();
         try
         {
             _files.Clear();
@@ -1129,7 +1214,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             DropSubvolume(_fs.TreeOf(Tx(), dir.Tree), dir, name, l.ObjectId);
             Commit();
         }
-        catch (Exception ex) when (AbortOn(ex)) { throw; }
+        catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
     /// <summary>The subvolume goes (entry, refs, tree) with its dirty inodes and its level-0 qgroup.</summary>

@@ -46,6 +46,7 @@ public static class Subvolumes
     public static ulong Create(FsTree parent, ulong dir, ReadOnlySpan<byte> name, Func<Guid> newUuid, ulong minId = 0)
     {
         FsTree.RefuseStub(dir, "ENOTTY");
+        parent.RequireWritable(); // before the new tree: nothing to undo when the parent is a read-only snapshot
         var tx = parent.Tx;
         ulong id = Math.Max(NextId(tx), minId);
         var tree = tx.CreateTree(id);
@@ -65,6 +66,7 @@ public static class Subvolumes
     public static ulong Snapshot(FsTree parent, ulong dir, ReadOnlySpan<byte> name, ulong sourceId, bool readOnly, Func<Guid> newUuid, ulong minId = 0)
     {
         FsTree.RefuseStub(dir, "ENOTTY");
+        parent.RequireWritable(); // before the tree copy and its root item (fuzzer seed 5642: a root without refs)
         var tx = parent.Tx;
         ulong id = Math.Max(NextId(tx), minId);
         var now = parent.Clock();

@@ -14,6 +14,7 @@ public sealed partial class Transaction
     public CowTree SnapshotTree(ulong sourceTreeId, ulong newTreeId)
     {
         ThrowIfReadOnly();
+        _structureChanges++;
         if (_trees.TryGetValue(sourceTreeId, out var open) && IsDirty(open.RootBytenr))
             throw new InvalidOperationException($"tree {sourceTreeId} changed in this transaction: commit before snapshotting it");
         var src = CurrentRoot(sourceTreeId);
@@ -70,7 +71,8 @@ public sealed partial class Transaction
         var root = CurrentRoot(treeId);
         var head = GetTreeHead(root.Bytenr, root.Level);
         head.Add(BackrefKey.TreeBlock(treeId), -1);
-        _trees.Remove(treeId);
+        if (_trees.Remove(treeId, out var gone)) _structureChanges += gone.Changes;
+        _structureChanges++;
         _dropped.Add(treeId);
     }
 }

@@ -62,10 +62,19 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         return t;
     }
 
+    /// <summary>
+    /// A count that grows with every change made in this transaction (items of any tree, trees created, snapshotted
+    /// or dropped, data references, file data): equal before and after a call when the call changed nothing. A session
+    /// compares it around an operation that failed, so that a failure never leaves half an operation to be committed.
+    /// </summary>
+    public long Changes => _structureChanges + _trees.Values.Sum(t => t.Changes);
+    private long _structureChanges; // what Changes counts beyond the open trees' items (and the items of trees no longer open)
+
     /// <summary>Creates a new, empty tree (its ROOT_ITEM is written at commit by the caller's item).</summary>
     public CowTree CreateTree(ulong treeId)
     {
         ThrowIfReadOnly();
+        _structureChanges++;
         var t = CowTree.CreateEmpty(this, treeId);
         _trees[treeId] = t;
         _dropped.Remove(treeId);
@@ -300,8 +309,11 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     public const ulong MaxExtentSize = 128UL << 20;
 
     /// <summary>Adds or drops an EXTENT_DATA_REF of a data extent (a file extent item inserted into or deleted from a leaf of tree <paramref name="root"/>).</summary>
-    public void AddDataRef(ulong bytenr, ulong numBytes, ulong root, ulong ino, ulong offset, long delta) =>
+    public void AddDataRef(ulong bytenr, ulong numBytes, ulong root, ulong ino, ulong offset, long delta)
+    {
+        _structureChanges++;
         GetDataHead(bytenr, numBytes).Add(BackrefKey.Data(root, ino, offset), delta);
+    }
 
     /// <summary>Attaches the qgroup bytes reserved for writing this new extent (freed when it is accounted at commit).</summary>
     public void AttachQgroupReserved(ulong bytenr, ulong root, ulong bytes)
@@ -343,6 +355,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     public void WriteData(ulong logical, ReadOnlySpan<byte> data)
     {
         ThrowIfReadOnly();
+        _structureChanges++;
         var chunk = _image.Chunks.Find(logical) ?? throw new InvalidOperationException($"logical {logical} is not mapped");
         if (logical + (ulong)data.Length > chunk.End) throw new InvalidOperationException("data write crosses a chunk end");
         if (_pendingDataBytes + data.Length > DataBufferLimit)

@@ -88,6 +88,12 @@ public sealed class CowTree
     public bool RootChanged { get; private set; }
     /// <summary>Clears <see cref="RootChanged"/> once the new root has been recorded.</summary>
     public void AcknowledgeRootChange() => RootChanged = false;
+
+    /// <summary>
+    /// How many item changes this tree has had (inserts, resizes, deletes, payloads handed out for writing): the
+    /// transaction sums them, so that a caller can tell whether a failed operation changed anything.
+    /// </summary>
+    public long Changes { get; private set; }
     /// <summary>The current root as a <see cref="TreeRoot"/>.</summary>
     public TreeRoot Root => new(TreeId, RootBytenr, (byte)RootLevel, RootGeneration);
 
@@ -114,6 +120,7 @@ public sealed class CowTree
     {
         if (!Descend(key)) { data = default; return false; }
         CowPath();
+        Changes++;
         data = LeafOps.Data(_pathBuf[0], _pathSlot[0]);
         return true;
     }
@@ -386,6 +393,7 @@ public sealed class CowTree
     /// </summary>
     private Span<byte> InsertAtPath(scoped in Key key, int size)
     {
+        Changes++;
         int need = size + I;
         bool pushed = false, triedDouble = false;
         while (true)
@@ -686,6 +694,7 @@ public sealed class CowTree
 
     private Span<byte> ResizeAtPath(scoped in Key key, int newSize)
     {
+        Changes++;
         byte[] leaf = _pathBuf[0];
         int slot = _pathSlot[0];
         int old = LeafOps.Size(leaf, slot);
@@ -734,6 +743,7 @@ public sealed class CowTree
     /// </summary>
     private bool AfterLeafDelete(int slot)
     {
+        Changes++;
         if (RootLevel == 0) return true;
         byte[] leaf = _pathBuf[0];
         int n = LeafOps.Nr(leaf);
