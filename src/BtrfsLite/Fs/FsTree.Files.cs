@@ -90,13 +90,19 @@ public sealed partial class FsTree
         ulong newSize = Math.Max(info.Size, end);
         var extents = ReadExtents(ino);
         bool inlineNow = extents.Count == 1 && extents[0].Type == FileExtentType.Inline;
-        // Small files stay (or become) inline: the whole file in one inline extent at offset 0.
-        if (newSize <= MaxInline && newSize < SectorSize && (extents.Count == 0 || inlineNow) && (info.Flags & InodeFlags.NoDataCow) == 0)
+        // Small files stay (or become) inline: the whole file in one inline extent at offset 0. As
+        // cow_file_range_inline, whatever extent held the first sector before goes (a file truncated below max_inline
+        // writes its first sector inline again); a file flagged PREALLOC or NODATACOW takes the nocow path, which
+        // never writes inline.
+        bool prealloc = (info.Flags & InodeFlags.Prealloc) != 0;
+        if (newSize <= MaxInline && newSize < SectorSize && (inlineNow || !prealloc) && (info.Flags & InodeFlags.NoDataCow) == 0)
         {
             var whole = new byte[newSize];
             if (inlineNow) extents[0].Inline.AsSpan(0, (int)Math.Min((ulong)extents[0].Inline!.Length, newSize)).CopyTo(whole);
+            else if (extents.Count > 0) Read(ino, 0, whole.AsSpan(0, (int)Math.Min(info.Size, newSize)));
             data.CopyTo(whole.AsSpan((int)offset));
             if (inlineNow) Tree.Delete(new Key(ino, ItemType.ExtentData, 0));
+            else if (extents.Count > 0) DropExtents(ino, 0, SectorSize);
             WriteInline(ino, whole);
             var now0 = Clock();
             EditInode(ino, i => { i.FileSize = newSize; i.NBytes = newSize; i.Mtime = now0; i.Ctime = now0; });
