@@ -136,12 +136,6 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (_aborted != null) throw new FsException("EROFS", $"the session was aborted ({_aborted}); nothing after the last commit was written");
     }
 
-    /// <summary>
-    /// The failure policy of every operation, as an exception filter (it never catches): an <see cref="FsException"/>
-    /// is the file system's answer (ENOENT, EDQUOT, a partial ENOSPC fallocate...) and leaves a consistent state to go on
-    /// from; anything else (ENOSPC or an I/O error half-way through a tree change, a corrupt block, a bug) aborts the
-    /// running transaction: nothing since the last commit reaches the image.
-    /// </summary>
     /// <summary>Where the running transaction stood when an operation began (see <see cref="AbortOn"/>).</summary>
     private (Transaction? Tx, long Changes) Mark() => (_tx, _tx == null ? 0 : OwnChanges(_tx));
 
@@ -171,31 +165,29 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     }
 
     /// <summary>
-    /// The filter of every operation's failure. An unexpected exception aborts the session. An errno failure (EDQUOT,
-    /// EROFS, ENOENT, …) must come before the operation changes anything, as the kernel's checks and reservations
-    /// do: one that finds the transaction changed since <paramref name="mark"/> (half an operation, which the next
-    /// commit would write; fuzzer seed 5642) aborts the session too, as the kernel aborts a transaction, and is
-    /// reported by <see cref="PartialChange"/>. Work committed by a flush inside the operation, and writeback, are no
-    /// such change: the kernel keeps them as well.
+    /// The failure policy of every operation, as an exception filter. Anything but an <see cref="FsException"/>
+    /// (ENOSPC or an I/O error half-way through a tree change, a corrupt block, a bug) aborts the running transaction:
+    /// nothing since the last commit reaches the image. An <see cref="FsException"/> is the file system's answer
+    /// and leaves a consistent state to go on from; as the kernel's checks and reservations, it comes before the
+    /// operation changes anything. One that finds the transaction changed since <paramref name="mark"/> would leave
+    /// half an operation for the next commit (fuzzer seed 5642): it aborts the session too and becomes an internal
+    /// error (<see cref="PartialChange"/>). Not counted: what a flush inside the operation committed, writeback, and a
+    /// fallocate's ENOSPC after part of the range (the kernel keeps the extents it preallocated).
     /// </summary>
     private bool AbortOn(Exception ex, (Transaction? Tx, long Changes) mark)
     {
         if (_aborted != null) return false;
         if (ex is not FsException fe) { Abort(ex.Message); return false; }
+        if (fe.Errno == "ENOSPC") return false;
         bool changed = _tx != null && OwnChanges(_tx) != (ReferenceEquals(_tx, mark.Tx) ? mark.Changes : 0);
         if (!changed) return false;
         Abort($"{fe.Errno} after the operation had changed the transaction");
         return true;
     }
 
-    /// <summary>
-    /// What a failure after a change reports: ENOSPC and EIO as they are (the kernel aborts its transaction on them
-    /// the same way: nothing of it is committed), anything else as an internal error (a check that came too late).
-    /// </summary>
-    private static Exception PartialChange(Exception ex) =>
-        ex is FsException { Errno: "ENOSPC" or "EIO" } ? ex
-        : new InvalidOperationException($"the operation failed ({ex.Message}) after changing the running transaction; "
-            + "the session was aborted and nothing after the last commit is written", ex);
+    private static InvalidOperationException PartialChange(Exception ex) =>
+        new($"the operation failed ({ex.Message}) after changing the running transaction; the session was aborted and "
+            + "nothing after the last commit is written", ex);
 
     /// <summary>
     /// Drops everything since the last commit (the running transaction and the dirty pages; the reservation engine is not
@@ -660,12 +652,15 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     }
 
     /// <summary>
+    /// EROFS when <paramref name="dir"/> is in a read-only subvolume (btrfs_permission of MAY_WRITE): checked before a
+    /// change reserves or writes anything, so that a refused change leaves nothing behind.
+    /// </summary>
+    private void RequireWritable(FsLocation dir) => _fs.TreeOf(Tx(), dir.Tree).RequireWritable();
+
+    /// <summary>
     /// Like <see cref="NewEntry"/>, but null (nothing said yet) when the parent cannot be resolved: for the checks whose
     /// order puts EEXIST first and the parent's errors after others.
     /// </summary>
-    /// <summary>EROFS when <paramref name="dir"/> is in a read-only subvolume (btrfs_permission of MAY_WRITE): checked before a change reserves or writes anything, so that a refused change leaves nothing behind.</summary>
-    private void RequireWritable(FsLocation dir) => _fs.TreeOf(Tx(), dir.Tree).RequireWritable();
-
     private (FsLocation Dir, byte[] Name)? NewEntryIfParentExists(string path)
     {
         try { return NewEntry(path); }
@@ -711,24 +706,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 // an empty directory whose rmdir drops the entry; a subvolume is emptied (its entries in index order),
                 // then rmdir deletes it (btrfs_rmdir of a subvolume root).
                 if (!t.OwnsSubvolume(dir.Ino, name, l.ObjectId)) { t.RemoveStubEntry(dir.Ino, name); return; }
-                // Each removal is a call of its own (rm -r's): what one removed stays when a later one fails.
-                foreach (var (child, _, _) in _fs.TreeOf(Tx(), l.ObjectId).ReadDir(FsTree.RootDirIno))
-                {
-                    mark = Mark();
-                    Remove(path.TrimEnd('/') + "/" + System.Text.Encoding.UTF8.GetString(child));
-                }
-                mark = Mark();
+                RemoveEach(_fs.TreeOf(Tx(), l.ObjectId).ReadDir(FsTree.RootDirIno));
                 DropSubvolume(_fs.TreeOf(Tx(), dir.Tree), dir, name, l.ObjectId, byRmdir: true);
                 return;
             }
             if (type == DirEntryType.Dir)
             {
-                foreach (var (child, _, _) in _fs.TreeOf(Tx(), dir.Tree).ReadDir(l.ObjectId))
-                {
-                    mark = Mark(); // as above
-                    Remove(path.TrimEnd('/') + "/" + System.Text.Encoding.UTF8.GetString(child));
-                }
-                mark = Mark();
+                RemoveEach(_fs.TreeOf(Tx(), dir.Tree).ReadDir(l.ObjectId));
                 _fs.TreeOf(Tx(), dir.Tree).Unlink(dir.Ino, name, allowDirectory: true);
                 return;
             }
@@ -737,6 +721,18 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (!t.TryReadInode(l.ObjectId, out _)) Evict(dir.Tree, l.ObjectId); // the last link went: the inode is evicted
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
+
+        // Each removal is a call of its own (rm -r's): what it removed stays when it or a later one fails, and its
+        // failure was judged by its own frame.
+        void RemoveEach(List<(byte[] Name, Key Location, DirEntryType Type)> children)
+        {
+            foreach (var (child, _, _) in children)
+            {
+                try { Remove(path.TrimEnd('/') + "/" + System.Text.Encoding.UTF8.GetString(child)); }
+                catch (FsException) { mark = Mark(); throw; }
+            }
+            mark = Mark();
+        }
     }
 
     private void Evict(ulong tree, ulong ino)

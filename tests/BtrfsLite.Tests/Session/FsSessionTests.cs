@@ -189,6 +189,62 @@ public class FsSessionTests
     }
 
     [Fact]
+    public void ChangesInsideAReadOnlySnapshotAreRefusedBeforeAnythingIsReservedOrWritten()
+    {
+        // Fuzzer seed 5642: a snapshot into a read-only snapshot copied the tree and wrote its ROOT_ITEM before its EROFS,
+        // and the next commit wrote a subvolume without refs.
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f", 0, Bytes(8192, 3));
+            s.Sync();
+            s.Snapshot(".", "ro", readOnly: true);
+            var before = Top(s);
+            var roBefore = s.Qgroups!.GetCounters(QgroupId.ForSubvolume(256));
+            void Erofs(Action a) => Assert.Equal("EROFS", Assert.Throws<FsException>(a).Errno);
+            Erofs(() => s.Snapshot(".", "ro/s"));
+            Erofs(() => s.CreateSubvolume("ro/v"));
+            Erofs(() => s.Mkdir("ro/d"));
+            Erofs(() => s.Remove("ro/f"));
+            Assert.Equal(roBefore, s.Qgroups!.GetCounters(QgroupId.ForSubvolume(256))); // nothing reserved
+            Assert.Equal(before.RsvMetaPrealloc, Top(s).RsvMetaPrealloc);
+            s.Sync();
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using var fs = Filesystem.OpenReadOnly(img);
+        Assert.Single(fs.ListSubvolumes());
+        Assert.Equal(["f"], fs.List("ro").Select(e => e.Name).ToArray());
+    }
+
+    [Fact]
+    public void RmOfATreeHoldingAReadOnlySnapshotKeepsWhatItRemovedAndStaysUsable()
+    {
+        // Fuzzer seed 955: rm -r is one call per entry; the EROFS inside the read-only snapshot is that call's own, so
+        // the entries removed before it stay removed and the session goes on (no abort, no internal error).
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.Mkdir("d");
+            s.Write("d/a", 0, Bytes(4096, 1));
+            s.CreateSubvolume("d/v");
+            s.Write("d/v/f", 0, Bytes(4096, 2));
+            s.Sync();
+            s.Snapshot("d/v", "d/v/ro", readOnly: true);
+            Assert.Equal("EROFS", Assert.Throws<FsException>(() => s.Remove("d")).Errno);
+            s.Write("g", 0, Bytes(4096, 3));
+            s.Sync();
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using var fs = Filesystem.OpenReadOnly(img);
+        Assert.Equal(["v"], fs.List("d").Select(e => e.Name).ToArray()); // a went before v's turn
+        Assert.Equal(["ro"], fs.List("d/v").Select(e => e.Name).ToArray()); // f went, the snapshot's files stay
+        Assert.Equal(["f"], fs.List("d/v/ro").Select(e => e.Name).ToArray());
+        Assert.Equal(Bytes(4096, 3), fs.ReadAll("g"));
+    }
+
+    [Fact]
     public void PunchWritesBackFirstAndReservesPartialEdges()
     {
         using var tmp = new TempDir();

@@ -45,6 +45,33 @@ public class CowTreeTests
     }
 
     [Fact]
+    public void ChangesCountItemChangesAndNothingElse()
+    {
+        // What a session compares around a failed operation: lookups and refused changes leave it as it was.
+        var s = new MemoryTreeBlockStore();
+        var t = CowTree.CreateEmpty(s, 5);
+        Assert.Equal(0, t.Changes);
+        for (ulong i = 0; i < 3; i++) t.Insert(Ino(256 + i), 100);
+        long n = t.Changes;
+        Assert.Equal(3, n);
+        Assert.True(t.TryGet(Ino(256), out _));
+        Assert.True(t.Contains(Ino(257)));
+        Assert.False(t.TryInsert(Ino(256), 10, out _));
+        Assert.False(t.Delete(Ino(300)));
+        Assert.False(t.TryGetForWrite(Ino(300), out _));
+        Assert.Equal(0, t.DeleteRange(Ino(400), Ino(500)));
+        Assert.Equal(n, t.Changes);
+        t.Resize(Ino(256), 120);
+        Assert.Equal(n + 1, t.Changes);
+        Assert.True(t.TryGetForWrite(Ino(257), out _));
+        Assert.Equal(n + 2, t.Changes);
+        Assert.True(t.Delete(Ino(258)));
+        Assert.Equal(n + 3, t.Changes);
+        Assert.Equal(2, t.DeleteRange(Key.Min, Key.Max));
+        Assert.True(t.Changes > n + 3);
+    }
+
+    [Fact]
     public void SequentialInsertsFillLeavesAndNodes()
     {
         var s = new MemoryTreeBlockStore(4096);
