@@ -208,6 +208,12 @@ public sealed partial class FsTree
             if (!c.Find(_tx.CurrentRoot(ObjectIds.ExtentTree), new Key(e.DiskBytenr, ItemType.ExtentItem, e.DiskNumBytes))) return false;
             var item = new ExtentItem(c.Data);
             refs += (long)item.Refs;
+            // check_committed_ref: the committed item holds one inline ref, this inode's EXTENT_DATA_REF at that offset,
+            // counting every reference. A shared data ref (a snapshot's leaf CoWed by the other side, fuzzer seed
+            // 9002) or keyed refs are references of other trees.
+            var rd = new InlineRefReader(c.Data, ExtentItem.InlineRefStart(ItemType.ExtentItem, item.Flags));
+            if (!rd.Next(out var only) || only.Type != ItemType.ExtentDataRef || only.Offset != RootId || only.ObjectId != ino
+                || only.FileOffset != refOffset || only.Count != item.Refs || rd.Next(out _)) return false;
             // Written before the subvolume's last snapshot: a snapshot may share it through its tree blocks.
             var rc = _tx.NewCursor();
             if (rc.SeekPrefix(_tx.CurrentRoot(ObjectIds.RootTree), RootId, ItemType.RootItem) && rc.ObjectId == RootId && rc.Type == ItemType.RootItem

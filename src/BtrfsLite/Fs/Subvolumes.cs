@@ -92,8 +92,10 @@ public static class Subvolumes
             ri.ByteLimit = 0;
         }
         FillRootItem(ri, tree, tx.Generation, uuid, srcUuid, now, readOnly);
-        ri.LastSnapshot = 0;
-        // The source records when it was last snapshotted.
+        // Both record this transaction as their last snapshot: create_pending_snapshot stamps the source's item before
+        // copying it. A write into the snapshot then copies every extent older than it (fuzzer seed 9002: the replay
+        // wrote a preallocated sector of a snapshot in place where the kernel copies on write).
+        ri.LastSnapshot = tx.Generation;
         tx.Tree(ObjectIds.RootTree).TryGetForWrite(srcKey, out var sd);
         new RootItem(sd).LastSnapshot = tx.Generation;
         LinkSubvolume(parent, dir, name, id, uuid);
