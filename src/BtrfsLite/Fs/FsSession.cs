@@ -140,7 +140,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private (Transaction? Tx, long Changes) Mark() => (_tx, _tx == null ? 0 : OwnChanges(_tx));
 
     // Changes of the running transaction that no failing operation undoes: writeback of dirty pages (the flusher's
-    // work, which the kernel keeps whatever the operation that waited for it does next).
+    // work, which the kernel keeps whatever the operation that waited for it does next) and the extents a fallocate
+    // inserted before a later extent's reservation failed (each its own transaction in the kernel).
     private Transaction? _keptTx;
     private long _kept;
 
@@ -171,8 +172,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// and leaves a consistent state to go on from; as the kernel's checks and reservations, it comes before the
     /// operation changes anything. One that finds the transaction changed since <paramref name="mark"/> would leave
     /// half an operation for the next commit (fuzzer seed 5642): it aborts the session too and becomes an internal
-    /// error (<see cref="PartialChange"/>). Not counted: what a flush inside the operation committed, writeback, and a
-    /// fallocate's ENOSPC after part of the range (the kernel keeps the extents it preallocated).
+    /// error (<see cref="PartialChange"/>). Not counted: what a flush inside the operation committed, writeback, and
+    /// the part of a fallocate before its ENOSPC or EDQUOT (the kernel keeps the extents it preallocated).
     /// </summary>
     private bool AbortOn(Exception ex, (Transaction? Tx, long Changes) mark)
     {
@@ -940,7 +941,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         try
         {
             if (failed == null) t.Fallocate(ino, offset, length, keepSize);
-            else if (granted > 0) t.Fallocate(ino, holes[0].Start, Math.Min(holes[granted - 1].End, offset + length) - holes[0].Start, keepSize);
+            else if (granted > 0)
+            {
+                // The extents before the one that failed were transactions of their own: they stay, and the failure
+                // after them is no half-done change (fuzzer seed 1317 was reported as an internal error).
+                using var kept = new KeptChanges(this);
+                t.Fallocate(ino, holes[0].Start, Math.Min(holes[granted - 1].End, offset + length) - holes[0].Start, keepSize);
+            }
         }
         catch (FsException ex) { failed = ex; }
         if (_dirty.TryGetValue((tree, ino), out var d)) d.Size = Math.Max(d.Size, t.ReadInode(ino).Size);

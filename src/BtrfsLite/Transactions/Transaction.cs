@@ -67,7 +67,15 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     /// or dropped, data references, file data): equal before and after a call when the call changed nothing. A session
     /// compares it around an operation that failed, so that a failure never leaves half an operation to be committed.
     /// </summary>
-    public long Changes => _structureChanges + _trees.Values.Sum(t => t.Changes);
+    public long Changes
+    {
+        get
+        {
+            long n = _structureChanges;
+            foreach (var t in _trees.Values) n += t.Changes; // no LINQ: read around every session operation
+            return n;
+        }
+    }
     private long _structureChanges; // what Changes counts beyond the open trees' items (and the items of trees no longer open)
 
     /// <summary>Creates a new, empty tree (its ROOT_ITEM is written at commit by the caller's item).</summary>
