@@ -903,12 +903,18 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         finally { Close(file); }
     }
 
+    /// <summary>The metadata of preallocating <paramref name="length"/> bytes: 3 items per extent of up to 256 MiB.</summary>
+    private void ReservePreallocMeta(ulong tree, ulong length)
+    {
+        for (ulong p = 0; p < length; p += 256UL << 20) ReserveMetaItems(tree, 3);
+    }
+
     /// <summary>
     /// The range is written back, then its holes get prealloc extents, as btrfs_fallocate: the data of every hole reserved
     /// first (all or nothing), then each extent inserted in a transaction of its own (3 metadata items). A metadata
     /// reservation that fails keeps the extents made before it and frees the rest, as the kernel does.
     /// </summary>
-    private void PreallocateHoles(ulong tree, ulong ino, ulong offset, ulong length, bool keepSize, string path, bool reserved = false)
+    private void PreallocateHoles(ulong tree, ulong ino, ulong offset, ulong length, bool keepSize, string path, bool reserved = false, bool metaReserved = false)
     {
         Writeback(tree, ino, offset, offset + length);
         ulong aStart = offset / Sector * Sector, aEnd = (offset + length + Sector - 1) / Sector * Sector;
@@ -926,10 +932,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         // holes before it preallocated. A size still to grow past them takes one more item (btrfs_fallocate_update_isize).
         int granted = holes.Length;
         FsException? failed = null;
-        if (quota)
+        if (quota && !metaReserved)
         {
             for (int i = 0; i < holes.Length && failed == null; i++)
-                try { for (ulong p = 0; p < holes[i].Length; p += 256UL << 20) ReserveMetaItems(tree, 3); }
+                try { ReservePreallocMeta(tree, holes[i].Length); }
                 catch (FsException ex) when (ex.Errno == "EDQUOT") { granted = i; failed = ex; }
             ulong size = SizeOf(tree, ino);
             ulong reached = holes.Length > 0 ? Math.Min(holes[^1].End, offset + length) : 0;
@@ -1042,8 +1048,17 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 bool quota = q != null && QgroupReservations.IsSubvolumeRoot(tree);
                 if (quota && !q!.ReserveFallocate(tree, ino, new[] { new FileRange(allocStart, allocEnd) }).Succeeded)
                     throw new FsException("EDQUOT", $"disk quota exceeded zeroing [{allocStart}, {allocEnd}) of '{path}'");
+                // __btrfs_prealloc_file_range starts each extent's transaction (3 items) before btrfs_drop_extents: a
+                // metadata reservation that fails (after its flush committed) leaves the range as it was (fuzzer seed
+                // 9326: the extents had been dropped first and the flush's commit wrote that, so a zero range that said
+                // EDQUOT had zeroed 140 KiB).
+                if (quota)
+                {
+                    try { ReservePreallocMeta(tree, allocEnd - allocStart); }
+                    catch (FsException ex) when (ex.Errno == "EDQUOT") { q!.FreeData(tree, ino, allocStart, allocEnd - allocStart); throw; }
+                }
                 _fs.TreeOf(Tx(), tree).DropExtents(ino, allocStart, allocEnd);
-                PreallocateHoles(tree, ino, allocStart, allocEnd - allocStart, keepSize: true, path, reserved: quota);
+                PreallocateHoles(tree, ino, allocStart, allocEnd - allocStart, keepSize: true, path, reserved: quota, metaReserved: quota);
             }
             GrowSize(tree, ino, end);
         }
