@@ -50,18 +50,27 @@ public sealed class DifferentialFuzzTests
     public void AFallocateThatFailsPartWayKeepsItsExtentsAndTheReplayGoesOn()
     {
         using var tmp = new TempDir();
-        var all = RealTools.Run("python3", Fuzzer, "--generate", "1317", "--steps", "150").Stdout.Split('\n');
-        int size = Array.FindIndex(all, l => l.StartsWith("size "));
-        var wl = tmp.File("s1317.wl");
-        File.WriteAllLines(wl, all.Skip(size).Take(47).Append("sync"));
-        Assert.Equal("fallocate f5 0 1024K", all[size + 46]);
-        var img = tmp.File("r.img");
-        var r = CliProcess.Run("replay", img, wl, "--format", "json");
-        Assert.True(r.ExitCode == 0, $"replay exited {r.ExitCode}: {r.Stderr}");
-        var steps = KernelHarness.Parse(r.Stdout, "replay");
+        var steps = ReplayPrefix(tmp, 1317, 46, "fallocate f5 0 1024K", out var img);
         Assert.Equal("EDQUOT", steps[45].Errno);
         Assert.True(steps[^1].Ok);
         WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
+    /// <summary>
+    /// Replays the first <paramref name="steps"/> steps of a generated workload and a sync (the last step must be
+    /// <paramref name="last"/>); the replay must run through.
+    /// </summary>
+    private static List<StepResult> ReplayPrefix(TempDir tmp, int seed, int steps, string last, out string img)
+    {
+        var all = RealTools.Run("python3", Fuzzer, "--generate", seed.ToString(), "--steps", "150").Stdout.Split('\n');
+        int size = Array.FindIndex(all, l => l.StartsWith("size "));
+        Assert.Equal(last, all[size + steps]);
+        var wl = tmp.File($"s{seed}-{steps}.wl");
+        File.WriteAllLines(wl, all.Skip(size).Take(steps + 1).Append("sync"));
+        img = tmp.File($"s{seed}-{steps}.img");
+        var r = CliProcess.Run("replay", img, wl, "--format", "json");
+        Assert.True(r.ExitCode == 0, $"replay exited {r.ExitCode}: {r.Stderr}");
+        return KernelHarness.Parse(r.Stdout, "replay");
     }
 
     /// <summary>
@@ -73,24 +82,18 @@ public sealed class DifferentialFuzzTests
     public void AZeroRangeThatFailsWithEdquotLeavesTheBytes()
     {
         using var tmp = new TempDir();
-        var all = RealTools.Run("python3", Fuzzer, "--generate", "9326", "--steps", "150").Stdout.Split('\n');
-        int size = Array.FindIndex(all, l => l.StartsWith("size "));
-        Assert.Equal("zero s2/f1 724992 140K", all[size + 69]);
-        byte[] Replay(int steps, string name)
+        byte[] F1(string img)
         {
-            var wl = tmp.File(name + ".wl");
-            File.WriteAllLines(wl, all.Skip(size).Take(steps + 1).Append("sync"));
-            var img = tmp.File(name + ".img");
-            var r = CliProcess.Run("replay", img, wl, "--format", "json");
-            Assert.True(r.ExitCode == 0, $"replay exited {r.ExitCode}: {r.Stderr}");
-            if (steps == 69) Assert.Equal("EDQUOT", KernelHarness.Parse(r.Stdout, "replay")[68].Errno);
             WriterEndToEndTests.AssertClean(img, quota: true);
             using var fs = BtrfsLite.Fs.Filesystem.OpenReadOnly(img);
             return fs.ReadAll("s2/f1");
         }
-        var before = Replay(68, "before");
+        ReplayPrefix(tmp, 9326, 68, "reflink s2/s3/f7 d0/s1/d1/d0/f6", out var beforeImg);
+        var before = F1(beforeImg);
         Assert.Contains(before.AsSpan(724992, 140 << 10).ToArray(), b => b != 0);
-        Assert.Equal(before, Replay(69, "after"));
+        var steps = ReplayPrefix(tmp, 9326, 69, "zero s2/f1 724992 140K", out var afterImg);
+        Assert.Equal("EDQUOT", steps[68].Errno);
+        Assert.Equal(before, F1(afterImg));
     }
 
     /// <summary>
