@@ -52,6 +52,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     // first update came through it (see FileModified), per subvolume, until the commit.
     private readonly HashSet<(ulong Tree, ulong Ino)> _inodesUpdated = new();
     private readonly Dictionary<ulong, ulong> _dirtyInodeReserved = new();
+    // Subvolumes created in the running transaction (not yet on disk: an fsync inside one commits).
+    private readonly HashSet<ulong> _subvolumesCreated = new();
     // Inodes whose mtime/ctime were set in the current tick of the kernel's coarse clock (see AdvanceClock).
     private readonly HashSet<(ulong Tree, ulong Ino)> _timesSetThisTick = new();
     // Paths resolved to (tree, inode) since the last change of the namespace that could invalidate one (rm, subvolume delete).
@@ -179,6 +181,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         if (_aborted != null) return false;
         if (ex is not FsException fe) { Abort(ex.Message); return false; }
+        // A tree change stopped half-way (no space for a tree block): the transaction can only be dropped, whatever
+        // the operation made of the failure.
+        if (_tx?.AbortReason is { } half) { Abort(half); return false; }
         if (fe.Errno == "ENOSPC") return false;
         bool changed = _tx != null && OwnChanges(_tx) != (ReferenceEquals(_tx, mark.Tx) ? mark.Changes : 0);
         if (!changed) return false;
@@ -219,15 +224,24 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
 
-    /// <summary>Writes back the file's dirty pages into the running transaction (no commit: fsync logs, it does not commit).</summary>
+    /// <summary>
+    /// Writes back the file's dirty pages into the running transaction. fsync logs the inode rather than commit, when it
+    /// changed in the running transaction; but where the log cannot be used btrfs_sync_file commits the transaction:
+    /// when a block group was made in it (btrfs_make_block_group sets the full-commit flag) or the inode's subvolume was
+    /// created in it (btrfs_log_inode_parent: its root item is not on disk yet).
+    /// </summary>
     public void Fsync(string path)
     {
         var mark = Mark();
         try
         {
             var loc = _fs.Resolve(Tx(), path);
+            bool dirty = _dirty.ContainsKey((loc.Tree, loc.Ino));
             Writeback(loc.Tree, loc.Ino, 0, ulong.MaxValue);
             Close((loc.Tree, loc.Ino));
+            var tx = Tx();
+            bool changed = dirty || _fs.TreeOf(tx, loc.Tree).ReadInode(loc.Ino).Transid == tx.Generation;
+            if (changed && (tx.MadeBlockGroup || _subvolumesCreated.Contains(loc.Tree))) Commit();
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
@@ -286,6 +300,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         tx.Dispose();
         _inodesUpdated.Clear();
+        _subvolumesCreated.Clear();
         _timesSetThisTick.Clear(); // a commit takes milliseconds: the clock moved on
         foreach (var (root, bytes) in _dirtyInodeReserved) Qgroups?.FreeMetaPrealloc(root, bytes);
         _dirtyInodeReserved.Clear();
@@ -329,6 +344,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             // The whole range at once when it fits without a flush (page by page would never fail then either).
             if (q == null || !QgroupReservations.IsSubvolumeRoot(tree) || TryReserveRange(q, tree, ino, offset, len, noFlush: true))
             {
+                ReserveDataSpace(tree, ino, offset, len);
                 CopyToPages(tree, ino, offset, data);
                 if (_dirtyBytes > _options.DirtyThreshold) WritebackAll(null);
                 return new WriteResult(len, null);
@@ -340,6 +356,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             while (pos < end)
             {
                 ulong next = Math.Min(end, (pos / Sector + 1) * Sector);
+                ReserveDataSpace(tree, ino, pos, next - pos); // btrfs_check_data_free_space: the space, then the qgroup
                 if (!TryReserveRange(q, tree, ino, pos, next - pos)) break;
                 CopyToPages(tree, ino, pos, data.Slice((int)(pos - offset), (int)(next - pos)));
                 pos = next;
@@ -365,6 +382,21 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// <summary>The file's size as the page cache sees it: its dirty size, else the inode's (<paramref name="committed"/> when the caller read it).</summary>
     private ulong SizeOf(ulong tree, ulong ino, ulong? committed = null) =>
         _dirty.TryGetValue((tree, ino), out var d) ? d.Size : committed ?? _fs.TreeOf(Tx(), tree).ReadInode(ino).Size;
+
+    /// <summary>
+    /// The data space of a buffered write (copy_one_range, page by page): each page is reserved before it is copied, and
+    /// a page that was dirty already gives its earlier reservation back after. So the most held at once is the dirty
+    /// pages, every new page of the range but the last, and the last; past the data groups that makes a chunk.
+    /// </summary>
+    private void ReserveDataSpace(ulong tree, ulong ino, ulong offset, ulong len)
+    {
+        if (len == 0) return;
+        ulong first = offset / Sector, last = (offset + len - 1) / Sector, fresh = 0;
+        _dirty.TryGetValue((tree, ino), out var d);
+        for (ulong p = first; p < last; p++)
+            if (d == null || !d.Pages.ContainsKey(p)) fresh++;
+        Tx().ReserveDataSpace((ulong)_dirtyBytes, (fresh + 1) * Sector);
+    }
 
     private bool TryReserveRange(QgroupReservations q, ulong tree, ulong ino, ulong offset, ulong len, bool noFlush = false)
     {
@@ -800,6 +832,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         if (len == 0) return;
         var q = Qgroups;
+        ReserveDataSpace(tree, ino, offset, len); // btrfs_truncate_block reserves its sector's data space first
         if (q != null && QgroupReservations.IsSubvolumeRoot(tree) && !TryReserveRange(q, tree, ino, offset, len))
             throw new FsException("EDQUOT", $"disk quota exceeded zeroing [{offset}, {offset + len}) of inode {ino}");
         var keepSize = DirtyOf(tree, ino).Size;
@@ -911,15 +944,15 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
 
     /// <summary>
     /// The range is written back, then its holes get prealloc extents, as btrfs_fallocate: the data of every hole reserved
-    /// first (all or nothing), then each extent inserted in a transaction of its own (3 metadata items). A metadata
-    /// reservation that fails keeps the extents made before it and frees the rest, as the kernel does.
+    /// first (all or nothing), then hole by hole an extent inserted in a transaction of its own (3 metadata items; a
+    /// reservation that fails flushes, which commits the extents before it and so frees their reservations). A
+    /// reservation that still fails ends the call with the holes before it preallocated, as the kernel does.
     /// </summary>
     private void PreallocateHoles(ulong tree, ulong ino, ulong offset, ulong length, bool keepSize, string path, bool reserved = false, bool metaReserved = false)
     {
         Writeback(tree, ino, offset, offset + length);
         ulong aStart = offset / Sector * Sector, aEnd = (offset + length + Sector - 1) / Sector * Sector;
-        var t = _fs.TreeOf(Tx(), tree);
-        var holes = FsTree.Holes(t.ReadExtents(ino), aStart, aEnd).Select(h => new FileRange(h.Start, h.End)).ToArray();
+        var holes = FsTree.Holes(_fs.TreeOf(Tx(), tree).ReadExtents(ino), aStart, aEnd).Select(h => new FileRange(h.Start, h.End)).ToArray();
         var q = Qgroups;
         bool quota = q != null && QgroupReservations.IsSubvolumeRoot(tree);
         if (quota && holes.Length > 0 && !reserved)
@@ -927,54 +960,55 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var r = q!.ReserveFallocate(tree, ino, holes);
             if (!r.Succeeded) throw new FsException("EDQUOT", $"disk quota exceeded preallocating {string.Join(", ", holes)} of '{path}'");
         }
-        // Each extent is inserted in a transaction of its own (__btrfs_prealloc_file_range, 3 items; up to 256 MiB each):
-        // reserved before anything changes, as a reservation may flush. The first that fails ends the call with the
-        // holes before it preallocated. A size still to grow past them takes one more item (btrfs_fallocate_update_isize).
-        int granted = holes.Length;
+        // btrfs_fallocate reserves the holes' data space after their qgroup data (a zero range did before it).
+        if (!reserved && holes.Length > 0) Tx().ReserveDataSpace((ulong)_dirtyBytes, (ulong)holes.Sum(h => (long)h.Length));
+        ulong end = offset + length;
+        int done = 0;
         FsException? failed = null;
-        if (quota && !metaReserved)
+        while (done < holes.Length)
         {
-            for (int i = 0; i < holes.Length && failed == null; i++)
-                try { ReservePreallocMeta(tree, holes[i].Length); }
-                catch (FsException ex) when (ex.Errno == "EDQUOT") { granted = i; failed = ex; }
-            ulong size = SizeOf(tree, ino);
-            ulong reached = holes.Length > 0 ? Math.Min(holes[^1].End, offset + length) : 0;
-            if (failed == null && !keepSize && offset + length > Math.Max(size, reached))
-                try { ReserveMetaItems(tree, 1); }
-                catch (FsException ex) when (ex.Errno == "EDQUOT") { failed = ex; }
-        }
-        t = _fs.TreeOf(Tx(), tree);
-        try
-        {
-            if (failed == null) t.Fallocate(ino, offset, length, keepSize);
-            else if (granted > 0)
+            var h = holes[done];
+            try
             {
-                // The extents before the one that failed were transactions of their own: they stay, and the failure
-                // after them is no half-done change (fuzzer seed 1317 was reported as an internal error).
+                // __btrfs_prealloc_file_range: each extent (up to 256 MiB) starts a transaction of 3 items before it
+                // changes anything; a flush inside commits the extents made so far.
+                if (quota && !metaReserved) ReservePreallocMeta(tree, h.Length);
+                // Each extent is a transaction of its own: what a later hole's failure leaves is no half-done change
+                // (fuzzer seed 1317 was reported as an internal error).
                 using var kept = new KeptChanges(this);
-                t.Fallocate(ino, holes[0].Start, Math.Min(holes[granted - 1].End, offset + length) - holes[0].Start, keepSize);
+                var t = _fs.TreeOf(Tx(), tree);
+                t.Fallocate(ino, h.Start, Math.Min(h.End, end) - h.Start, keepSize);
+                if (quota) ReleaseIntoExtents(t, q!, tree, ino, h);
             }
+            catch (FsException ex) when (ex.Errno is "EDQUOT" or "ENOSPC") { failed = ex; break; }
+            done++;
         }
-        catch (FsException ex) { failed = ex; }
-        if (_dirty.TryGetValue((tree, ino), out var d)) d.Size = Math.Max(d.Size, t.ReadInode(ino).Size);
+        // What no extent covers (the holes from a failure on) is freed.
         if (quota)
+            for (int i = done; i < holes.Length; i++) q!.FreeData(tree, ino, holes[i].Start, holes[i].Length);
+        if (failed == null)
         {
-            // Each new extent's sectors go into its delayed-ref head; what no extent covers (a failed call) is freed.
-            var after = t.ReadExtents(ino);
-            foreach (var h in holes)
-            {
-                ulong pos = h.Start;
-                foreach (var e in after.Where(e => e.Type == FileExtentType.Prealloc && e.FileOffset >= h.Start && e.FileOffset < h.End).OrderBy(e => e.FileOffset))
-                {
-                    ulong end = Math.Min(e.End, h.End);
-                    var rec = q!.ReleaseData(tree, ino, e.FileOffset, end - e.FileOffset);
-                    t.Tx.AttachQgroupReserved(e.DiskBytenr, rec.Root, rec.Bytes);
-                    pos = Math.Max(pos, end);
-                }
-                if (pos < h.End) q!.FreeData(tree, ino, pos, h.End - pos);
-            }
+            // btrfs_fallocate_update_isize: a size still to grow takes a transaction of one item; the times change anyway.
+            ulong reached = holes.Length > 0 ? Math.Min(holes[^1].End, end) : 0;
+            if (quota && !metaReserved && !keepSize && end > Math.Max(SizeOf(tree, ino), reached)) ReserveMetaItems(tree, 1);
+            _fs.TreeOf(Tx(), tree).Fallocate(ino, offset, length, keepSize);
         }
+        if (_dirty.TryGetValue((tree, ino), out var d)) d.Size = Math.Max(d.Size, _fs.TreeOf(Tx(), tree).ReadInode(ino).Size);
         if (failed != null) throw failed;
+    }
+
+    /// <summary>A preallocated hole's reserved sectors go into its new extents' delayed-ref heads; what they do not cover is freed.</summary>
+    private void ReleaseIntoExtents(FsTree t, QgroupReservations q, ulong tree, ulong ino, FileRange h)
+    {
+        ulong pos = h.Start;
+        foreach (var e in t.ReadExtents(ino).Where(e => e.Type == FileExtentType.Prealloc && e.FileOffset >= h.Start && e.FileOffset < h.End).OrderBy(e => e.FileOffset))
+        {
+            ulong end = Math.Min(e.End, h.End);
+            var rec = q.ReleaseData(tree, ino, e.FileOffset, end - e.FileOffset);
+            t.Tx.AttachQgroupReserved(e.DiskBytenr, rec.Root, rec.Bytes);
+            pos = Math.Max(pos, end);
+        }
+        if (pos < h.End) q.FreeData(tree, ino, pos, h.End - pos);
     }
 
     /// <summary>
@@ -1046,6 +1080,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 // leaves the file as it was.
                 var q = Qgroups;
                 bool quota = q != null && QgroupReservations.IsSubvolumeRoot(tree);
+                Tx().ReserveDataSpace((ulong)_dirtyBytes, allocEnd - allocStart); // btrfs_zero_range: the space, then the qgroup
                 if (quota && !q!.ReserveFallocate(tree, ino, new[] { new FileRange(allocStart, allocEnd) }).Succeeded)
                     throw new FsException("EDQUOT", $"disk quota exceeded zeroing [{allocStart}, {allocEnd}) of '{path}'");
                 // __btrfs_prealloc_file_range starts each extent's transaction (3 items) before btrfs_drop_extents: a
@@ -1171,6 +1206,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             _highestSubvolume = id;
             ReserveMetaItems(dir.Tree, SubvolumeMetaItems);
             Subvolumes.Create(_fs.TreeOf(Tx(), dir.Tree), dir.Ino, name, _fs.NewUuid, id);
+            _subvolumesCreated.Add(id);
             Qgroups?.CreateQgroup(QgroupId.ForSubvolume(id));
             Inherit(0, id, inherit);
             return id;

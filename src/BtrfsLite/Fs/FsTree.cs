@@ -582,8 +582,9 @@ public sealed partial class FsTree
 /// <param name="Mtime">btrfs_inode_item.mtime.</param>
 /// <param name="Ctime">btrfs_inode_item.ctime.</param>
 /// <param name="Generation">btrfs_inode_item.generation: the transaction that created the inode.</param>
+/// <param name="Transid">btrfs_inode_item.transid: the last transaction that changed the inode.</param>
 public readonly record struct InodeInfo(ulong Ino, ulong Size, ulong NBytes, uint NLink, uint Mode, uint Uid, uint Gid, ulong Rdev,
-    InodeFlags Flags, Timespec Atime, Timespec Mtime, Timespec Ctime, ulong Generation)
+    InodeFlags Flags, Timespec Atime, Timespec Mtime, Timespec Ctime, ulong Generation, ulong Transid = 0)
 {
     /// <summary>True for a directory (S_IFDIR).</summary>
     public bool IsDir => (Mode & InodeItem.SIfMt) == InodeItem.SIfDir;
@@ -593,5 +594,5 @@ public readonly record struct InodeInfo(ulong Ino, ulong Size, ulong NBytes, uin
     public bool IsSymlink => (Mode & InodeItem.SIfMt) == InodeItem.SIfLnk;
     /// <summary>The fields of inode item <paramref name="i"/> of inode <paramref name="ino"/>.</summary>
     public static InodeInfo From(ulong ino, InodeItem i) =>
-        new(ino, i.FileSize, i.NBytes, i.NLink, i.Mode, i.Uid, i.Gid, i.Rdev, i.Flags, i.Atime, i.Mtime, i.Ctime, i.Generation);
+        new(ino, i.FileSize, i.NBytes, i.NLink, i.Mode, i.Uid, i.Gid, i.Rdev, i.Flags, i.Atime, i.Mtime, i.Ctime, i.Generation, i.Transid);
 }

@@ -27,6 +27,32 @@ internal sealed class BlockGroup
     /// <summary>An upper bound of the free bytes, known without reading the group's extents.</summary>
     internal ulong MaxFree => Length - Math.Min(Length, Used + Excluded);
     public bool IsType(BlockGroupFlags type) => (Flags & type) != 0;
+
+    /// <summary>
+    /// The kernel's in-memory size class of a data-only group (btrfs_block_group_should_use_size_class): set by the
+    /// first allocation into an empty group, sampled from the committed extents when the group is first used
+    /// (load_block_group_size_class), back to none when the group is empty again after a commit.
+    /// </summary>
+    public SizeClass SizeClass { get; set; }
+    public bool UsesSizeClass => (Flags & (BlockGroupFlags.Data | BlockGroupFlags.Metadata)) == BlockGroupFlags.Data;
+    // While the group's committed extents are read: the next of the 5 evenly spaced sample points and the smallest
+    // extent found at or after one of them.
+    internal int NextSample;
+    internal ulong SampledMin;
+}
+
+/// <summary>btrfs_calc_block_group_size_class: extents up to 128 KiB are small, up to 8 MiB medium, larger ones large.</summary>
+internal enum SizeClass { None, Small, Medium, Large }
+
+/// <summary>How far find_free_extent has got: which size classes a data group may have to take an allocation.</summary>
+internal enum SizeClassPass
+{
+    /// <summary>LOOP_CACHING_NOWAIT, LOOP_CACHING_WAIT: only groups of the allocation's class.</summary>
+    Exact,
+    /// <summary>LOOP_UNSET_SIZE_CLASS, LOOP_ALLOC_CHUNK: also groups without a class.</summary>
+    Unset,
+    /// <summary>LOOP_WRONG_SIZE_CLASS and after: any group (its class stays).</summary>
+    Wrong,
 }
 
 /// <summary>
@@ -52,17 +78,30 @@ internal sealed class ExtentAllocator
     {
         if (g.Loaded) return;
         g.Loaded = true;
+        g.NextSample = 0;
+        g.SampledMin = ulong.MaxValue;
         Loader?.Invoke(g);
+        if (g.UsesSizeClass && g.SampledMin != ulong.MaxValue) g.SizeClass = SizeClassOf(g.SampledMin);
     }
 
-    /// <summary>A committed extent of a group being loaded.</summary>
+    /// <summary>A committed extent of a group being loaded (in bytenr order).</summary>
     internal void MarkCommitted(BlockGroup g, ulong bytenr, ulong len)
     {
         if (bytenr < g.Start || bytenr + len > g.End)
             throw Corruption.Create($"extent [{bytenr}, {bytenr + len}) crosses the end of block group [{g.Start}, {g.End})", bytenr, ObjectIds.ExtentTree);
         g.Free.Remove(bytenr, bytenr + len);
         g.Allocated.Add(bytenr, bytenr + len);
+        // Sample i is the first extent at or after start + i × length/5 (sample_block_group_extent_item); the class is
+        // that of the smallest sample.
+        while (g.NextSample < 5 && bytenr >= g.Start + (ulong)g.NextSample * (g.Length / 5))
+        {
+            g.SampledMin = Math.Min(g.SampledMin, len);
+            g.NextSample++;
+        }
     }
+
+    public static SizeClass SizeClassOf(ulong size) =>
+        size <= 128UL << 10 ? SizeClass.Small : size <= 8UL << 20 ? SizeClass.Medium : SizeClass.Large;
     public ulong TotalUsed { get { ulong u = 0; foreach (var g in _groups) u += g.Used; return u; } }
 
     public BlockGroup AddGroup(ulong start, ulong length, BlockGroupFlags flags, ulong used, ChunkMapping? chunk, long deviceLength)
@@ -129,6 +168,44 @@ internal sealed class ExtentAllocator
         return null;
     }
 
+    /// <summary>
+    /// A data extent as find_free_extent places it at <paramref name="pass"/>: first fit in the first data group (in
+    /// address order) whose size class allows it; the first allocation into a group without a class sets it.
+    /// </summary>
+    public ulong? TryAllocateData(ulong size, ulong align, SizeClassPass pass)
+    {
+        var want = SizeClassOf(size);
+        foreach (var g in _groups)
+        {
+            if (!g.IsType(BlockGroupFlags.Data) || g.MaxFree < size) continue;
+            // The class is known once the group is loaded (cached).
+            EnsureLoaded(g);
+            if (g.UsesSizeClass && g.SizeClass != want && pass != SizeClassPass.Wrong
+                && !(pass == SizeClassPass.Unset && g.SizeClass == SizeClass.None)) continue;
+            if (g.Free.TryFind(size, align, g.Start, out ulong at))
+            {
+                MarkAllocated(at, size, countUsed: true);
+                if (g.UsesSizeClass && g.SizeClass == SizeClass.None) g.SizeClass = want;
+                return at;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The data space_info's bytes in use as btrfs_space_info_used counts them: the groups' used bytes, the superblock
+    /// stripes inside them (bytes_readonly) and what is freed but pinned until the commit.
+    /// </summary>
+    public (ulong Total, ulong Used) DataSpace()
+    {
+        ulong total = 0, used = 0;
+        foreach (var g in _groups)
+            if (g.IsType(BlockGroupFlags.Data)) { total += g.Length; used += g.Used + g.Excluded; }
+        foreach (var (s, e) in _pinned)
+            if (Find(s) is { } g && g.IsType(BlockGroupFlags.Data)) used += e - s;
+        return (total, used);
+    }
+
     /// <summary>The largest free run (aligned) in a group of this type, for splitting a large data write.</summary>
     public ulong LargestFree(BlockGroupFlags type, ulong align)
     {
@@ -154,16 +231,19 @@ internal sealed class ExtentAllocator
         g.Used -= len;
         g.AllocationChanged = true;
         g.Allocated.Remove(bytenr, bytenr + len);
-        // Space never referenced by a committed tree can be reused at once; the rest waits for the commit.
-        if (allocatedInThisTransaction) g.Free.Add(bytenr, bytenr + len);
+        // A tree block never referenced by a committed tree can be reused at once (btrfs_free_tree_block); the rest,
+        // and every data extent (its delayed ref pins it), waits for the commit.
+        if (allocatedInThisTransaction && !g.IsType(BlockGroupFlags.Data)) g.Free.Add(bytenr, bytenr + len);
         else _pinned.Add((bytenr, bytenr + len));
     }
 
-    /// <summary>After the superblock of the commit is on disk: pinned space becomes free.</summary>
+    /// <summary>After the superblock of the commit is on disk: pinned space becomes free, and an emptied data group loses its size class (btrfs_maybe_reset_size_class).</summary>
     public void Unpin()
     {
         foreach (var (s, e) in _pinned) Find(s)?.Free.Add(s, e);
         _pinned.Clear();
+        foreach (var g in _groups)
+            if (g.UsesSizeClass && g.Used == 0) g.SizeClass = SizeClass.None;
     }
 
     public bool IsPinned(ulong bytenr) => _pinned.Any(p => bytenr >= p.Start && bytenr < p.End);

@@ -37,14 +37,19 @@ public sealed partial class Transaction
         // The device profile of the kind we extend (DUP metadata stays DUP); data is always SINGLE.
         var profile = type == BlockGroupFlags.Data ? 0 : (_image.Chunks.Chunks.FirstOrDefault(c => (c.Type & type) != 0)?.Type & BlockGroupFlags.ProfileMask ?? 0);
         int copies = profile == BlockGroupFlags.Dup ? 2 : 1;
-        ulong want = type switch
+        // The kernel's size (init_alloc_chunk_ctl_policy_regular, decide_stripe_size_regular): at most 10% of the
+        // device or the type's chunk size (data 10 GiB, metadata 256 MiB (1 GiB past 50 GiB), system 32 MiB), that
+        // rounded up to 16 MiB, at most 1 GiB per stripe; less when the largest free hole is smaller. 112 MiB on 1 GiB.
+        ulong cap = type switch
         {
-            BlockGroupFlags.Data => Math.Clamp(devSize / 10, 8UL << 20, 1UL << 30),
-            BlockGroupFlags.Metadata => Math.Clamp(devSize / 10, 8UL << 20, 256UL << 20),
-            _ => Math.Clamp(devSize / 10, 4UL << 20, 32UL << 20),
+            BlockGroupFlags.Data => 10UL << 30,
+            BlockGroupFlags.Metadata => devSize > 50UL << 30 ? 1UL << 30 : 256UL << 20,
+            _ => 32UL << 20,
         };
+        const ulong sixteen = 16UL << 20;
+        ulong want = Math.Min((Math.Min(devSize / 10, cap) + sixteen - 1) / sixteen * sixteen, 1UL << 30);
         const ulong align = 1UL << 20;
-        // Chunk lengths must be sector aligned (btrfs check and the kernel's tree checker): whole MiBs.
+        // Chunk lengths must be sector aligned (btrfs check and the kernel's tree checker); ours are whole MiBs.
         want = Math.Max(want / align * align, (minSize + align - 1) / align * align);
 
         // Free device space: [1 MiB, device size) minus existing stripes.
@@ -52,6 +57,10 @@ public sealed partial class Transaction
         free.Add(1UL << 20, devSize / align * align);
         foreach (var c in _image.Chunks.Chunks)
             foreach (var p in c.PhysicalStripes) free.Remove(p, p + c.Length);
+        // A smaller hole gives a smaller chunk (the kernel takes the largest hole's size).
+        ulong hole = 0;
+        foreach (var (s, e) in free.Ranges) hole = Math.Max(hole, (e - s) / (ulong)copies / align * align);
+        want = Math.Min(want, hole);
         ulong size = want;
         while (size >= Math.Max(minSize, align))
         {
@@ -88,6 +97,7 @@ public sealed partial class Transaction
                 g.Loaded = true;
                 g.AllocationChanged = true;
                 _pendingChunks.Add(new PendingChunk(logical, size, type | profile, phys));
+                MadeBlockGroup = true;
                 State.NewChunkItems[logical] = chunkBytes;
                 return true;
             }

@@ -280,31 +280,27 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
     // ------------------------------------------------------------------ data extents
 
     /// <summary>
-    /// Allocates a data extent of up to <paramref name="maxLen"/> bytes (sector multiple); may return less when free
-    /// space is fragmented (the caller writes the rest into another extent). Creates data chunks when needed.
+    /// Allocates a data extent of up to <paramref name="maxLen"/> bytes (sector multiple) as btrfs_reserve_extent does:
+    /// find_free_extent's passes over the size classes, a new chunk before a group of another class, and only when
+    /// all fail a smaller extent (half, at most the largest free run; the caller writes the rest into another extent).
     /// </summary>
     public (ulong Bytenr, ulong Length) AllocateData(ulong maxLen)
     {
         ThrowIfReadOnly();
         ulong sector = (ulong)_image.SectorSize;
-        maxLen = Math.Min(maxLen, MaxExtentSize);
-        FaultPlan.Current?.BeforeAllocation($"data extent of up to {maxLen} bytes");
-        for (int attempt = 0; attempt < 2; attempt++)
+        ulong want = Math.Min(maxLen, MaxExtentSize);
+        FaultPlan.Current?.BeforeAllocation($"data extent of up to {want} bytes");
+        while (true)
         {
-            var at = Allocator.TryAllocate(BlockGroupFlags.Data, maxLen, sector);
-            if (at is ulong a) return Track(a, maxLen);
+            var at = Allocator.TryAllocateData(want, sector, SizeClassPass.Exact)
+                ?? Allocator.TryAllocateData(want, sector, SizeClassPass.Unset)
+                ?? (TryCreateChunk(BlockGroupFlags.Data, sector) ? Allocator.TryAllocateData(want, sector, SizeClassPass.Unset) : null)
+                ?? Allocator.TryAllocateData(want, sector, SizeClassPass.Wrong);
+            if (at is ulong a) return Track(a, want);
             ulong largest = Allocator.LargestFree(BlockGroupFlags.Data, sector);
-            if (largest >= Math.Min(maxLen, 1UL << 20) && largest > 0)
-            {
-                var b = Allocator.TryAllocate(BlockGroupFlags.Data, largest, sector)!.Value;
-                return Track(b, largest);
-            }
-            if (!TryCreateChunk(BlockGroupFlags.Data, maxLen)) break;
+            if (want <= sector || largest == 0) throw new NoSpaceException("no free data space left on the device");
+            want = Math.Max(sector, Math.Min(want / 2 / sector * sector, largest));
         }
-        ulong any = Allocator.LargestFree(BlockGroupFlags.Data, sector);
-        if (any == 0) throw new NoSpaceException("no free data space left on the device");
-        var c = Allocator.TryAllocate(BlockGroupFlags.Data, any, sector)!.Value;
-        return Track(c, any);
 
         (ulong, ulong) Track(ulong bytenr, ulong len)
         {
@@ -312,6 +308,25 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
             return (bytenr, len);
         }
     }
+
+    /// <summary>
+    /// A data space reservation (btrfs_reserve_data_bytes) of <paramref name="bytes"/> on top of
+    /// <paramref name="mayUse"/> bytes reserved already (the dirty pages): data never overcommits, so when they do
+    /// not fit beside what the data groups hold, the kernel's reclaim allocates data chunks at once (ALLOC_CHUNK_FORCE)
+    /// in the running transaction. Nothing is held: the caller's dirty pages are the reservation.
+    /// </summary>
+    public void ReserveDataSpace(ulong mayUse, ulong bytes)
+    {
+        ThrowIfReadOnly();
+        while (true)
+        {
+            var (total, used) = Allocator.DataSpace();
+            if (used + mayUse + bytes <= total || !TryCreateChunk(BlockGroupFlags.Data, (ulong)_image.SectorSize)) return;
+        }
+    }
+
+    /// <summary>A block group was made in this transaction: btrfs_make_block_group marks the log for a full commit.</summary>
+    public bool MadeBlockGroup { get; private set; }
 
     /// <summary>btrfs' maximum extent size for uncompressed data.</summary>
     public const ulong MaxExtentSize = 128UL << 20;

@@ -42,21 +42,6 @@ public sealed class DifferentialFuzzTests
     }
 
     /// <summary>
-    /// Seed 1317's first 46 steps end with a fallocate whose later extents' metadata reservation fails at a limit: the
-    /// extents before stay (each is a transaction of its own in the kernel) and the call says EDQUOT. The session's
-    /// partial-change check took that for half an operation and stopped the replay with an internal error (exit 6).
-    /// </summary>
-    [RequiresPython3Fact]
-    public void AFallocateThatFailsPartWayKeepsItsExtentsAndTheReplayGoesOn()
-    {
-        using var tmp = new TempDir();
-        var steps = ReplayPrefix(tmp, 1317, 46, "fallocate f5 0 1024K", out var img);
-        Assert.Equal("EDQUOT", steps[45].Errno);
-        Assert.True(steps[^1].Ok);
-        WriterEndToEndTests.AssertClean(img, quota: true);
-    }
-
-    /// <summary>
     /// Replays the first <paramref name="steps"/> steps of a generated workload and a sync (the last step must be
     /// <paramref name="last"/>); the replay must run through.
     /// </summary>

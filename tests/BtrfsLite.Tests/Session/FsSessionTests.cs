@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using BtrfsLite.Format;
 using BtrfsLite.Fs;
+using BtrfsLite.IO;
 using BtrfsLite.Qgroups;
 using BtrfsLite.Tests.Fs;
 using BtrfsLite.Tests.Support;
@@ -121,6 +122,83 @@ public class FsSessionTests
         Assert.Equal(2424832 + 8192, f.Length);
         Assert.True(f.AsSpan(0, 2424832).IndexOfAnyExcept((byte)0) < 0);
         Assert.Equal(Bytes(8192, 17), f.AsSpan(2424832).ToArray());
+    }
+
+    /// <summary>
+    /// Size classes (find_free_extent): a data group's class is sampled from its committed extents when a session first
+    /// uses it (load_block_group_size_class). An extent of another class then makes a new data chunk, and an fsync in
+    /// that transaction commits (btrfs_make_block_group sets the log's full-commit flag), so its reservation goes; an
+    /// extent of the group's class fits, and the fsync only logs.
+    /// </summary>
+    [Theory]
+    [InlineData(1 << 20, 64 << 10, true)]   // medium group, small extent: a new chunk
+    [InlineData(64 << 10, 64 << 10, false)] // small group, small extent: none
+    [InlineData(64 << 10, 1 << 20, true)]   // small group, medium extent: a new chunk
+    public void AnExtentOfAnotherSizeClassMakesADataChunkAndItsFsyncCommits(int first, int second, bool newChunk)
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp, size: 1L << 30);
+        static int DataChunks(FsSession s) => s.Image.Chunks.Chunks.Count(c => (c.Type & BlockGroupFlags.Data) != 0);
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("a", 0, Bytes(first, 1));
+            s.Sync();
+        }
+        using (var s = FsSession.Open(img))
+        {
+            int before = DataChunks(s);
+            s.Write("b", 0, Bytes(second, 2));
+            Assert.Equal((ulong)second, Top(s).RsvData);
+            s.Fsync("b");
+            Assert.Equal(before + (newChunk ? 1 : 0), DataChunks(s));
+            Assert.Equal(newChunk ? 0UL : (ulong)second, Top(s).RsvData);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
+    /// <summary>
+    /// A fallocate preallocates hole by hole, each extent a transaction of its own (__btrfs_prealloc_file_range): when
+    /// a later hole finds no space the holes before it keep their extents, the call says ENOSPC, and the session goes
+    /// on. (Fuzzer seed 1317 found the partial-change check taking this for half an operation.) Every allocation of
+    /// the call is made to fail in turn; at least one failure falls between holes, and every image is clean.
+    /// </summary>
+    [Fact]
+    public void AFallocateWhoseLaterHoleFindsNoSpaceKeepsTheHolesBeforeIt()
+    {
+        bool partWay = false;
+        for (int n = 1; n <= 12; n++)
+        {
+            using var tmp = new TempDir();
+            var img = WriterEndToEndTests.NewImage(tmp);
+            using (var s = FsSession.Open(img))
+            {
+                for (int i = 0; i < 3; i++) s.Write("f", (ulong)i * 256 * 1024, Bytes(4096, i));
+                s.Sync();
+                FaultPlan.CurrentSlot.Value = new FaultPlan { FailAllocation = n };
+                FsException? failure = null;
+                try { s.Fallocate("f", 0, 768 * 1024, keepSize: false); }
+                catch (FsException ex) { failure = ex; }
+                finally { FaultPlan.CurrentSlot.Value = null; }
+                // A tree block that found no space stops a tree change half-way: the session drops the transaction,
+                // and the image keeps its last commit.
+                if (s.AbortReason != null) Assert.Equal("ENOSPC", failure?.Errno);
+                else
+                {
+                    s.Write("g", 0, Bytes(4096, 9)); // the session goes on
+                    s.Sync();
+                    var fs = s.Filesystem;
+                    int prealloc = fs.ReadOnly(tx => { var l = fs.Resolve(tx, "f"); return fs.TreeOf(tx, l.Tree).ReadExtents(l.Ino).Count(e => e.Type == FileExtentType.Prealloc); });
+                    if (failure == null) Assert.Equal(3, prealloc);
+                    else
+                    {
+                        Assert.Equal("ENOSPC", failure.Errno);
+                        partWay |= prealloc is > 0 and < 3;
+                    }
+                }
+            }
+            WriterEndToEndTests.AssertClean(img, quota: true);
+        }
+        Assert.True(partWay, "no injected failure fell between two holes");
     }
 
     [Fact]
