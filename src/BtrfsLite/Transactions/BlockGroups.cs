@@ -64,6 +64,7 @@ internal sealed class ExtentAllocator
 {
     private readonly List<BlockGroup> _groups = new();
     private readonly List<(ulong Start, ulong End)> _pinned = new();
+    private ulong _pinnedData;
     private readonly int _nodeSize;
     private readonly int _sectorSize;
 
@@ -201,9 +202,7 @@ internal sealed class ExtentAllocator
         ulong total = 0, used = 0;
         foreach (var g in _groups)
             if (g.IsType(BlockGroupFlags.Data)) { total += g.Length; used += g.Used + g.Excluded; }
-        foreach (var (s, e) in _pinned)
-            if (Find(s) is { } g && g.IsType(BlockGroupFlags.Data)) used += e - s;
-        return (total, used);
+        return (total, used + _pinnedData);
     }
 
     /// <summary>The largest free run (aligned) in a group of this type, for splitting a large data write.</summary>
@@ -234,7 +233,11 @@ internal sealed class ExtentAllocator
         // A tree block never referenced by a committed tree can be reused at once (btrfs_free_tree_block); the rest,
         // and every data extent (its delayed ref pins it), waits for the commit.
         if (allocatedInThisTransaction && !g.IsType(BlockGroupFlags.Data)) g.Free.Add(bytenr, bytenr + len);
-        else _pinned.Add((bytenr, bytenr + len));
+        else
+        {
+            _pinned.Add((bytenr, bytenr + len));
+            if (g.IsType(BlockGroupFlags.Data)) _pinnedData += len;
+        }
     }
 
     /// <summary>After the superblock of the commit is on disk: pinned space becomes free, and an emptied data group loses its size class (btrfs_maybe_reset_size_class).</summary>
@@ -242,6 +245,7 @@ internal sealed class ExtentAllocator
     {
         foreach (var (s, e) in _pinned) Find(s)?.Free.Add(s, e);
         _pinned.Clear();
+        _pinnedData = 0;
         foreach (var g in _groups)
             if (g.UsesSizeClass && g.Used == 0) g.SizeClass = SizeClass.None;
     }

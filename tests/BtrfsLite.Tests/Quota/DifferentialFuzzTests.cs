@@ -105,11 +105,12 @@ public sealed class DifferentialFuzzTests
     /// a subvolume deleted in the transaction its qgroup joined a parent (38), qgroups of subvolumes removed with
     /// `rm` (211), a small file's first sector written inline again (258), `rm -r` over a read-only snapshot (955),
     /// a snapshot's older preallocated space copied on write (9002), a zero range failing with EDQUOT keeps the bytes
-    /// (9326).
+    /// (9326), fsync committing after a data chunk was made in the transaction (975: a data space reservation past
+    /// the data groups; 1102: a preallocation of another size class).
     /// </summary>
     [RequiresKernelHarnessFact]
     public void LongSeedsThatOnceDisagreedAgreeWithTheKernel() => AssertSeedsAgree(LongCiSeeds, steps: 150);
 
     /// <summary>The 150-step seeds run in CI.</summary>
-    public const string LongCiSeeds = "5,6,24,38,202,211,258,955,9002,9326";
+    public const string LongCiSeeds = "5,6,24,38,202,211,258,955,975,1102,9002,9326";
 }
