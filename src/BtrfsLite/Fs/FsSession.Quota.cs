@@ -31,6 +31,8 @@ public sealed partial class FsSession
             _dirtyInodeReserved.Clear();
             _ghostQgroups.Clear();
             _pendingGhostQgroups.Clear();
+            _cleanerQgroups.Clear();
+            _cleanerReady.Clear();
             foreach (var d in _dirty.Values) d.MetaReserved = 0;
             Commit();
         }

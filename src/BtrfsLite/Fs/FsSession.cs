@@ -54,6 +54,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private readonly Dictionary<ulong, ulong> _dirtyInodeReserved = new();
     // Subvolumes created in the running transaction (not yet on disk: an fsync inside one commits).
     private readonly HashSet<ulong> _subvolumesCreated = new();
+    // Level-0 qgroups of subvolumes removed by rm (rmdir): the kernel's cleaner removes them after the next commit,
+    // running beside the caller: they wait for a commit here, then go at the next call (or at the end of a sync).
+    private readonly List<ulong> _cleanerQgroups = new();
+    private readonly List<ulong> _cleanerReady = new();
     // Inodes whose mtime/ctime were set in the current tick of the kernel's coarse clock (see AdvanceClock).
     private readonly HashSet<(ulong Tree, ulong Ino)> _timesSetThisTick = new();
     // Paths resolved to (tree, inode) since the last change of the namespace that could invalidate one (rm, subvolume delete).
@@ -139,7 +143,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     }
 
     /// <summary>Where the running transaction stood when an operation began (see <see cref="AbortOn"/>).</summary>
-    private (Transaction? Tx, long Changes) Mark() => (_tx, _tx == null ? 0 : OwnChanges(_tx));
+    private (Transaction? Tx, long Changes) Mark()
+    {
+        RunCleaner();
+        return (_tx, _tx == null ? 0 : OwnChanges(_tx));
+    }
 
     // Changes of the running transaction that no failing operation undoes: writeback of dirty pages (the flusher's
     // work, which the kernel keeps whatever the operation that waited for it does next) and the extents a fallocate
@@ -220,6 +228,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             WritebackAll(null);
             Commit();
+            RunCleaner(); // the sync returns after the cleaner it woke (as the harness sees it)
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
@@ -289,6 +298,29 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         finally
         {
             AfterTransaction(tx);
+        }
+        _cleanerReady.AddRange(_cleanerQgroups);
+        _cleanerQgroups.Clear();
+    }
+
+    /// <summary>
+    /// The cleaner, woken by a commit: a subvolume removed by rm was dropped in that commit (its extents accounted to
+    /// its qgroup and the parents), and btrfs_qgroup_cleanup_dropped_subvolume then removes the level-0 qgroup in a
+    /// transaction of its own. Until then the qgroup is there for limit, assign and the counters, as in the kernel; a
+    /// call whose own flush committed still finds it (the kernel's cleaner runs beside the call).
+    /// </summary>
+    private void RunCleaner()
+    {
+        if (_cleanerReady.Count == 0 || _aborted != null) return;
+        var ids = _cleanerReady.ToArray();
+        _cleanerReady.Clear();
+        if (Qgroups == null) return;
+        using var kept = new KeptChanges(this); // the cleaner's work, not the operation's that committed
+        var tx = Tx();
+        foreach (var q in ids)
+        {
+            if (tx.HasTree(ObjectIds.QuotaTree)) Quota.DeleteQgroupItems(tx, q);
+            Qgroups.DestroyQgroup(q);
         }
     }
 
@@ -1280,9 +1312,17 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (_dirtyInodeReserved.Remove(id, out var held)) Qgroups?.FreeMetaPrealloc(id, held);
         ulong qgroup = QgroupId.ForSubvolume(id);
         var parents = Qgroups?.GetParentsInRelationOrder(qgroup);
-        bool stays = Subvolumes.Delete(parent, dir.Ino, name, parents);
+        // After an rmdir the kernel's cleaner drops the tree after the next commit and then removes the qgroup; while
+        // accounting runs that is deterministic enough to copy (the harness's `subvol delete` waits for it instead).
+        bool deferred = byRmdir && Qgroups != null && !Image.QgroupNoAccounting;
+        bool stays = Subvolumes.Delete(parent, dir.Ino, name, parents, keepQgroup: deferred);
         if (Qgroups == null) return;
         Qgroups.FreeMetaPertrans(id);
+        if (deferred)
+        {
+            _cleanerQgroups.Add(qgroup);
+            return;
+        }
         if (!stays)
         {
             Qgroups.DestroyQgroup(qgroup);
@@ -1317,7 +1357,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (_disposed) return;
         try
         {
-            if (Image.Device.CanWrite && Image.WriteFailure == null && _aborted == null) Sync();
+            if (Image.Device.CanWrite && Image.WriteFailure == null && _aborted == null)
+            {
+                Sync();
+                if (_tx is { HasChanges: true }) Commit(); // what the cleaner did after the last commit
+            }
         }
         finally
         {

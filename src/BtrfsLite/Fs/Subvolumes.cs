@@ -164,9 +164,10 @@ public static class Subvolumes
     /// <summary>
     /// Deletes a subvolume: its entry, refs, root item, UUID item, qgroup; its tree is dropped at commit. Returns true
     /// when the kernel would keep the level-0 qgroup in memory (<see cref="Quota.RemoveDroppedSubvolumeQgroup"/>, whose
-    /// <paramref name="qgroupParentOrder"/> this passes on).
+    /// <paramref name="qgroupParentOrder"/> this passes on). With <paramref name="keepQgroup"/> the qgroup stays for the
+    /// caller to remove later (the kernel's cleaner after an rmdir).
     /// </summary>
-    public static bool Delete(FsTree parent, ulong dir, ReadOnlySpan<byte> name, IReadOnlyList<ulong>? qgroupParentOrder = null)
+    public static bool Delete(FsTree parent, ulong dir, ReadOnlySpan<byte> name, IReadOnlyList<ulong>? qgroupParentOrder = null, bool keepQgroup = false)
     {
         var tx = parent.Tx;
         if (!parent.TryLookup(dir, name, out var loc, out _) || loc.Type != ItemType.RootItem)
@@ -189,7 +190,7 @@ public static class Subvolumes
         rootTree.Delete(itemKey);
         if (tx.HasTree(ObjectIds.UuidTree) && uuid != Guid.Empty) tx.Tree(ObjectIds.UuidTree).Delete(UuidItem.KeyFor(uuid, ItemType.UuidKeySubvol));
         tx.DropTree(id);
-        return tx.HasTree(ObjectIds.QuotaTree) && Quota.RemoveDroppedSubvolumeQgroup(tx, QgroupId.ForSubvolume(id), qgroupParentOrder);
+        return !keepQgroup && tx.HasTree(ObjectIds.QuotaTree) && Quota.RemoveDroppedSubvolumeQgroup(tx, QgroupId.ForSubvolume(id), qgroupParentOrder);
     }
 
     /// <summary>Every subvolume below the top level, with its parent and name (like `btrfs subvolume list`).</summary>
