@@ -69,11 +69,11 @@ public sealed partial class FsSession
         var mark = Mark();
         try
         {
+            QuotaAdmin.RefuseSubvolumeQgroupCreate(qgroupId); // before the transaction, as the ioctl
             // btrfs_ioctl_qgroup_create starts a transaction of 2 items on the top level (the harness' mount point):
             // its qgroup metadata reservation fails with EDQUOT when 0/5 is over a limit.
             ReserveMetaItems(ObjectIds.FsTree, 2);
-            if (_ghostQgroups.Contains(qgroupId)) throw new FsException("EEXIST", $"qgroup {QgroupId.Format(qgroupId)} exists");
-            QuotaAdmin.CreateQgroup(Tx(), qgroupId);
+            QuotaAdmin.CreateQgroup(Tx(), qgroupId); // (a ghost is a level-0 qgroup: refused above)
             Qgroups?.CreateQgroup(qgroupId);
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }

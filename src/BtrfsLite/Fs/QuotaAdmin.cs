@@ -170,9 +170,22 @@ public static class QuotaAdmin
     /// <summary>Creates qgroup <paramref name="qgroupId"/> (INFO + LIMIT, all zero). EEXIST when it exists.</summary>
     public static void CreateQgroup(Transaction tx, ulong qgroupId)
     {
+        RefuseSubvolumeQgroupCreate(qgroupId);
         var qt = RequireEnabled(tx);
         if (Exists(qt, qgroupId)) throw new FsException("EEXIST", $"qgroup {QgroupId.Format(qgroupId)} exists");
         Quota.CreateQgroupItems(tx, qgroupId);
+    }
+
+    /// <summary>
+    /// btrfs_ioctl_qgroup_create refuses the id 0 and every level-0 qgroup of a subvolume id (one is made with its
+    /// subvolume) with EINVAL before anything else, an existing one included (measured on Linux 6.18.44: 0/5, 0/300 and
+    /// the qgroup of a removed subvolume; workload rm-cleaner).
+    /// </summary>
+    public static void RefuseSubvolumeQgroupCreate(ulong qgroupId)
+    {
+        ulong id = QgroupId.IdOf(qgroupId);
+        if (qgroupId == 0 || QgroupId.LevelOf(qgroupId) == 0 && (id == ObjectIds.FsTree || id >= ObjectIds.FirstFree))
+            throw new FsException("EINVAL", $"qgroup {QgroupId.Format(qgroupId)}: a subvolume's level-0 qgroup is made with the subvolume");
     }
 
     /// <summary>

@@ -210,7 +210,7 @@ public class QuotaAdminTests
 
     public static TheoryData<string> Refusals => new()
     {
-        "create-exists", "create-0/5-exists", "destroy-missing", "destroy-has-members", "destroy-0/5", "destroy-subvolume",
+        "create-exists", "create-0/5", "create-level-0", "destroy-missing", "destroy-has-members", "destroy-0/5", "destroy-subvolume",
         "assign-missing-child", "assign-missing-parent", "assign-exists", "assign-levels", "assign-same-level",
         "remove-missing", "remove-levels", "limit-missing",
     };
@@ -226,7 +226,8 @@ public class QuotaAdminTests
         var (errno, op) = what switch
         {
             "create-exists" => ("EEXIST", (Action<Transactions.Transaction>)(tx => QuotaAdmin.CreateQgroup(tx, Q1_100))),
-            "create-0/5-exists" => ("EEXIST", tx => QuotaAdmin.CreateQgroup(tx, Q5)),
+            "create-0/5" => ("EINVAL", tx => QuotaAdmin.CreateQgroup(tx, Q5)), // measured on Linux 6.18.44
+            "create-level-0" => ("EINVAL", tx => QuotaAdmin.CreateQgroup(tx, QgroupId.ForSubvolume(300))),
             "destroy-missing" => ("ENOENT", tx => QuotaAdmin.DestroyQgroup(tx, QgroupId.Make(1, 7))),
             "destroy-has-members" => ("EBUSY", tx => QuotaAdmin.DestroyQgroup(tx, Q1_100)),
             "destroy-0/5" => ("EBUSY", tx => QuotaAdmin.DestroyQgroup(tx, Q5)),
@@ -282,8 +283,9 @@ public class QuotaAdminTests
         using (var fs = Filesystem.Open(img))
         {
             fs.Run(tx => QuotaAdmin.CreateQgroup(tx, Q1_100));
-            // A stale level-0 qgroup (no subvolume), member of 1/100.
-            fs.Run(tx => { QuotaAdmin.CreateQgroup(tx, QgroupId.ForSubvolume(300)); QuotaAdmin.Assign(tx, QgroupId.ForSubvolume(300), Q1_100); });
+            // A stale level-0 qgroup (no subvolume), member of 1/100: its items made directly, as `qgroup create` of
+            // a level-0 id is EINVAL (as in the kernel).
+            fs.Run(tx => { BtrfsLite.Fs.Quota.CreateQgroupItems(tx, QgroupId.ForSubvolume(300)); QuotaAdmin.Assign(tx, QgroupId.ForSubvolume(300), Q1_100); });
             fs.Run(tx => QuotaAdmin.DestroyQgroup(tx, QgroupId.ForSubvolume(300)));
         }
         var s = State(img);
