@@ -1299,6 +1299,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             // transaction, not the one looked up before (fuzzer seeds 349, 359: an internal error).
             DropSubvolume(_fs.TreeOf(Tx(), dir.Tree), dir, name, l.ObjectId);
             Commit();
+            RunCleaner(); // `subvolume delete --commit-after` and `subvolume sync`: the cleaner has run
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
