@@ -544,9 +544,8 @@ public sealed partial class FsTree
             Write(dst, dstOffset, bytes);
             return;
         }
-        // A destination's inline extent goes only when the range covers it (btrfs_drop_extents over the range); a
-        // clone past its first sector leaves it inline, followed by a hole and the cloned extents (as Linux 6.18 does:
-        // fuzzer seed 6409, where writing it out as a 4 KiB extent was one sector too many).
+        var dExtents = ReadExtents(dst);
+        if (dExtents.Count == 1 && dExtents[0].Type == FileExtentType.Inline) ConvertInlineToRegular(dst, dExtents[0]);
         DropExtents(dst, dstOffset, dstOffset + alignedLen);
         ulong added = 0;
         foreach (var e in sExtents)
