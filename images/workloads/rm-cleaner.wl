@@ -13,7 +13,9 @@ rm v
 limit excl 0/256 1M
 qgroup assign 0/256 1/100
 write g 0 8K 2
+sync                       # the cleaner runs after this commit: listed or not right after it, by timing
+subvol sync
 sync
-limit excl 0/256 2M
-qgroup create 0/256
+limit excl 0/256 2M        # ENOENT
+qgroup create 0/256        # EINVAL
 sync

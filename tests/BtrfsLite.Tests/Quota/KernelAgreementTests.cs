@@ -74,13 +74,16 @@ public sealed class KernelAgreementTests
             [("stubs", 14)] = DeletedQgroup,
             [("stubs", 22)] = RemovedSubvolumeQgroup,
             [("stubs", 23)] = RemovedSubvolumeQgroup,
+            // In 1 of the 3 reference runs and in a full test run of 2026-12-07 (fifth session): the cleaner's timing.
+            [("rm-cleaner", 11)] = RemovedSubvolumeQgroup,
+            [("rm-cleaner", 12)] = RemovedSubvolumeQgroup,
         };
 
     private const string RemovedSubvolumeQgroup =
         "`rm` of a tree holding subvolumes: the kernel's rmdir deletes each (empty) subvolume and its level-0 qgroup goes in the "
-        + "commit after the cleaner dropped the tree: still listed right after the `rm`, and after the `subvol sync` in some runs "
-        + "(gone in others), always gone after the next sync; the replay drops the tree and the qgroup at once (by design, as its "
-        + "`subvol delete`)";
+        + "transaction after the cleaner dropped the tree, which runs after the next commit beside the caller: still listed right "
+        + "after the `rm`, and right after the next sync or `subvol sync` in some runs (gone in others), always gone after the one "
+        + "after; the replay removes it once the next commit is done (see FsSession.RunCleaner)";
 
     private const string DeletedQgroup =
         "the deleted subvolume's level-0 qgroup goes away in the commit after the cleaner dropped the tree, which fell inside "
