@@ -249,8 +249,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             Writeback(loc.Tree, loc.Ino, 0, ulong.MaxValue);
             Close((loc.Tree, loc.Ino));
             var tx = Tx();
-            bool changed = dirty || _fs.TreeOf(tx, loc.Tree).ReadInode(loc.Ino).Transid == tx.Generation;
-            if (changed && (tx.MadeBlockGroup || _subvolumesCreated.Contains(loc.Tree))) Commit();
+            // The log's fallbacks first (the inode lookup only where one applies).
+            if ((tx.MadeBlockGroup || _subvolumesCreated.Contains(loc.Tree))
+                && (dirty || _fs.TreeOf(tx, loc.Tree).ReadInode(loc.Ino).Transid == tx.Generation)) Commit();
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
@@ -980,11 +981,16 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// reservation that fails flushes, which commits the extents before it and so frees their reservations). A
     /// reservation that still fails ends the call with the holes before it preallocated, as the kernel does.
     /// </summary>
-    private void PreallocateHoles(ulong tree, ulong ino, ulong offset, ulong length, bool keepSize, string path, bool reserved = false, bool metaReserved = false)
+    /// <remarks>
+    /// With <paramref name="replace"/> (zero range) the whole range is the one hole: its extents are dropped inside the
+    /// hole's transaction, after its reservation (__btrfs_prealloc_file_range calls btrfs_drop_extents there).
+    /// </remarks>
+    private void PreallocateHoles(ulong tree, ulong ino, ulong offset, ulong length, bool keepSize, string path, bool reserved = false, bool replace = false)
     {
         Writeback(tree, ino, offset, offset + length);
         ulong aStart = offset / Sector * Sector, aEnd = (offset + length + Sector - 1) / Sector * Sector;
-        var holes = FsTree.Holes(_fs.TreeOf(Tx(), tree).ReadExtents(ino), aStart, aEnd).Select(h => new FileRange(h.Start, h.End)).ToArray();
+        var holes = replace ? new[] { new FileRange(aStart, aEnd) }
+            : FsTree.Holes(_fs.TreeOf(Tx(), tree).ReadExtents(ino), aStart, aEnd).Select(h => new FileRange(h.Start, h.End)).ToArray();
         var q = Qgroups;
         bool quota = q != null && QgroupReservations.IsSubvolumeRoot(tree);
         if (quota && holes.Length > 0 && !reserved)
@@ -1004,11 +1010,14 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             {
                 // __btrfs_prealloc_file_range: each extent (up to 256 MiB) starts a transaction of 3 items before it
                 // changes anything; a flush inside commits the extents made so far.
-                if (quota && !metaReserved) ReservePreallocMeta(tree, h.Length);
+                // (Zero range: a reservation that fails after its flush committed must find the range as it was;
+                // fuzzer seed 9326 lost 140 KiB when the extents went first.)
+                if (quota) ReservePreallocMeta(tree, h.Length);
                 // Each extent is a transaction of its own: what a later hole's failure leaves is no half-done change
                 // (fuzzer seed 1317 was reported as an internal error).
                 using var kept = new KeptChanges(this);
                 var t = _fs.TreeOf(Tx(), tree);
+                if (replace) t.DropExtents(ino, h.Start, h.End);
                 t.Fallocate(ino, h.Start, Math.Min(h.End, end) - h.Start, keepSize);
                 if (quota) ReleaseIntoExtents(t, q!, tree, ino, h);
             }
@@ -1022,7 +1031,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             // btrfs_fallocate_update_isize: a size still to grow takes a transaction of one item; the times change anyway.
             ulong reached = holes.Length > 0 ? Math.Min(holes[^1].End, end) : 0;
-            if (quota && !metaReserved && !keepSize && end > Math.Max(SizeOf(tree, ino), reached)) ReserveMetaItems(tree, 1);
+            if (quota && !keepSize && end > Math.Max(SizeOf(tree, ino), reached)) ReserveMetaItems(tree, 1);
             _fs.TreeOf(Tx(), tree).Fallocate(ino, offset, length, keepSize);
         }
         if (_dirty.TryGetValue((tree, ino), out var d)) d.Size = Math.Max(d.Size, _fs.TreeOf(Tx(), tree).ReadInode(ino).Size);
@@ -1115,17 +1124,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 Tx().ReserveDataSpace((ulong)_dirtyBytes, allocEnd - allocStart); // btrfs_zero_range: the space, then the qgroup
                 if (quota && !q!.ReserveFallocate(tree, ino, new[] { new FileRange(allocStart, allocEnd) }).Succeeded)
                     throw new FsException("EDQUOT", $"disk quota exceeded zeroing [{allocStart}, {allocEnd}) of '{path}'");
-                // __btrfs_prealloc_file_range starts each extent's transaction (3 items) before btrfs_drop_extents: a
-                // metadata reservation that fails (after its flush committed) leaves the range as it was (fuzzer seed
-                // 9326: the extents had been dropped first and the flush's commit wrote that, so a zero range that said
-                // EDQUOT had zeroed 140 KiB).
-                if (quota)
-                {
-                    try { ReservePreallocMeta(tree, allocEnd - allocStart); }
-                    catch (FsException ex) when (ex.Errno == "EDQUOT") { q!.FreeData(tree, ino, allocStart, allocEnd - allocStart); throw; }
-                }
-                _fs.TreeOf(Tx(), tree).DropExtents(ino, allocStart, allocEnd);
-                PreallocateHoles(tree, ino, allocStart, allocEnd - allocStart, keepSize: true, path, reserved: quota, metaReserved: quota);
+                // The extents go inside the preallocation's own transaction, after its reservation (replace).
+                PreallocateHoles(tree, ino, allocStart, allocEnd - allocStart, keepSize: true, path, reserved: quota, replace: true);
             }
             GrowSize(tree, ino, end);
         }
