@@ -18,12 +18,16 @@ namespace BtrfsLite.Trees;
 /// <para>
 /// Policy, as the kernel's ctree.c: a leaf without room for an insert first pushes items into its right sibling,
 /// then its left one (push_leaf_right/left, same parent), then splits by split_leaf's rules (the middle item, the
-/// slot, an empty leaf for a key at an edge, push_for_double_split before a 3-way split). Full nodes split in the
-/// middle, or keep full and start a new node during ascending runs. A root that splits gets a new root one level
-/// up. Delete: an emptied non-root leaf is freed; one under a third of its data area pushes into its left sibling
-/// and then, all or nothing, into its right one, and is freed when that empties it. Nodes merge with a sibling
-/// under a quarter of their pointer capacity. A node root left with one child is replaced by that child (CoWed
-/// first) until the root is a leaf or has two children.
+/// slot, an empty leaf for a key at an edge, push_for_double_split before a 3-way split). Nodes are balanced on the
+/// way down, as btrfs_search_slot's setup_nodes_for_search does: for an insert (or a growing item) every node on
+/// the path with 3 pointers or fewer to spare first pushes into its left sibling, then its right one
+/// (push_nodes_for_insert), and splits in the middle only if it is still that full (split_node; a root gets a new
+/// root above it first). For a delete (or a shrinking item) a node root with one child is replaced by that child,
+/// and a node with a quarter of its capacity or less empties into its left sibling, takes in its right one and keeps
+/// at least 2 pointers (balance_level). The delete itself only frees an emptied leaf and removes its pointer: the
+/// nodes above wait for the next delete that passes through them. An emptied non-root leaf is freed; one under a
+/// third of its data area pushes into its left sibling and then, all or nothing, into its right one, and is freed
+/// when that empties it.
 /// </para>
 /// </summary>
 public sealed class CowTree
@@ -32,7 +36,7 @@ public sealed class CowTree
     private const int I = ItemHeader.Size;
 
     private readonly ITreeBlockStore _store;
-    private readonly int _dataArea, _maxPtrs, _nodeMergeBelow;
+    private readonly int _dataArea, _maxPtrs;
 
     // The current path, leaf at index 0. Valid after Descend until a structural change.
     private readonly ulong[] _pathBytenr = new ulong[MaxDepth + 1];
@@ -40,8 +44,6 @@ public sealed class CowTree
     private readonly int[] _pathSlot = new int[MaxDepth + 1];
     private bool _pathDirty;   // every block on the path is dirty (CowPath done)
     private bool _cursorValid; // write cursor positioned on an item
-    private Key _lastInsert;
-    private bool _haveLastInsert;
 
     /// <summary>
     /// A tree <paramref name="treeId"/> whose root block is at <paramref name="rootBytenr"/> (level
@@ -61,7 +63,6 @@ public sealed class CowTree
         NodeSize = store.NodeSize;
         _dataArea = NodeSize - NodeHeader.Size;
         _maxPtrs = InternalNode.MaxItems(NodeSize);
-        _nodeMergeBelow = _maxPtrs / 4;
         for (int i = 0; i < _pathBuf.Length; i++) _pathBuf[i] = Array.Empty<byte>();
     }
 
@@ -138,7 +139,7 @@ public sealed class CowTree
     {
         CheckSize(size);
         if (Descend(key)) { data = default; return false; }
-        CowPath();
+        CowPathForInsert();
         data = InsertAtPath(key, size);
         return true;
     }
@@ -148,8 +149,10 @@ public sealed class CowTree
     {
         CheckSize(size);
         bool found = Descend(key);
+        if (!found) { CowPathForInsert(); return InsertAtPath(key, size); }
         CowPath();
-        return found ? ResizeAtPath(key, size) : InsertAtPath(key, size);
+        BalanceForResize(size);
+        return ResizeAtPath(key, size);
     }
 
     /// <summary>
@@ -162,6 +165,7 @@ public sealed class CowTree
         CheckSize(newSize);
         if (!Descend(key)) ThrowNotFound(key);
         CowPath();
+        BalanceForResize(newSize);
         return ResizeAtPath(key, newSize);
     }
 
@@ -170,6 +174,7 @@ public sealed class CowTree
     {
         if (!Descend(key)) return false;
         CowPath();
+        BalanceNodesForDelete();
         int slot = _pathSlot[0];
         LeafOps.DeleteItems(_pathBuf[0], slot, 1);
         AfterLeafDelete(slot);
@@ -199,6 +204,7 @@ public sealed class CowTree
             }
             if (Key.CompareRaw(new Leaf(leaf).RawKey(s), toInclusive) > 0) break;
             CowPath();
+            BalanceNodesForDelete();
             leaf = _pathBuf[0];
             int n = LeafOps.Nr(leaf);
             int e = s + 1;
@@ -259,6 +265,7 @@ public sealed class CowTree
     public bool DeleteCurrent()
     {
         EnsureCursor();
+        BalanceNodesForDelete();
         byte[] leaf = _pathBuf[0];
         int slot = _pathSlot[0];
         var key = new Leaf(leaf).Key(slot);
@@ -276,6 +283,7 @@ public sealed class CowTree
     {
         EnsureCursor();
         CheckSize(newSize);
+        BalanceForResize(newSize);
         var key = new Leaf(_pathBuf[0]).Key(_pathSlot[0]);
         var data = ResizeAtPath(key, newSize);
         _cursorValid = true;
@@ -394,20 +402,26 @@ public sealed class CowTree
     private Span<byte> InsertAtPath(scoped in Key key, int size)
     {
         Changes++;
-        int need = size + I;
+        MakeRoom(key, size + I, extend: false);
+        byte[] leaf = _pathBuf[0];
+        int slot = _pathSlot[0];
+        var data = LeafOps.InsertItem(leaf, slot, key, size);
+        if (slot == 0) FixKeys(1, key);
+        return data;
+    }
+
+    /// <summary>
+    /// split_leaf until the path's leaf has <paramref name="need"/> bytes free at the path slot (for a new item, or
+    /// <paramref name="extend"/>: for the item at the slot to grow by that much): push right, else left, then split.
+    /// </summary>
+    private void MakeRoom(scoped in Key key, int need, bool extend)
+    {
         bool pushed = false, triedDouble = false;
         while (true)
         {
             byte[] leaf = _pathBuf[0];
             int slot = _pathSlot[0];
-            if (LeafOps.FreeSpace(leaf) >= need)
-            {
-                var data = LeafOps.InsertItem(leaf, slot, key, size);
-                if (slot == 0) FixKeys(1, key);
-                _lastInsert = key;
-                _haveLastInsert = true;
-                return data;
-            }
+            if (LeafOps.FreeSpace(leaf) >= need) return;
             if (!pushed)
             {
                 pushed = true;
@@ -426,7 +440,7 @@ public sealed class CowTree
                     continue;
                 }
             }
-            SplitLeaf(key, need, ref triedDouble);
+            SplitLeaf(key, need, extend, ref triedDouble);
         }
     }
 
@@ -435,16 +449,14 @@ public sealed class CowTree
     /// path slot: split at the middle item, or at the slot, or (at an edge) give the new key an empty leaf of its own,
     /// or first try push_for_double_split. Leaves a valid dirty path whose slot is where the key goes.
     /// </summary>
-    private void SplitLeaf(in Key key, int need, ref bool triedDouble)
+    private void SplitLeaf(in Key key, int need, bool extend, ref bool triedDouble)
     {
-        if (RootLevel == 0) GrowRoot();
+        if (RootLevel == 0) InsertNewRoot(0);
         byte[] leaf = _pathBuf[0];
         int slot = _pathSlot[0];
         int n = LeafOps.Nr(leaf);
         int mid = (n + 1) / 2;
         int split = 1;
-        // An ascending run at the leaf's end (the last insert is its last item): full nodes keep full then.
-        bool run = _haveLastInsert && n > 0 && slot == n && new Leaf(leaf).Key(n - 1) == _lastInsert;
         bool pushForDouble = false;
         if (mid <= slot)
         {
@@ -464,7 +476,8 @@ public sealed class CowTree
         }
         else if (LeafOps.RangeUsed(leaf, 0, mid) + need > _dataArea)
         {
-            if (slot == 0) split = 0;
+            if (slot == 0 && !extend) split = 0;
+            else if (slot == 0) mid = 1;
             else
             {
                 mid = slot;
@@ -486,11 +499,11 @@ public sealed class CowTree
         {
             // The new key alone in a new, empty leaf (after the leaf, or before it when the key comes first).
             var (eb, _) = _store.Allocate(TreeId, 0);
-            if (mid <= slot) InsertPtr(1, ps + 1, key, eb, append: run);
+            if (mid <= slot) InsertPtr(1, ps + 1, key, eb);
             else
             {
                 if (ps == 0) FixKeys(2, key);
-                InsertPtr(1, ps, key, eb, append: false);
+                InsertPtr(1, ps, key, eb);
             }
             Descend(key); // lands on the empty leaf: its pointer's key is the key
             CowPath();
@@ -499,23 +512,25 @@ public sealed class CowTree
         MoveTailToNewLeaf(mid, out ulong rBytenr, out byte[] rBuf);
         var rightKey = new Leaf(rBuf).Key(0);
         var leftKey = new Leaf(leaf).Key(0);
-        InsertPtr(1, ps + 1, rightKey, rBytenr, append: run);
+        InsertPtr(1, ps + 1, rightKey, rBytenr);
         // The path above may be stale (a node split): find the leaf that takes the key again by one of its keys.
         if (mid <= slot) { Descend(rightKey); _pathSlot[0] = slot - mid; }
         else { Descend(leftKey); _pathSlot[0] = slot; }
         CowPath();
     }
 
-    /// <summary>insert_new_root at level 1: the root leaf gets a parent with one pointer.</summary>
-    private void GrowRoot()
+    /// <summary>insert_new_root: the root (the dirty path block at <paramref name="level"/>) gets a parent with one pointer.</summary>
+    private void InsertNewRoot(int level)
     {
-        var (nb, nbuf) = _store.Allocate(TreeId, 1);
-        byte[] leaf = _pathBuf[0];
-        NodeOps.InsertPtr(nbuf, 0, LeafOps.Nr(leaf) > 0 ? new Leaf(leaf).Key(0) : default, _pathBytenr[0], _store.Generation);
-        SetRoot(nb, 1);
-        _pathBytenr[1] = nb;
-        _pathBuf[1] = nbuf;
-        _pathSlot[1] = 0;
+        if (level + 1 >= MaxDepth) throw new InvalidOperationException($"tree {TreeId}: would grow past level {MaxDepth - 1}");
+        var (nb, nbuf) = _store.Allocate(TreeId, level + 1);
+        byte[] below = _pathBuf[level];
+        var firstKey = level > 0 ? NodeOps.KeyAt(below, 0) : LeafOps.Nr(below) > 0 ? new Leaf(below).Key(0) : default;
+        NodeOps.InsertPtr(nbuf, 0, firstKey, _pathBytenr[level], _store.Generation);
+        SetRoot(nb, level + 1);
+        _pathBytenr[level + 1] = nb;
+        _pathBuf[level + 1] = nbuf;
+        _pathSlot[level + 1] = 0;
     }
 
     /// <summary>push_for_double_split: try to get the slot to an edge of its leaf by pushing the items after it right
@@ -653,41 +668,238 @@ public sealed class CowTree
     }
 
     /// <summary>
-    /// insert_ptr into the dirty path node at <paramref name="level"/> (its path slot + 1 is the usual place), splitting
-    /// full nodes upwards (split_node) and growing the tree (insert_new_root). Leaves the path stale.
+    /// insert_ptr into the dirty path node at <paramref name="level"/>, which has room: every node on an insert's path
+    /// was left with 3 pointers to spare on the way down (<see cref="SplitNodesForInsert"/>), and a leaf split adds
+    /// at most 2.
     /// </summary>
-    private void InsertPtr(int level, int pos, in Key key, ulong bytenr, bool append)
+    private void InsertPtr(int level, int pos, in Key key, ulong bytenr)
     {
-        ulong gen = _store.Generation;
-        if (level > RootLevel)
-        {
-            if (level >= MaxDepth) throw new InvalidOperationException($"tree {TreeId}: would grow past level {MaxDepth - 1}");
-            byte[] below = _pathBuf[level - 1];
-            var firstKey = level - 1 == 0 ? new Leaf(below).Key(0) : NodeOps.KeyAt(below, 0);
-            var (nb, nbuf) = _store.Allocate(TreeId, level);
-            NodeOps.InsertPtr(nbuf, 0, firstKey, _pathBytenr[level - 1], gen);
-            NodeOps.InsertPtr(nbuf, 1, key, bytenr, gen);
-            SetRoot(nb, level);
-            _pathBytenr[level] = nb;
-            _pathBuf[level] = nbuf;
-            _pathSlot[level] = 0;
-            return;
-        }
         byte[] node = _pathBuf[level];
-        int n = NodeOps.Nr(node);
-        if (n < _maxPtrs)
+        if (NodeOps.Nr(node) >= _maxPtrs) throw new InvalidOperationException($"tree {TreeId}: node at level {level} is full (not split on the way down)");
+        NodeOps.InsertPtr(node, pos, key, bytenr, _store.Generation);
+    }
+
+    // ================================================================ nodes on the way down
+
+    /// <summary>CoWs the path for an insert (or a growing item): setup_nodes_for_search with ins_len &gt; 0.</summary>
+    private void CowPathForInsert()
+    {
+        CowPath();
+        SplitNodesForInsert();
+    }
+
+    /// <summary>An item is about to get <paramref name="newSize"/> bytes: the path's nodes are set up as for an insert
+    /// when it grows, as for a delete when it shrinks (the kernel's callers search with ins_len &gt; 0 to extend an
+    /// item and -1 to truncate one).</summary>
+    private void BalanceForResize(int newSize)
+    {
+        int old = LeafOps.Size(_pathBuf[0], _pathSlot[0]);
+        if (newSize > old) SplitNodesForInsert();
+        else if (newSize < old) BalanceNodesForDelete();
+    }
+
+    /// <summary>
+    /// Top-down over the dirty path: a node with 3 pointers or fewer to spare makes room (split_node), so that the
+    /// splits below never find a full parent.
+    /// </summary>
+    private void SplitNodesForInsert()
+    {
+        for (int level = RootLevel; level >= 1; level--)
+            if (NodeOps.Nr(_pathBuf[level]) >= _maxPtrs - 3) SplitNode(level);
+    }
+
+    /// <summary>
+    /// split_node: a root first gets a new root above it; any other node first tries to push pointers into its
+    /// siblings and is done when that left it with room. Otherwise it splits at (n + 1) / 2. The path follows its slot.
+    /// </summary>
+    private void SplitNode(int level)
+    {
+        if (level == RootLevel) InsertNewRoot(level);
+        else if (PushNodesForInsert(level) && NodeOps.Nr(_pathBuf[level]) < _maxPtrs - 3) return;
+        byte[] c = _pathBuf[level];
+        int n = NodeOps.Nr(c);
+        int mid = (n + 1) / 2;
+        var (sb, split) = _store.Allocate(TreeId, level);
+        NodeOps.AppendPtrs(split, c, mid, n - mid);
+        NodeOps.RemovePtrs(c, mid, n - mid);
+        InsertPtr(level + 1, _pathSlot[level + 1] + 1, NodeOps.KeyAt(split, 0), sb);
+        if (_pathSlot[level] >= mid)
         {
-            NodeOps.InsertPtr(node, pos, key, bytenr, gen);
-            return;
+            _pathSlot[level] -= mid;
+            _pathBuf[level] = split;
+            _pathBytenr[level] = sb;
+            _pathSlot[level + 1]++;
         }
-        bool appendSplit = append && pos == n;
-        int mid = appendSplit ? n : (n + 1) / 2;
-        var (rb, rbuf) = _store.Allocate(TreeId, level);
-        NodeOps.AppendPtrs(rbuf, node, mid, n - mid);
-        NodeOps.RemovePtrs(node, mid, n - mid);
-        if (!appendSplit && pos <= mid) NodeOps.InsertPtr(node, pos, key, bytenr, gen);
-        else NodeOps.InsertPtr(rbuf, pos - mid, key, bytenr, gen);
-        InsertPtr(level + 1, _pathSlot[level + 1] + 1, NodeOps.KeyAt(rbuf, 0), rb, append);
+    }
+
+    /// <summary>
+    /// push_nodes_for_insert: the path node at <paramref name="level"/> gives its first pointers (all but 8) to its
+    /// left sibling if that is not (nearly) full, else up to half of them to its right sibling. True when it pushed.
+    /// </summary>
+    private bool PushNodesForInsert(int level)
+    {
+        byte[] parent = _pathBuf[level + 1];
+        int ps = _pathSlot[level + 1];
+        byte[] mid = _pathBuf[level];
+        int slot = _pathSlot[level];
+        if (ps > 0 && NodeOps.Nr(ReadChild(level + 1, ps - 1)) < _maxPtrs - 1)
+        {
+            var (lb, left) = CowChild(level + 1, ps - 1);
+            int leftNr = NodeOps.Nr(left);
+            if (PushNodeLeft(left, mid, empty: false))
+            {
+                NodeOps.SetKey(parent, ps, NodeOps.KeyAt(mid, 0));
+                int orig = slot + leftNr;
+                if (NodeOps.Nr(left) > orig)
+                {
+                    _pathBuf[level] = left;
+                    _pathBytenr[level] = lb;
+                    _pathSlot[level + 1] = ps - 1;
+                    _pathSlot[level] = orig;
+                }
+                else _pathSlot[level] = orig - NodeOps.Nr(left);
+                return true;
+            }
+        }
+        if (ps + 1 < NodeOps.Nr(parent) && NodeOps.Nr(ReadChild(level + 1, ps + 1)) < _maxPtrs - 1)
+        {
+            var (rb, right) = CowChild(level + 1, ps + 1);
+            if (BalanceNodeRight(right, mid))
+            {
+                NodeOps.SetKey(parent, ps + 1, NodeOps.KeyAt(right, 0));
+                int midNr = NodeOps.Nr(mid);
+                if (midNr <= slot)
+                {
+                    _pathBuf[level] = right;
+                    _pathBytenr[level] = rb;
+                    _pathSlot[level + 1] = ps + 1;
+                    _pathSlot[level] = slot - midNr;
+                }
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Top-down over the dirty path for a delete (setup_nodes_for_search with ins_len &lt; 0): a node root with one
+    /// child gives way to it (repeatedly); a node under half full is balanced with its siblings (balance_level).
+    /// The path's leaf and slot stay as they are.
+    /// </summary>
+    private void BalanceNodesForDelete()
+    {
+        for (int level = RootLevel; level >= 1; level--)
+        {
+            if (NodeOps.Nr(_pathBuf[level]) >= _maxPtrs / 2) continue;
+            if (level == RootLevel)
+            {
+                if (NodeOps.Nr(_pathBuf[level]) == 1) { CollapseRoot(); level = RootLevel + 1; }
+                continue;
+            }
+            BalanceLevel(level);
+        }
+    }
+
+    /// <summary>
+    /// balance_level for the non-root path node at <paramref name="level"/>: with a quarter of its capacity or less, it
+    /// pushes what fits into its left sibling, takes in what fits of its right sibling (freed once empty), and when
+    /// one pointer is left takes some back from the left; emptied, it is freed. The path follows its slot.
+    /// </summary>
+    private void BalanceLevel(int level)
+    {
+        byte[] mid = _pathBuf[level];
+        if (NodeOps.Nr(mid) > _maxPtrs / 4) return;
+        byte[] parent = _pathBuf[level + 1];
+        int ps = _pathSlot[level + 1];
+        int orig = _pathSlot[level];
+        ulong midBytenr = _pathBytenr[level];
+        ulong lb = 0, rb = 0;
+        byte[]? left = null, right = null;
+        if (ps > 0) (lb, left) = CowChild(level + 1, ps - 1);
+        if (ps + 1 < NodeOps.Nr(parent)) (rb, right) = CowChild(level + 1, ps + 1);
+        if (left != null)
+        {
+            orig += NodeOps.Nr(left);
+            PushNodeLeft(left, mid, empty: true);
+        }
+        if (right != null)
+        {
+            PushNodeLeft(mid, right, empty: true);
+            if (NodeOps.Nr(right) == 0)
+            {
+                _store.Free(rb, TreeId, level);
+                NodeOps.RemovePtrs(parent, ps + 1, 1);
+            }
+            else NodeOps.SetKey(parent, ps + 1, NodeOps.KeyAt(right, 0));
+        }
+        if (NodeOps.Nr(mid) == 1)
+        {
+            // Never one pointer in a node during a delete: a left sibling exists, or the right one would have come in.
+            if (left == null) throw Corruption.Create($"tree {(long)TreeId}: node {midBytenr} level {level} keeps one pointer and has no left sibling", midBytenr, TreeId);
+            if (!BalanceNodeRight(mid, left)) PushNodeLeft(left, mid, empty: true);
+        }
+        if (NodeOps.Nr(mid) == 0)
+        {
+            _store.Free(midBytenr, TreeId, level);
+            NodeOps.RemovePtrs(parent, ps, 1); // ps > 0: mid went into its left sibling
+        }
+        else NodeOps.SetKey(parent, ps, NodeOps.KeyAt(mid, 0));
+        if (left != null)
+        {
+            int leftNr = NodeOps.Nr(left);
+            if (leftNr > orig)
+            {
+                _pathBuf[level] = left;
+                _pathBytenr[level] = lb;
+                _pathSlot[level + 1] = ps - 1;
+                _pathSlot[level] = orig;
+            }
+            else _pathSlot[level] = orig - leftNr;
+        }
+    }
+
+    /// <summary>
+    /// push_node_left: moves pointers from the front of <paramref name="src"/> to the end of <paramref name="dst"/>,
+    /// its left sibling. <paramref name="empty"/>: as many as fit, leaving none or at least 8; otherwise all but 8.
+    /// False when nothing moved.
+    /// </summary>
+    private bool PushNodeLeft(byte[] dst, byte[] src, bool empty)
+    {
+        int srcN = NodeOps.Nr(src), dstN = NodeOps.Nr(dst);
+        int push = _maxPtrs - dstN;
+        if (!empty && srcN <= 8) return false;
+        if (push <= 0) return false;
+        if (empty)
+        {
+            push = Math.Min(srcN, push);
+            if (push < srcN && srcN - push < 8)
+            {
+                if (push <= 8) return false;
+                push -= 8;
+            }
+        }
+        else push = Math.Min(srcN - 8, push);
+        NodeOps.AppendPtrs(dst, src, 0, push);
+        NodeOps.RemovePtrs(src, 0, push);
+        return true;
+    }
+
+    /// <summary>
+    /// balance_node_right: moves up to half (+1) of <paramref name="src"/>'s last pointers to the front of
+    /// <paramref name="dst"/>, its right sibling, never emptying it and only from 4 pointers up. False when nothing
+    /// moved.
+    /// </summary>
+    private bool BalanceNodeRight(byte[] dst, byte[] src)
+    {
+        int srcN = NodeOps.Nr(src), dstN = NodeOps.Nr(dst);
+        int push = _maxPtrs - dstN;
+        if (push <= 0 || srcN < 4) return false;
+        int maxPush = srcN / 2 + 1;
+        if (maxPush >= srcN) return false;
+        push = Math.Min(push, maxPush);
+        NodeOps.PrependPtrs(dst, src, srcN - push, push);
+        NodeOps.RemovePtrs(src, srcN - push, push);
+        return true;
     }
 
     // ================================================================ resize
@@ -695,42 +907,15 @@ public sealed class CowTree
     private Span<byte> ResizeAtPath(scoped in Key key, int newSize)
     {
         Changes++;
-        byte[] leaf = _pathBuf[0];
-        int slot = _pathSlot[0];
-        int old = LeafOps.Size(leaf, slot);
-        if (newSize < old) LeafOps.Truncate(leaf, slot, newSize);
+        int old = LeafOps.Size(_pathBuf[0], _pathSlot[0]);
+        if (newSize < old) LeafOps.Truncate(_pathBuf[0], _pathSlot[0], newSize);
         else if (newSize > old)
         {
-            if (LeafOps.FreeSpace(leaf) >= newSize - old) LeafOps.Extend(leaf, slot, newSize - old);
-            else return MoveResized(key, old, newSize);
+            // btrfs_extend_item after a search that made room: the leaf splits around the item, which stays whole.
+            MakeRoom(key, newSize - old, extend: true);
+            LeafOps.Extend(_pathBuf[0], _pathSlot[0], newSize - old);
         }
-        return LeafOps.Data(leaf, slot);
-    }
-
-    /// <summary>The item outgrew its leaf: take it out and insert it again at its new size (splitting as an insert does).</summary>
-    private Span<byte> MoveResized(scoped in Key key, int old, int newSize)
-    {
-        byte[] tmp = ArrayPool<byte>.Shared.Rent(Math.Max(old, 1));
-        try
-        {
-            LeafOps.Data(_pathBuf[0], _pathSlot[0]).CopyTo(tmp);
-            int slot = _pathSlot[0];
-            LeafOps.DeleteItems(_pathBuf[0], slot, 1);
-            AfterLeafDelete(slot);
-            Descend(key);
-            CowPath();
-            bool haveLast = _haveLastInsert;
-            var lastInsert = _lastInsert;
-            var data = InsertAtPath(key, newSize);
-            _haveLastInsert = haveLast;
-            _lastInsert = lastInsert;
-            tmp.AsSpan(0, old).CopyTo(data);
-            return data;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(tmp);
-        }
+        return LeafOps.Data(_pathBuf[0], _pathSlot[0]);
     }
 
     // ================================================================ delete and merge
@@ -738,8 +923,8 @@ public sealed class CowTree
     /// <summary>
     /// After items at <paramref name="slot"/> left the dirty path leaf, as btrfs_del_items goes on: fix the parent
     /// keys; an emptied leaf is freed; one under a third of its data area full pushes its items into the left
-    /// sibling, and what is left into the right one if all of it fits there, and is freed once empty. True when the
-    /// path is still valid (nothing structural happened).
+    /// sibling, and what is left into the right one if all of it fits there, and is freed once empty. Nodes are not
+    /// rebalanced here (the next delete's way down does that). True when the path is still valid (nothing moved).
     /// </summary>
     private bool AfterLeafDelete(int slot)
     {
@@ -768,93 +953,24 @@ public sealed class CowTree
             _pathSlot[1] = ps;
             _pathSlot[0] = 0;
         }
-        Rebalance(0);
+        DelLeaf();
         _pathDirty = false;
         return false;
     }
 
-    private bool UnderFilled(int level, byte[] buf) =>
-        level == 0 ? LeafOps.Used(buf) < _dataArea / 3 : NodeOps.Nr(buf) < _nodeMergeBelow;
-
     /// <summary>
-    /// The dirty path block at <paramref name="level"/> lost items. An empty block is freed and its pointer
-    /// removed (btrfs_del_leaf / del_ptr); an under-filled one is merged with a same-parent sibling as long as the
-    /// two fit in one block and the result is still under-filled; then the parent, which lost a pointer, gets the
-    /// same treatment, up to the root, which collapses while it is a node with one child. False when nothing changed.
+    /// btrfs_del_leaf: frees the path's empty leaf and removes its pointer (btrfs_del_ptr), fixing the keys above
+    /// when it was the first. A delete's way down left a node root with 2 pointers or more, so the parent keeps one.
     /// </summary>
-    private bool Rebalance(int level)
+    private void DelLeaf()
     {
-        bool changed = false;
-        while (true)
-        {
-            byte[] buf = _pathBuf[level];
-            if (level == RootLevel)
-            {
-                if (level > 0 && NodeOps.Nr(buf) == 1) { CollapseRoot(); changed = true; }
-                return changed;
-            }
-            int n = level == 0 ? LeafOps.Nr(buf) : NodeOps.Nr(buf);
-            byte[] parent = _pathBuf[level + 1];
-            int ps = _pathSlot[level + 1];
-            if (n == 0)
-            {
-                _store.Free(_pathBytenr[level], TreeId, level);
-                NodeOps.RemovePtrs(parent, ps, 1);
-                if (ps == 0 && NodeOps.Nr(parent) > 0) FixKeys(level + 2, NodeOps.KeyAt(parent, 0));
-                changed = true;
-                level++;
-                continue;
-            }
-            bool merged = false;
-            while (UnderFilled(level, buf) && TryMergeOnce(level)) { merged = true; buf = _pathBuf[level]; }
-            if (!merged) return changed;
-            changed = true;
-            level++; // the parent lost a pointer (never its first: merges keep the left block)
-            if (level < RootLevel && !UnderFilled(level, _pathBuf[level])) return true;
-        }
-    }
-
-    /// <summary>
-    /// push_leaf_left/right (or balance_level for nodes) when everything fits: the path block at
-    /// <paramref name="level"/> goes into its left sibling, else its right sibling comes into it. The emptied block
-    /// is freed, its pointer removed without rebalancing the parent, and the path follows the surviving block.
-    /// </summary>
-    private bool TryMergeOnce(int level)
-    {
-        byte[] cur = _pathBuf[level];
-        byte[] parent = _pathBuf[level + 1];
-        int ps = _pathSlot[level + 1];
-        if (ps > 0 && FitsTogether(level, ReadChild(level + 1, ps - 1), cur))
-        {
-            var (lb, left) = CowChild(level + 1, ps - 1);
-            Append(level, left, cur);
-            _store.Free(_pathBytenr[level], TreeId, level);
-            NodeOps.RemovePtrs(parent, ps, 1);
-            _pathSlot[level + 1] = ps - 1;
-            _pathBuf[level] = left;
-            _pathBytenr[level] = lb;
-            return true;
-        }
-        if (ps + 1 < NodeOps.Nr(parent) && FitsTogether(level, cur, ReadChild(level + 1, ps + 1)))
-        {
-            var (rb, right) = CowChild(level + 1, ps + 1);
-            Append(level, cur, right);
-            _store.Free(rb, TreeId, level);
-            NodeOps.RemovePtrs(parent, ps + 1, 1);
-            return true;
-        }
-        return false;
-    }
-
-    private bool FitsTogether(int level, byte[] a, byte[] b) =>
-        level == 0
-            ? LeafOps.Used(a) + LeafOps.Used(b) <= _dataArea
-            : NodeOps.Nr(a) + NodeOps.Nr(b) <= _maxPtrs;
-
-    private static void Append(int level, byte[] dst, byte[] src)
-    {
-        if (level == 0) LeafOps.AppendItems(dst, src, 0, LeafOps.Nr(src));
-        else NodeOps.AppendPtrs(dst, src, 0, NodeOps.Nr(src));
+        byte[] parent = _pathBuf[1];
+        int ps = _pathSlot[1];
+        if (NodeOps.Nr(parent) == 1)
+            throw new InvalidOperationException($"tree {TreeId}: the last leaf under a node would go (not balanced on the way down)");
+        _store.Free(_pathBytenr[0], TreeId, 0);
+        NodeOps.RemovePtrs(parent, ps, 1);
+        if (ps == 0) FixKeys(2, NodeOps.KeyAt(parent, 0));
     }
 
     /// <summary>A node root with one child: the child (CoWed) becomes the root, repeatedly.</summary>

@@ -175,6 +175,16 @@ internal static class NodeOps
         SetNr(b, n - count);
     }
 
+    /// <summary>Copies <paramref name="count"/> pointers of <paramref name="src"/> from <paramref name="from"/> to the front of <paramref name="dst"/>.</summary>
+    public static void PrependPtrs(Span<byte> dst, Span<byte> src, int from, int count)
+    {
+        if (count == 0) return;
+        int dn = Nr(dst);
+        dst.Slice(PtrPos(0), dn * P).CopyTo(dst.Slice(PtrPos(count)));
+        src.Slice(PtrPos(from), count * P).CopyTo(dst.Slice(PtrPos(0)));
+        SetNr(dst, dn + count);
+    }
+
     public static void AppendPtrs(Span<byte> dst, Span<byte> src, int from, int count)
     {
         if (count == 0) return;

@@ -81,15 +81,16 @@ public class CowTreeTests
         var shape = CowTreeChecks.Walk(t, s);
         Assert.Equal(N, shape.Items.Count);
         // ascending inserts keep full leaves: a full leaf splits in the middle and the next inserts push into its left
-        // half until that is full, so every leaf but the last holds (4096-101)/(160+25) = 21 items, except the last
-        // child of a node (a push never crosses parents), which keeps at least the half it had
-        Assert.All(shape.Leaves.Take(shape.Leaves.Count - 1), l =>
-        {
-            if (l.IndexInParent < l.ParentCount - 1) Assert.Equal(21, l.NrItems);
-            else Assert.InRange(l.NrItems, 10, 21);
-        });
-        Assert.True(shape.Leaves.Count(l => l.NrItems < 21) <= shape.Nodes, "half leaves only at node ends");
+        // half until that is full, so every leaf holds (4096-101)/(160+25) = 21 items, except the half leaf a node
+        // split left behind (a push never crosses parents), one per node split
+        Assert.All(shape.Leaves, l => Assert.InRange(l.NrItems, 10, 21));
+        Assert.True(shape.Leaves.Count(l => l.NrItems < 21) <= shape.Nodes, "half leaves only where nodes split");
+        // and full nodes: a node 3 pointers from full pushes all but 8 of them into its left sibling (push_nodes_for_insert)
+        // before it splits, so the level-1 nodes hold 121 pointers each but the last two
         Assert.True(t.RootLevel >= 2);
+        int perNode = InternalNode.MaxItems(4096);
+        Assert.Equal(121, perNode);
+        Assert.InRange(shape.Nodes, (shape.Leaves.Count + perNode - 1) / perNode + 1, (shape.Leaves.Count + perNode - 1) / perNode + 3);
         // and descending ones too
         var t2 = CowTree.CreateEmpty(s, 6);
         for (ulong i = N; i > 0; i--) t2.Insert(Ino(i), 160);
