@@ -128,7 +128,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ThrowIfAborted();
-        return _tx ??= _fs.BeginTransaction();
+        if (_tx != null) return _tx;
+        _tx = _fs.BeginTransaction();
+        _tx.DelayedDirIndex.Enabled = true; // the kernel's calls: directory index items wait for the commit
+        return _tx;
     }
 
     private string? _aborted;

@@ -181,6 +181,8 @@ public sealed partial class FsTree
         ulong next = 2;
         if (c.SeekBefore(Root, new Key(dir, ItemType.DirIndex, ulong.MaxValue)) && c.ObjectId == dir && c.Type == ItemType.DirIndex)
             next = c.Offset + 1;
+        // Indexes waiting in the delayed items count too (a deleted one is not used again while its delete waits).
+        next = Math.Max(next, _tx.DelayedDirIndex.MaxIndex(RootId, dir) + 1);
         return Math.Max(next, 2);
     }
 
@@ -213,7 +215,14 @@ public sealed partial class FsTree
         }
         else d = Tree.Insert(itemKey, entrySize);
         DirEntry.Write(d, location, _tx.Generation, type, name, default);
-        DirEntry.Write(Tree.Insert(new Key(dir, ItemType.DirIndex, index), entrySize), location, _tx.Generation, type, name, default);
+        if (_tx.DelayedDirIndex.Enabled)
+        {
+            // btrfs_insert_delayed_dir_index: the index item waits for the commit.
+            byte[] entry = new byte[entrySize];
+            DirEntry.Write(entry, location, _tx.Generation, type, name, default);
+            _tx.DelayedDirIndex.Insert(RootId, dir, index, entry);
+        }
+        else DirEntry.Write(Tree.Insert(new Key(dir, ItemType.DirIndex, index), entrySize), location, _tx.Generation, type, name, default);
         var now = Clock();
         ulong grow = (ulong)(2 * name.Length);
         EditInode(dir, i => { i.FileSize += grow; i.Mtime = now; i.Ctime = now; });
@@ -261,6 +270,11 @@ public sealed partial class FsTree
             if (!allowDirectory) throw new FsException("EISDIR", $"'{Encoding.UTF8.GetString(name)}' is a directory");
             if (info.Size != 0) throw new FsException("ENOTEMPTY", $"directory '{Encoding.UTF8.GetString(name)}' is not empty");
         }
+        if (_tx.DelayedDirIndex.Enabled && (info.IsDir || info.NLink <= 1))
+        {
+            UnlinkLast(dir, name, ino, info.IsDir);
+            return ino;
+        }
         ulong index = RemoveInodeRef(ino, dir, name);
         RemoveDirEntries(dir, name, index);
         var now = Clock();
@@ -269,11 +283,38 @@ public sealed partial class FsTree
         return ino;
     }
 
+    /// <summary>
+    /// btrfs_unlink / btrfs_rmdir of an inode's only name and its eviction right after, in the kernel's order: the
+    /// orphan item (before the unlink for a directory, after it for a file); the DIR_ITEM (the DIR_INDEX waits); then
+    /// btrfs_evict_inode: the delayed inode is written (a delete's search) and its INODE_REF deleted with it (a single
+    /// name's delete is delayed, btrfs_delayed_delete_inode_ref), the inode's items from its last back to its
+    /// INODE_ITEM a leaf at a time (btrfs_truncate_inode_items, its data references dropped), and the orphan item.
+    /// </summary>
+    private void UnlinkLast(ulong dir, ReadOnlySpan<byte> name, ulong ino, bool isDir)
+    {
+        var orphan = new Key(ObjectIds.Orphan, ItemType.OrphanItem, ino);
+        if (isDir) Tree.Insert(orphan, 0);
+        ulong index = FindInodeRef(ino, dir, name, out var refKey);
+        RemoveDirEntries(dir, name, index);
+        var now = Clock();
+        EditInode(ino, i => { i.NLink -= 1; i.Ctime = now; });
+        if (!isDir) Tree.Insert(orphan, 0);
+        _tx.DelayedDirIndex.Forget(RootId, ino);
+        Tree.TryGetForDelete(new Key(ino, ItemType.InodeItem, 0), out _);
+        Tree.Delete(refKey);
+        foreach (var e in ReadExtents(ino))
+            if (e.Type != FileExtentType.Inline && !e.IsHole)
+                _tx.AddDataRef(e.DiskBytenr, e.DiskNumBytes, RootId, ino, e.FileOffset - e.Offset, -1);
+        while (Tree.DeleteLastRun(new Key(ino, 0, 0), new Key(ino, (ItemType)255, ulong.MaxValue)) > 0) { }
+        Tree.Delete(orphan);
+    }
+
     internal void RemoveDirEntries(ulong dir, ReadOnlySpan<byte> name, ulong index)
     {
         var itemKey = new Key(dir, ItemType.DirItem, Checksums.NameHash(name));
         RemoveNamedEntry(itemKey, name, DirEntryOffsets);
-        Tree.Delete(new Key(dir, ItemType.DirIndex, index));
+        if (_tx.DelayedDirIndex.Enabled) _tx.DelayedDirIndex.Delete(RootId, dir, index);
+        else Tree.Delete(new Key(dir, ItemType.DirIndex, index));
         var now = Clock();
         ulong shrink = (ulong)(2 * name.Length);
         EditInode(dir, i => { i.FileSize -= shrink; i.Mtime = now; i.Ctime = now; });
@@ -312,40 +353,41 @@ public sealed partial class FsTree
 
     private ulong RemoveInodeRef(ulong ino, ulong dir, ReadOnlySpan<byte> name)
     {
+        ulong index = FindInodeRef(ino, dir, name, out var key);
+        if (key.Type == ItemType.InodeRef)
+            RemoveNamedEntry(key, name, static (ReadOnlySpan<byte> item, int pos, out ReadOnlySpan<byte> n) =>
+            {
+                int l = Le16(item, pos + 8);
+                n = item.Slice(pos + InodeRefEntry.HeaderSize, l);
+                return InodeRefEntry.HeaderSize + l;
+            });
+        else
+            RemoveNamedEntry(key, name, static (ReadOnlySpan<byte> item, int pos, out ReadOnlySpan<byte> n) =>
+            {
+                int l = Le16(item, pos + 16);
+                n = item.Slice(pos + InodeExtrefEntry.HeaderSize, l);
+                return InodeExtrefEntry.HeaderSize + l;
+            });
+        return index;
+    }
+
+    /// <summary>The directory index of the name <paramref name="name"/> in <paramref name="dir"/> and the INODE_REF or INODE_EXTREF item holding it.</summary>
+    private ulong FindInodeRef(ulong ino, ulong dir, ReadOnlySpan<byte> name, out Key item)
+    {
         var c = _tx.NewCursor();
-        var key = new Key(ino, ItemType.InodeRef, dir);
-        if (c.Find(Root, key))
+        item = new Key(ino, ItemType.InodeRef, dir);
+        if (c.Find(Root, item))
         {
             var r = new InodeRefReader(c.Data);
             while (r.Next(out var e))
-                if (e.Name.SequenceEqual(name))
-                {
-                    ulong index = e.Index;
-                    RemoveNamedEntry(key, name, static (ReadOnlySpan<byte> item, int pos, out ReadOnlySpan<byte> n) =>
-                    {
-                        int l = Le16(item, pos + 8);
-                        n = item.Slice(pos + InodeRefEntry.HeaderSize, l);
-                        return InodeRefEntry.HeaderSize + l;
-                    });
-                    return index;
-                }
+                if (e.Name.SequenceEqual(name)) return e.Index;
         }
-        var xkey = new Key(ino, ItemType.InodeExtref, Checksums.ExtrefHash(dir, name));
-        if (c.Find(Root, xkey))
+        item = new Key(ino, ItemType.InodeExtref, Checksums.ExtrefHash(dir, name));
+        if (c.Find(Root, item))
         {
             var r = new InodeExtrefReader(c.Data);
             while (r.Next(out var e))
-                if (e.Parent == dir && e.Name.SequenceEqual(name))
-                {
-                    ulong index = e.Index;
-                    RemoveNamedEntry(xkey, name, static (ReadOnlySpan<byte> item, int pos, out ReadOnlySpan<byte> n) =>
-                    {
-                        int l = Le16(item, pos + 16);
-                        n = item.Slice(pos + InodeExtrefEntry.HeaderSize, l);
-                        return InodeExtrefEntry.HeaderSize + l;
-                    });
-                    return index;
-                }
+                if (e.Parent == dir && e.Name.SequenceEqual(name)) return e.Index;
         }
         throw Corruption.Create($"tree {RootId}: inode {ino} has no reference named in directory {dir}", 0, RootId);
     }
@@ -353,6 +395,7 @@ public sealed partial class FsTree
     /// <summary>Deletes an inode with no names left: its items and its file extents (dropping data references).</summary>
     private void DropInode(ulong ino)
     {
+        _tx.DelayedDirIndex.Forget(RootId, ino); // btrfs_kill_delayed_inode_items: its items go below anyway
         DropExtents(ino, 0, ulong.MaxValue);
         var keys = new List<Key>();
         var c = _tx.NewCursor();
@@ -370,14 +413,31 @@ public sealed partial class FsTree
     {
         var list = new List<(byte[], Key, DirEntryType)>();
         if (dir == EmptySubvolDirIno) return list;
+        foreach (var (_, data) in DirIndexEntries(dir))
+        {
+            var r = new DirEntryReader(data);
+            if (r.Next(out var e)) list.Add((e.Name.ToArray(), e.Location, e.Type));
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// The DIR_INDEX items of <paramref name="dir"/> in index order as this transaction sees them: the tree's, less
+    /// those whose delete waits, merged with the inserts that wait (btrfs_readdir_get_delayed_items).
+    /// </summary>
+    private List<(ulong Index, byte[] Data)> DirIndexEntries(ulong dir)
+    {
+        var list = new List<(ulong, byte[])>();
         var c = _tx.NewCursor();
         if (c.SeekPrefix(Root, dir, ItemType.DirIndex))
             do
             {
                 if (c.ObjectId != dir || c.Type != ItemType.DirIndex) break;
-                var r = new DirEntryReader(c.Data);
-                if (r.Next(out var e)) list.Add((e.Name.ToArray(), e.Location, e.Type));
+                if (!_tx.DelayedDirIndex.IsDeleted(RootId, dir, c.Offset)) list.Add((c.Offset, c.Data.ToArray()));
             } while (c.Next());
+        int tree = list.Count;
+        foreach (var (index, data) in _tx.DelayedDirIndex.Inserts(RootId, dir)) list.Add((index, data));
+        if (list.Count > tree) list.Sort((a, b) => a.Item1.CompareTo(b.Item1));
         return list;
     }
 
@@ -403,14 +463,11 @@ public sealed partial class FsTree
     /// <summary>Removes a stub's directory entries (DIR_ITEM, DIR_INDEX) from <paramref name="dir"/>; nothing else refers to it.</summary>
     public void RemoveStubEntry(ulong dir, ReadOnlySpan<byte> name)
     {
-        var c = _tx.NewCursor();
-        if (!c.SeekPrefix(Root, dir, ItemType.DirIndex)) throw new FsException("ENOENT", "stub entry not found");
-        do
+        foreach (var (index, data) in DirIndexEntries(dir))
         {
-            if (c.ObjectId != dir || c.Type != ItemType.DirIndex) break;
-            var r = new DirEntryReader(c.Data);
-            if (r.Next(out var e) && e.Name.SequenceEqual(name)) { ulong index = c.Offset; RemoveDirEntries(dir, name, index); return; }
-        } while (c.Next());
+            var r = new DirEntryReader(data);
+            if (r.Next(out var e) && e.Name.SequenceEqual(name)) { RemoveDirEntries(dir, name, index); return; }
+        }
         throw new FsException("ENOENT", "stub entry has no DIR_INDEX");
     }
 
@@ -435,6 +492,7 @@ public sealed partial class FsTree
     public ulong Mkdir(ulong parent, ReadOnlySpan<byte> name, uint perm = 0x1ED /* 0755 */, uint uid = 0, uint gid = 0)
     {
         RefuseStub(parent, "EPERM");
+        if (_tx.DelayedDirIndex.Enabled) return CreateLinked(parent, name, InodeItem.SIfDir | (perm & 0xFFF), uid, gid, 0, DirEntryType.Dir);
         ulong ino = CreateInode(InodeItem.SIfDir | (perm & 0xFFF), uid, gid);
         Link(parent, name, ino, DirEntryType.Dir);
         return ino;
@@ -449,8 +507,41 @@ public sealed partial class FsTree
     public ulong CreateFile(ulong parent, ReadOnlySpan<byte> name, uint perm = 0x1A4 /* 0644 */, uint uid = 0, uint gid = 0, InodeFlags flags = 0)
     {
         RefuseStub(parent, "EACCES");
+        if (_tx.DelayedDirIndex.Enabled) return CreateLinked(parent, name, InodeItem.SIfReg | (perm & 0xFFF), uid, gid, flags, DirEntryType.RegFile);
         ulong ino = CreateInode(InodeItem.SIfReg | (perm & 0xFFF), uid, gid, flags: flags);
         Link(parent, name, ino, DirEntryType.RegFile);
+        return ino;
+    }
+
+    /// <summary>
+    /// btrfs_create_new_inode as the kernel orders it: the INODE_ITEM and its INODE_REF go in as one batch
+    /// (btrfs_insert_empty_items), then the directory entry (btrfs_add_link). The inode has its one link from the start.
+    /// </summary>
+    private ulong CreateLinked(ulong parent, ReadOnlySpan<byte> name, uint mode, uint uid, uint gid, InodeFlags flags, DirEntryType type)
+    {
+        ValidateName(name);
+        if (!ReadInode(parent).IsDir) throw new FsException("ENOTDIR", $"inode {parent} is not a directory");
+        if (TryLookup(parent, name, out _, out _)) throw new FsException("EEXIST", $"'{Encoding.UTF8.GetString(name)}' exists in directory {parent}");
+        ulong index = NextDirIndex(parent);
+        ulong ino = NextInodeNumber();
+        var inodeKey = new Key(ino, ItemType.InodeItem, 0);
+        var refKey = new Key(ino, ItemType.InodeRef, parent);
+        int refSize = InodeRefEntry.HeaderSize + name.Length;
+        Tree.InsertBatch([inodeKey, refKey], [InodeItem.Size, refSize]);
+        Tree.TryGetForWrite(inodeKey, out var d);
+        var item = new InodeItem(d);
+        var t = Clock();
+        item.Generation = _tx.Generation;
+        item.Transid = _tx.Generation;
+        item.Mode = mode;
+        item.Uid = uid;
+        item.Gid = gid;
+        item.Flags = flags;
+        item.NLink = 1;
+        item.Atime = t; item.Ctime = t; item.Mtime = t; item.Otime = t;
+        Tree.TryGetForWrite(refKey, out var r);
+        InodeRefEntry.Write(r, index, name);
+        AddDirEntries(parent, name, inodeKey, type, index);
         return ino;
     }
 

@@ -107,13 +107,14 @@ public sealed partial class Transaction
     }
 
     /// <summary>True once the transaction changed a tree block, a reference or the chunk layout.</summary>
-    public bool HasChanges => _dirty.Count != 0 || _refs.Count != 0 || _pendingChunks.Count != 0;
+    public bool HasChanges => _dirty.Count != 0 || _refs.Count != 0 || _pendingChunks.Count != 0 || !DelayedDirIndex.IsEmpty;
 
     /// <summary>Makes every change durable: the superblock written last is the commit point.</summary>
     public void Commit()
     {
         ThrowIfReadOnly();
         if (AbortReason != null) throw new InvalidOperationException($"the transaction cannot commit: a tree change failed half-way ({AbortReason}); dispose it");
+        DelayedDirIndex.Flush(); // btrfs_run_delayed_items, first thing in btrfs_commit_transaction
         // Nothing changed: no new generation (a superblock of generation N+1 over a root tree of generation N
         // would fail the parent transid check of every reader), and the image stays byte for byte as it was.
         if (!HasChanges)

@@ -71,6 +71,7 @@ public sealed partial class Transaction
         var root = CurrentRoot(treeId);
         var head = GetTreeHead(root.Bytenr, root.Level);
         head.Add(BackrefKey.TreeBlock(treeId), -1);
+        DelayedDirIndex.ForgetTree(treeId);
         if (_trees.Remove(treeId, out var gone)) _structureChanges += gone.Changes;
         _structureChanges++;
         _dropped.Add(treeId);

@@ -30,7 +30,11 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         _state = state;
         Generation = image.Generation + 1;
         NodeSize = image.NodeSize;
+        DelayedDirIndex = new DelayedDirIndex(this);
     }
+
+    /// <summary>Directory index items waiting for the commit (off unless a session turns it on).</summary>
+    public DelayedDirIndex DelayedDirIndex { get; }
 
     /// <summary>The image this transaction changes.</summary>
     public BtrfsImage Image => _image;
@@ -77,6 +81,7 @@ public sealed partial class Transaction : ITreeBlockStore, IDisposable
         }
     }
     private long _structureChanges; // what Changes counts beyond the open trees' items (and the items of trees no longer open)
+    internal void NoteChange() => _structureChanges++;
 
     /// <summary>Creates a new, empty tree (its ROOT_ITEM is written at commit by the caller's item).</summary>
     public CowTree CreateTree(ulong treeId)

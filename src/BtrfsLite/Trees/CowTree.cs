@@ -126,6 +126,42 @@ public sealed class CowTree
         return true;
     }
 
+    /// <summary>
+    /// Like <see cref="TryGetForWrite"/>, but the path's nodes are balanced as for a delete (a search with ins_len -1:
+    /// the kernel's lookups of an item it updates and may delete next, btrfs_lookup_inode with mod -1).
+    /// </summary>
+    public bool TryGetForDelete(scoped in Key key, out Span<byte> data)
+    {
+        if (!Descend(key)) { data = default; return false; }
+        CowPath();
+        BalanceNodesForDelete();
+        Changes++;
+        data = LeafOps.Data(_pathBuf[0], _pathSlot[0]);
+        return true;
+    }
+
+    /// <summary>
+    /// One round of btrfs_truncate_inode_items: a delete's search for <paramref name="last"/>, then the items from
+    /// there back to <paramref name="first"/> that share its leaf go in one btrfs_del_items. Returns how many (0: no
+    /// item of the range is left). Call until 0 to delete the range from its end, a leaf at a time.
+    /// </summary>
+    public int DeleteLastRun(Key first, Key last)
+    {
+        _cursorValid = false;
+        bool found = Descend(last);
+        int s = found ? _pathSlot[0] : _pathSlot[0] - 1;
+        if (s < 0) return 0;
+        var l = new Leaf(_pathBuf[0]);
+        if (Key.CompareRaw(l.RawKey(s), first) < 0) return 0;
+        int e = s;
+        while (e > 0 && Key.CompareRaw(l.RawKey(e - 1), first) >= 0) e--;
+        CowPath();
+        BalanceNodesForDelete();
+        LeafOps.DeleteItems(_pathBuf[0], e, s - e + 1);
+        AfterLeafDelete(e);
+        return s - e + 1;
+    }
+
     /// <summary>Inserts a new item with a zeroed payload of <paramref name="size"/> bytes and returns the payload to fill.</summary>
     /// <exception cref="InvalidOperationException">The key exists already (use <see cref="TryInsert"/> to test).</exception>
     public Span<byte> Insert(scoped in Key key, int size)
@@ -142,6 +178,56 @@ public sealed class CowTree
         CowPathForInsert();
         data = InsertAtPath(key, size);
         return true;
+    }
+
+    /// <summary>
+    /// btrfs_insert_empty_items: inserts <paramref name="keys"/> (ascending, none of them or anything between them in
+    /// the tree) with zeroed payloads of <paramref name="sizes"/> bytes side by side in one leaf, making room for all of
+    /// them at once (one split decision for the batch, as the kernel's delayed directory index items get). Fill them
+    /// with <see cref="TryGetForWrite"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The keys are not ascending, the counts differ, or the batch does not fit one leaf.</exception>
+    /// <exception cref="InvalidDataException">The first key exists already (the structures that led here say it is absent).</exception>
+    public void InsertBatch(ReadOnlySpan<Key> keys, ReadOnlySpan<int> sizes)
+    {
+        if (keys.Length != sizes.Length || keys.Length == 0) throw new ArgumentException("one size per key, at least one key");
+        int total = 0;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            CheckSize(sizes[i]);
+            if (i > 0 && keys[i - 1] >= keys[i]) throw new ArgumentException($"batch keys not ascending at {i}");
+            total += sizes[i] + I;
+        }
+        if (total > _dataArea) throw new ArgumentException($"batch of {total} bytes does not fit a leaf");
+        if (Descend(keys[0])) ThrowDuplicate(keys[0]);
+        CowPathForInsert();
+        Changes++;
+        MakeRoom(keys[0], total, extend: false);
+        byte[] leaf = _pathBuf[0];
+        int slot = _pathSlot[0];
+        if (slot < LeafOps.Nr(leaf) && Key.CompareRaw(new Leaf(leaf).RawKey(slot), keys[^1]) <= 0)
+            throw new ArgumentException($"tree {TreeId}: an item lies inside the batch {keys[0]}..{keys[^1]}");
+        for (int i = 0; i < keys.Length; i++) LeafOps.InsertItem(leaf, slot + i, keys[i], sizes[i]);
+        if (slot == 0) FixKeys(1, keys[0]);
+    }
+
+    /// <summary>
+    /// btrfs_batch_delete_items: deletes <paramref name="keys"/>[0] and, in one btrfs_del_items, the keys after it that
+    /// follow it directly in its leaf (stopping at the first that does not). Returns how many went (0: the first is
+    /// absent, nothing CoWed).
+    /// </summary>
+    public int DeleteAdjacent(ReadOnlySpan<Key> keys)
+    {
+        if (keys.Length == 0 || !Descend(keys[0])) return 0;
+        CowPath();
+        BalanceNodesForDelete();
+        byte[] leaf = _pathBuf[0];
+        int slot = _pathSlot[0], n = LeafOps.Nr(leaf), count = 1;
+        var l = new Leaf(leaf);
+        while (count < keys.Length && slot + count < n && l.Key(slot + count) == keys[count]) count++;
+        LeafOps.DeleteItems(leaf, slot, count);
+        AfterLeafDelete(slot);
+        return count;
     }
 
     /// <summary>The payload of <paramref name="key"/> resized to <paramref name="size"/> (bytes kept from the start, new bytes zero), or a new zeroed item.</summary>

@@ -117,4 +117,51 @@ public class CowTreeNodeTests
         Assert.Equal(right, nodes[1].Count);
         Assert.False(t.Contains(leaf.First));
     }
+
+    [Fact]
+    public void ABatchInsertGoesSideBySideIntoOneLeafAfterOneSplitDecision()
+    {
+        var s = new MemoryTreeBlockStore(4096);
+        var t = CowTree.CreateEmpty(s, 5);
+        for (ulong i = 0; i < 60; i++) t.Insert(Ino(i * 100), Payload);
+        // 20 items of 100 bytes (2,500 bytes with their headers) between two existing keys: no leaf has that room.
+        var keys = Enumerable.Range(1, 20).Select(i => new Key(1000, ItemType.DirIndex, (ulong)i)).ToArray();
+        var sizes = Enumerable.Repeat(Payload, 20).ToArray();
+        t.InsertBatch(keys, sizes);
+        var shape = CowTreeChecks.Walk(t, s);
+        var leaf = shape.Leaves.Single(l => l.First <= keys[0] && keys[0] <= l.Last);
+        Assert.True(leaf.First <= keys[^1] && keys[^1] <= leaf.Last, "the whole batch in one leaf");
+        Assert.Equal(80, shape.Items.Count);
+        Assert.ThrowsAny<InvalidDataException>(() => t.InsertBatch(keys.AsSpan(0, 1), sizes.AsSpan(0, 1))); // the tree holds it already: damage
+        Assert.Throws<ArgumentException>(() => t.InsertBatch(new[] { keys[1], keys[0] }, sizes.AsSpan(0, 2)));
+    }
+
+    [Fact]
+    public void DeleteLastRunDeletesARangeFromItsEndALeafAtATime()
+    {
+        var s = new MemoryTreeBlockStore(4096);
+        var t = CowTree.CreateEmpty(s, 5);
+        for (ulong i = 0; i < 200; i++) t.Insert(new Key(500 + i / 100, ItemType.ExtentData, i % 100), Payload);
+        s.Commit();
+        var first = new Key(500, 0, 0);
+        var last = new Key(500, (ItemType)255, ulong.MaxValue);
+        var before = CowTreeChecks.Walk(t, s).Leaves.Where(l => l.NrItems > 0 && l.First.ObjectId <= 500).ToList();
+        int round = 0, total = 0;
+        for (int n; (n = t.DeleteLastRun(first, last)) > 0; round++)
+        {
+            // Each round takes what the range has in the leaf it ends in, as btrfs_truncate_inode_items does.
+            var leaf = before[^(round + 1)];
+            int expected = leaf.Last.ObjectId == 500 ? leaf.NrItems : (int)(leaf.NrItems - CountFrom(leaf, 501));
+            Assert.Equal(expected, n);
+            total += n;
+        }
+        Assert.Equal(100, total);
+        Assert.Equal(before.Count, round);
+        var after = CowTreeChecks.Walk(t, s);
+        Assert.Equal(100, after.Items.Count);
+        Assert.All(after.Items, i => Assert.Equal(501UL, i.Key.ObjectId));
+    }
+
+    private static long CountFrom(TreeShape.LeafInfo leaf, ulong objectId) =>
+        leaf.First.ObjectId >= objectId ? leaf.NrItems : (long)(leaf.Last.Offset + 1);
 }

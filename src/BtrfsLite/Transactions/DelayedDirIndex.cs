@@ -1,0 +1,152 @@
+using System.Runtime.InteropServices;
+using BtrfsLite.Format;
+using BtrfsLite.Trees;
+
+namespace BtrfsLite.Transactions;
+
+/// <summary>
+/// The kernel's delayed directory index items (delayed-inode.c): a directory's DIR_INDEX inserts and deletes wait in
+/// memory, per directory, and reach the subvolume tree when the transaction commits. A directory at a time, in the
+/// order directories first queued an item: its inserts in batches of ascending indexes that together fit one leaf
+/// (btrfs_insert_delayed_item: one btrfs_insert_empty_items each, so one split decision per batch), then its
+/// deletes, each run of them that sits side by side in a leaf in one btrfs_del_items (btrfs_batch_delete_items).
+/// Deleting an index whose insert still waits cancels the insert; nothing reaches the tree.
+/// <para>
+/// Only sessions that replay the kernel's calls turn this on (<see cref="Enabled"/>); mkfs --rootdir inserts the
+/// items at once, as mkfs.btrfs does.
+/// </para>
+/// </summary>
+public sealed class DelayedDirIndex
+{
+    private sealed class Node
+    {
+        public readonly SortedDictionary<ulong, byte[]> Inserts = new();
+        public readonly SortedSet<ulong> Deletes = new();
+        public bool IsEmpty => Inserts.Count == 0 && Deletes.Count == 0;
+    }
+
+    private readonly Transaction _tx;
+    private readonly Dictionary<(ulong Tree, ulong Dir), Node> _nodes = new();
+    private readonly List<(ulong Tree, ulong Dir)> _order = new();
+
+    internal DelayedDirIndex(Transaction tx) => _tx = tx;
+
+    /// <summary>Whether DIR_INDEX changes wait here (true) or go into the tree at once.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>True when nothing waits.</summary>
+    public bool IsEmpty => _order.Count == 0;
+
+    /// <summary>Queues the insert of DIR_INDEX <paramref name="index"/> of <paramref name="dir"/> with payload <paramref name="entry"/>.</summary>
+    public void Insert(ulong tree, ulong dir, ulong index, ReadOnlySpan<byte> entry)
+    {
+        _tx.NoteChange();
+        GetOrQueue(tree, dir).Inserts.Add(index, entry.ToArray());
+    }
+
+    /// <summary>
+    /// Queues the delete of DIR_INDEX <paramref name="index"/> of <paramref name="dir"/>, or cancels its waiting
+    /// insert (btrfs_delete_delayed_dir_index).
+    /// </summary>
+    public void Delete(ulong tree, ulong dir, ulong index)
+    {
+        _tx.NoteChange();
+        var node = GetOrQueue(tree, dir);
+        if (node.Inserts.Remove(index)) return;
+        node.Deletes.Add(index);
+    }
+
+    /// <summary>The payload of a waiting insert.</summary>
+    public bool TryGetInsert(ulong tree, ulong dir, ulong index, out byte[] entry)
+    {
+        entry = null!;
+        return _nodes.TryGetValue((tree, dir), out var n) && n.Inserts.TryGetValue(index, out entry!);
+    }
+
+    /// <summary>True when the tree's DIR_INDEX <paramref name="index"/> of <paramref name="dir"/> waits to be deleted.</summary>
+    public bool IsDeleted(ulong tree, ulong dir, ulong index) => _nodes.TryGetValue((tree, dir), out var n) && n.Deletes.Contains(index);
+
+    /// <summary>The waiting inserts of a directory in index order.</summary>
+    public IEnumerable<KeyValuePair<ulong, byte[]>> Inserts(ulong tree, ulong dir) =>
+        _nodes.TryGetValue((tree, dir), out var n) ? n.Inserts : Enumerable.Empty<KeyValuePair<ulong, byte[]>>();
+
+    /// <summary>The highest index a waiting insert or delete of <paramref name="dir"/> names (0 when none).</summary>
+    public ulong MaxIndex(ulong tree, ulong dir)
+    {
+        if (!_nodes.TryGetValue((tree, dir), out var n)) return 0;
+        ulong max = n.Inserts.Count > 0 ? n.Inserts.Keys.Last() : 0;
+        return n.Deletes.Count > 0 ? Math.Max(max, n.Deletes.Max) : max;
+    }
+
+    /// <summary>Forgets what waits for <paramref name="dir"/> (an inode that is going: btrfs_kill_delayed_inode_items).</summary>
+    public void Forget(ulong tree, ulong dir)
+    {
+        if (_nodes.Remove((tree, dir))) _order.Remove((tree, dir));
+    }
+
+    /// <summary>Forgets what waits for a tree that is dropped.</summary>
+    public void ForgetTree(ulong tree)
+    {
+        foreach (var k in _order.Where(k => k.Tree == tree).ToList()) Forget(k.Tree, k.Dir);
+    }
+
+    /// <summary>btrfs_run_delayed_items: everything that waits goes into the trees, a directory at a time in queue order.</summary>
+    public void Flush()
+    {
+        int leafData = _tx.NodeSize - NodeHeader.Size;
+        var keys = new List<Key>();
+        var sizes = new List<int>();
+        foreach (var (tree, dir) in _order)
+        {
+            var node = _nodes[(tree, dir)];
+            var t = _tx.Tree(tree);
+            // Inserts: from the lowest index, as many as fit one leaf together (btrfs_insert_delayed_item).
+            using (var it = node.Inserts.GetEnumerator())
+            {
+                bool more = it.MoveNext();
+                while (more)
+                {
+                    keys.Clear(); sizes.Clear();
+                    int total = 0;
+                    do
+                    {
+                        int size = it.Current.Value.Length + ItemHeader.Size;
+                        if (keys.Count > 0 && total + size > leafData) break;
+                        keys.Add(new Key(dir, ItemType.DirIndex, it.Current.Key));
+                        sizes.Add(it.Current.Value.Length);
+                        total += size;
+                        more = it.MoveNext();
+                    } while (more);
+                    t.InsertBatch(CollectionsMarshal.AsSpan(keys), CollectionsMarshal.AsSpan(sizes));
+                    foreach (var k in keys)
+                    {
+                        t.TryGetForWrite(k, out var d);
+                        node.Inserts[k.Offset].CopyTo(d);
+                    }
+                }
+            }
+            // Deletes: each from a search of its own, with the next ones that follow it in the leaf.
+            var pending = node.Deletes.ToList();
+            for (int i = 0; i < pending.Count;)
+            {
+                keys.Clear();
+                for (int j = i; j < pending.Count; j++) keys.Add(new Key(dir, ItemType.DirIndex, pending[j]));
+                int gone = t.DeleteAdjacent(CollectionsMarshal.AsSpan(keys));
+                i += Math.Max(gone, 1); // absent: already gone (a dropped inode's items), as the kernel skips it
+            }
+        }
+        _nodes.Clear();
+        _order.Clear();
+    }
+
+    private Node GetOrQueue(ulong tree, ulong dir)
+    {
+        if (!_nodes.TryGetValue((tree, dir), out var node))
+        {
+            node = new Node();
+            _nodes[(tree, dir)] = node;
+            _order.Add((tree, dir));
+        }
+        return node;
+    }
+}
