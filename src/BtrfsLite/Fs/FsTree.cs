@@ -138,8 +138,12 @@ public sealed partial class FsTree
     public ulong CreateInode(uint mode, uint uid = 0, uint gid = 0, ulong rdev = 0, InodeFlags flags = 0, Timespec? time = null)
     {
         ulong ino = NextInodeNumber();
-        var t = time ?? Clock();
-        var item = new InodeItem(Tree.Insert(new Key(ino, ItemType.InodeItem, 0), InodeItem.Size));
+        InitInode(new InodeItem(Tree.Insert(new Key(ino, ItemType.InodeItem, 0), InodeItem.Size)), mode, uid, gid, rdev, flags, time ?? Clock());
+        return ino;
+    }
+
+    private void InitInode(InodeItem item, uint mode, uint uid, uint gid, ulong rdev, InodeFlags flags, Timespec t)
+    {
         item.Generation = _tx.Generation;
         item.Transid = _tx.Generation;
         item.Mode = mode;
@@ -148,7 +152,6 @@ public sealed partial class FsTree
         item.Rdev = rdev;
         item.Flags = flags;
         item.Atime = t; item.Ctime = t; item.Mtime = t; item.Otime = t;
-        return ino;
     }
 
     // ------------------------------------------------------------------ directories
@@ -530,15 +533,8 @@ public sealed partial class FsTree
         Tree.InsertBatch([inodeKey, refKey], [InodeItem.Size, refSize]);
         Tree.TryGetForWrite(inodeKey, out var d);
         var item = new InodeItem(d);
-        var t = Clock();
-        item.Generation = _tx.Generation;
-        item.Transid = _tx.Generation;
-        item.Mode = mode;
-        item.Uid = uid;
-        item.Gid = gid;
-        item.Flags = flags;
+        InitInode(item, mode, uid, gid, 0, flags, Clock());
         item.NLink = 1;
-        item.Atime = t; item.Ctime = t; item.Mtime = t; item.Otime = t;
         Tree.TryGetForWrite(refKey, out var r);
         InodeRefEntry.Write(r, index, name);
         AddDirEntries(parent, name, inodeKey, type, index);

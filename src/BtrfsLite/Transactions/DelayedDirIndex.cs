@@ -22,7 +22,7 @@ public sealed class DelayedDirIndex
     {
         public readonly SortedDictionary<ulong, byte[]> Inserts = new();
         public readonly SortedSet<ulong> Deletes = new();
-        public bool IsEmpty => Inserts.Count == 0 && Deletes.Count == 0;
+        public ulong MaxIndex; // the highest index named, as the inode's index_cnt keeps counting after a cancel
     }
 
     private readonly Transaction _tx;
@@ -41,7 +41,9 @@ public sealed class DelayedDirIndex
     public void Insert(ulong tree, ulong dir, ulong index, ReadOnlySpan<byte> entry)
     {
         _tx.NoteChange();
-        GetOrQueue(tree, dir).Inserts.Add(index, entry.ToArray());
+        var node = GetOrQueue(tree, dir);
+        node.Inserts.Add(index, entry.ToArray());
+        node.MaxIndex = Math.Max(node.MaxIndex, index);
     }
 
     /// <summary>
@@ -52,15 +54,9 @@ public sealed class DelayedDirIndex
     {
         _tx.NoteChange();
         var node = GetOrQueue(tree, dir);
+        node.MaxIndex = Math.Max(node.MaxIndex, index);
         if (node.Inserts.Remove(index)) return;
         node.Deletes.Add(index);
-    }
-
-    /// <summary>The payload of a waiting insert.</summary>
-    public bool TryGetInsert(ulong tree, ulong dir, ulong index, out byte[] entry)
-    {
-        entry = null!;
-        return _nodes.TryGetValue((tree, dir), out var n) && n.Inserts.TryGetValue(index, out entry!);
     }
 
     /// <summary>True when the tree's DIR_INDEX <paramref name="index"/> of <paramref name="dir"/> waits to be deleted.</summary>
@@ -70,13 +66,11 @@ public sealed class DelayedDirIndex
     public IEnumerable<KeyValuePair<ulong, byte[]>> Inserts(ulong tree, ulong dir) =>
         _nodes.TryGetValue((tree, dir), out var n) ? n.Inserts : Enumerable.Empty<KeyValuePair<ulong, byte[]>>();
 
-    /// <summary>The highest index a waiting insert or delete of <paramref name="dir"/> names (0 when none).</summary>
-    public ulong MaxIndex(ulong tree, ulong dir)
-    {
-        if (!_nodes.TryGetValue((tree, dir), out var n)) return 0;
-        ulong max = n.Inserts.Count > 0 ? n.Inserts.Keys.Last() : 0;
-        return n.Deletes.Count > 0 ? Math.Max(max, n.Deletes.Max) : max;
-    }
+    /// <summary>
+    /// The highest index of <paramref name="dir"/> that a waiting insert or delete named in this transaction, a
+    /// cancelled one included (0 when none).
+    /// </summary>
+    public ulong MaxIndex(ulong tree, ulong dir) => _nodes.TryGetValue((tree, dir), out var n) ? n.MaxIndex : 0;
 
     /// <summary>Forgets what waits for <paramref name="dir"/> (an inode that is going: btrfs_kill_delayed_inode_items).</summary>
     public void Forget(ulong tree, ulong dir)
@@ -126,12 +120,11 @@ public sealed class DelayedDirIndex
                 }
             }
             // Deletes: each from a search of its own, with the next ones that follow it in the leaf.
-            var pending = node.Deletes.ToList();
-            for (int i = 0; i < pending.Count;)
+            keys.Clear();
+            foreach (ulong index in node.Deletes) keys.Add(new Key(dir, ItemType.DirIndex, index));
+            for (int i = 0; i < keys.Count;)
             {
-                keys.Clear();
-                for (int j = i; j < pending.Count; j++) keys.Add(new Key(dir, ItemType.DirIndex, pending[j]));
-                int gone = t.DeleteAdjacent(CollectionsMarshal.AsSpan(keys));
+                int gone = t.DeleteAdjacent(CollectionsMarshal.AsSpan(keys)[i..]);
                 i += Math.Max(gone, 1); // absent: already gone (a dropped inode's items), as the kernel skips it
             }
         }

@@ -200,13 +200,16 @@ public sealed class CowTree
         }
         if (total > _dataArea) throw new ArgumentException($"batch of {total} bytes does not fit a leaf");
         if (Descend(keys[0])) ThrowDuplicate(keys[0]);
+        // The item after the batch's place must come after its last key (checked before anything changes).
+        bool inside = _pathSlot[0] < LeafOps.Nr(_pathBuf[0])
+            ? Key.CompareRaw(new Leaf(_pathBuf[0]).RawKey(_pathSlot[0]), keys[^1]) <= 0
+            : NextLeafKey(out var next) && next <= keys[^1];
+        if (inside) throw new ArgumentException($"tree {TreeId}: an item lies inside the batch {keys[0]}..{keys[^1]}");
         CowPathForInsert();
         Changes++;
         MakeRoom(keys[0], total, extend: false);
         byte[] leaf = _pathBuf[0];
         int slot = _pathSlot[0];
-        if (slot < LeafOps.Nr(leaf) && Key.CompareRaw(new Leaf(leaf).RawKey(slot), keys[^1]) <= 0)
-            throw new ArgumentException($"tree {TreeId}: an item lies inside the batch {keys[0]}..{keys[^1]}");
         for (int i = 0; i < keys.Length; i++) LeafOps.InsertItem(leaf, slot + i, keys[i], sizes[i]);
         if (slot == 0) FixKeys(1, keys[0]);
     }

@@ -134,6 +134,9 @@ public class CowTreeNodeTests
         Assert.Equal(80, shape.Items.Count);
         Assert.ThrowsAny<InvalidDataException>(() => t.InsertBatch(keys.AsSpan(0, 1), sizes.AsSpan(0, 1))); // the tree holds it already: damage
         Assert.Throws<ArgumentException>(() => t.InsertBatch(new[] { keys[1], keys[0] }, sizes.AsSpan(0, 2)));
+        long changes = t.Changes;
+        Assert.Throws<ArgumentException>(() => t.InsertBatch(new[] { Ino(50), Ino(150) }, sizes.AsSpan(0, 2))); // Ino(100) lies between
+        Assert.Equal(changes, t.Changes);
     }
 
     [Fact]
