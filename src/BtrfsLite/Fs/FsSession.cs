@@ -776,6 +776,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 // then rmdir deletes it (btrfs_rmdir of a subvolume root).
                 if (!t.OwnsSubvolume(dir.Ino, name, l.ObjectId)) { t.RemoveStubEntry(dir.Ino, name); return; }
                 RemoveEach(_fs.TreeOf(Tx(), l.ObjectId).ReadDir(FsTree.RootDirIno));
+                // btrfs_rmdir of a subvolume root is btrfs_delete_subvolume: its reservation in the parent's qgroups
+                // is enforced, so over a limit the emptied subvolume stays and rm fails with EDQUOT (fuzzer seeds
+                // 10025, 12120, 12277 and 8 more).
+                ReserveMetaItems(dir.Tree, SubvolumeMetaItems);
                 DropSubvolume(_fs.TreeOf(Tx(), dir.Tree), dir, name, l.ObjectId, byRmdir: true);
                 return;
             }
