@@ -355,6 +355,13 @@ public sealed partial class FsTree
         }
     }
 
+    /// <summary>A regular or preallocated file extent item of <paramref name="ino"/> goes: its data reference with it.</summary>
+    private void DropDataRef(ulong ino, in FileExtent e)
+    {
+        // The data backref's offset (file offset less the offset into the extent) is the same for every piece of it.
+        if (e.Type != FileExtentType.Inline && !e.IsHole) _tx.AddDataRef(e.DiskBytenr, e.DiskNumBytes, RootId, ino, e.FileOffset - e.Offset, -1);
+    }
+
     /// <summary>
     /// Removes file data in [start, end) (sector aligned): extents inside go, extents across an edge are cut,
     /// keeping the same data reference (a bookend). nbytes shrinks by what no longer maps.
@@ -374,9 +381,8 @@ public sealed partial class FsTree
                 continue;
             }
             ulong ks = e.FileOffset, ke = e.End;
-            ulong refOffset = ks - e.Offset; // the data backref's offset: the same for every piece of this extent
             Tree.Delete(key);
-            if (!e.IsHole) _tx.AddDataRef(e.DiskBytenr, e.DiskNumBytes, RootId, ino, refOffset, -1);
+            DropDataRef(ino, e);
             if (ks < start) InsertFileExtent(ino, ks, e.Type, e.DiskBytenr, e.DiskNumBytes, e.Offset, start - ks);
             if (ke > end) InsertFileExtent(ino, end, e.Type, e.DiskBytenr, e.DiskNumBytes, e.Offset + (end - ks), ke - end);
             if (!e.IsHole) dropped += Math.Min(ke, end) - Math.Max(ks, start);

@@ -273,7 +273,7 @@ public sealed partial class FsTree
             if (!allowDirectory) throw new FsException("EISDIR", $"'{Encoding.UTF8.GetString(name)}' is a directory");
             if (info.Size != 0) throw new FsException("ENOTEMPTY", $"directory '{Encoding.UTF8.GetString(name)}' is not empty");
         }
-        if (_tx.DelayedDirIndex.Enabled && (info.IsDir || info.NLink <= 1))
+        if (info.IsDir || info.NLink <= 1)
         {
             UnlinkLast(dir, name, ino, info.IsDir);
             return ino;
@@ -282,7 +282,6 @@ public sealed partial class FsTree
         RemoveDirEntries(dir, name, index);
         var now = Clock();
         EditInode(ino, i => { i.NLink -= 1; i.Ctime = now; });
-        if (info.IsDir || info.NLink <= 1) DropInode(ino);
         return ino;
     }
 
@@ -300,14 +299,17 @@ public sealed partial class FsTree
         ulong index = FindInodeRef(ino, dir, name, out var refKey);
         RemoveDirEntries(dir, name, index);
         var now = Clock();
-        EditInode(ino, i => { i.NLink -= 1; i.Ctime = now; });
         if (!isDir) Tree.Insert(orphan, 0);
         _tx.DelayedDirIndex.Forget(RootId, ino);
-        Tree.TryGetForDelete(new Key(ino, ItemType.InodeItem, 0), out _);
+        // The delayed inode (nlink 0) written through a delete's search, the INODE_REF after it.
+        if (!Tree.TryGetForDelete(new Key(ino, ItemType.InodeItem, 0), out var d))
+            throw new FsException("ENOENT", $"inode {ino} not found in tree {RootId}");
+        var item = new InodeItem(d);
+        item.NLink -= 1;
+        item.Ctime = now;
+        item.Transid = _tx.Generation;
         Tree.Delete(refKey);
-        foreach (var e in ReadExtents(ino))
-            if (e.Type != FileExtentType.Inline && !e.IsHole)
-                _tx.AddDataRef(e.DiskBytenr, e.DiskNumBytes, RootId, ino, e.FileOffset - e.Offset, -1);
+        foreach (var e in ReadExtents(ino)) DropDataRef(ino, e);
         while (Tree.DeleteLastRun(new Key(ino, 0, 0), new Key(ino, (ItemType)255, ulong.MaxValue)) > 0) { }
         Tree.Delete(orphan);
     }
@@ -395,22 +397,6 @@ public sealed partial class FsTree
         throw Corruption.Create($"tree {RootId}: inode {ino} has no reference named in directory {dir}", 0, RootId);
     }
 
-    /// <summary>Deletes an inode with no names left: its items and its file extents (dropping data references).</summary>
-    private void DropInode(ulong ino)
-    {
-        _tx.DelayedDirIndex.Forget(RootId, ino); // btrfs_kill_delayed_inode_items: its items go below anyway
-        DropExtents(ino, 0, ulong.MaxValue);
-        var keys = new List<Key>();
-        var c = _tx.NewCursor();
-        if (c.Seek(Root, new Key(ino, 0, 0)))
-            do
-            {
-                if (c.ObjectId != ino) break;
-                keys.Add(c.Key);
-            } while (c.Next());
-        foreach (var k in keys) Tree.Delete(k);
-    }
-
     /// <summary>Lists a directory in index order: (name, location, type).</summary>
     public List<(byte[] Name, Key Location, DirEntryType Type)> ReadDir(ulong dir)
     {
@@ -495,10 +481,7 @@ public sealed partial class FsTree
     public ulong Mkdir(ulong parent, ReadOnlySpan<byte> name, uint perm = 0x1ED /* 0755 */, uint uid = 0, uint gid = 0)
     {
         RefuseStub(parent, "EPERM");
-        if (_tx.DelayedDirIndex.Enabled) return CreateLinked(parent, name, InodeItem.SIfDir | (perm & 0xFFF), uid, gid, 0, DirEntryType.Dir);
-        ulong ino = CreateInode(InodeItem.SIfDir | (perm & 0xFFF), uid, gid);
-        Link(parent, name, ino, DirEntryType.Dir);
-        return ino;
+        return CreateLinked(parent, name, InodeItem.SIfDir | (perm & 0xFFF), uid, gid, 0, DirEntryType.Dir);
     }
 
     /// <summary>
@@ -510,10 +493,7 @@ public sealed partial class FsTree
     public ulong CreateFile(ulong parent, ReadOnlySpan<byte> name, uint perm = 0x1A4 /* 0644 */, uint uid = 0, uint gid = 0, InodeFlags flags = 0)
     {
         RefuseStub(parent, "EACCES");
-        if (_tx.DelayedDirIndex.Enabled) return CreateLinked(parent, name, InodeItem.SIfReg | (perm & 0xFFF), uid, gid, flags, DirEntryType.RegFile);
-        ulong ino = CreateInode(InodeItem.SIfReg | (perm & 0xFFF), uid, gid, flags: flags);
-        Link(parent, name, ino, DirEntryType.RegFile);
-        return ino;
+        return CreateLinked(parent, name, InodeItem.SIfReg | (perm & 0xFFF), uid, gid, flags, DirEntryType.RegFile);
     }
 
     /// <summary>
@@ -531,12 +511,11 @@ public sealed partial class FsTree
         var refKey = new Key(ino, ItemType.InodeRef, parent);
         int refSize = InodeRefEntry.HeaderSize + name.Length;
         Tree.InsertBatch([inodeKey, refKey], [InodeItem.Size, refSize]);
-        Tree.TryGetForWrite(inodeKey, out var d);
-        var item = new InodeItem(d);
+        var item = new InodeItem(Tree.CurrentData);
         InitInode(item, mode, uid, gid, 0, flags, Clock());
         item.NLink = 1;
-        Tree.TryGetForWrite(refKey, out var r);
-        InodeRefEntry.Write(r, index, name);
+        Tree.MoveNext();
+        InodeRefEntry.Write(Tree.CurrentData, index, name);
         AddDirEntries(parent, name, inodeKey, type, index);
         return ino;
     }

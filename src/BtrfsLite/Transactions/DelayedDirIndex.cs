@@ -112,10 +112,10 @@ public sealed class DelayedDirIndex
                         more = it.MoveNext();
                     } while (more);
                     t.InsertBatch(CollectionsMarshal.AsSpan(keys), CollectionsMarshal.AsSpan(sizes));
-                    foreach (var k in keys)
+                    for (int i = 0; i < keys.Count; i++)
                     {
-                        t.TryGetForWrite(k, out var d);
-                        node.Inserts[k.Offset].CopyTo(d);
+                        if (i > 0) t.MoveNext(); // side by side in the batch's leaf
+                        node.Inserts[keys[i].Offset].CopyTo(t.CurrentData);
                     }
                 }
             }

@@ -133,8 +133,7 @@ public sealed class CowTree
     public bool TryGetForDelete(scoped in Key key, out Span<byte> data)
     {
         if (!Descend(key)) { data = default; return false; }
-        CowPath();
-        BalanceNodesForDelete();
+        CowPathForDelete();
         Changes++;
         data = LeafOps.Data(_pathBuf[0], _pathSlot[0]);
         return true;
@@ -155,8 +154,7 @@ public sealed class CowTree
         if (Key.CompareRaw(l.RawKey(s), first) < 0) return 0;
         int e = s;
         while (e > 0 && Key.CompareRaw(l.RawKey(e - 1), first) >= 0) e--;
-        CowPath();
-        BalanceNodesForDelete();
+        CowPathForDelete();
         LeafOps.DeleteItems(_pathBuf[0], e, s - e + 1);
         AfterLeafDelete(e);
         return s - e + 1;
@@ -183,8 +181,8 @@ public sealed class CowTree
     /// <summary>
     /// btrfs_insert_empty_items: inserts <paramref name="keys"/> (ascending, none of them or anything between them in
     /// the tree) with zeroed payloads of <paramref name="sizes"/> bytes side by side in one leaf, making room for all of
-    /// them at once (one split decision for the batch, as the kernel's delayed directory index items get). Fill them
-    /// with <see cref="TryGetForWrite"/>.
+    /// them at once (one split decision for the batch, as the kernel's delayed directory index items get). The write
+    /// cursor is left on the first of them: fill them with <see cref="CurrentData"/> and <see cref="MoveNext"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The keys are not ascending, the counts differ, or the batch does not fit one leaf.</exception>
     /// <exception cref="InvalidDataException">The first key exists already (the structures that led here say it is absent).</exception>
@@ -212,6 +210,7 @@ public sealed class CowTree
         int slot = _pathSlot[0];
         for (int i = 0; i < keys.Length; i++) LeafOps.InsertItem(leaf, slot + i, keys[i], sizes[i]);
         if (slot == 0) FixKeys(1, keys[0]);
+        _cursorValid = true;
     }
 
     /// <summary>
@@ -222,8 +221,7 @@ public sealed class CowTree
     public int DeleteAdjacent(ReadOnlySpan<Key> keys)
     {
         if (keys.Length == 0 || !Descend(keys[0])) return 0;
-        CowPath();
-        BalanceNodesForDelete();
+        CowPathForDelete();
         byte[] leaf = _pathBuf[0];
         int slot = _pathSlot[0], n = LeafOps.Nr(leaf), count = 1;
         var l = new Leaf(leaf);
@@ -262,8 +260,7 @@ public sealed class CowTree
     public bool Delete(in Key key)
     {
         if (!Descend(key)) return false;
-        CowPath();
-        BalanceNodesForDelete();
+        CowPathForDelete();
         int slot = _pathSlot[0];
         LeafOps.DeleteItems(_pathBuf[0], slot, 1);
         AfterLeafDelete(slot);
@@ -292,8 +289,7 @@ public sealed class CowTree
                 continue;
             }
             if (Key.CompareRaw(new Leaf(leaf).RawKey(s), toInclusive) > 0) break;
-            CowPath();
-            BalanceNodesForDelete();
+            CowPathForDelete();
             leaf = _pathBuf[0];
             int n = LeafOps.Nr(leaf);
             int e = s + 1;
@@ -775,6 +771,13 @@ public sealed class CowTree
     {
         CowPath();
         SplitNodesForInsert();
+    }
+
+    /// <summary>CoWs the path for a delete: setup_nodes_for_search with ins_len &lt; 0.</summary>
+    private void CowPathForDelete()
+    {
+        CowPath();
+        BalanceNodesForDelete();
     }
 
     /// <summary>An item is about to get <paramref name="newSize"/> bytes: the path's nodes are set up as for an insert
