@@ -117,23 +117,18 @@ public sealed class CowTree
     // ================================================================ point writes
 
     /// <summary>CoWs the path to <paramref name="key"/> and returns its payload writable (nothing is CoWed when absent).</summary>
-    public bool TryGetForWrite(scoped in Key key, out Span<byte> data)
-    {
-        if (!Descend(key)) { data = default; return false; }
-        CowPath();
-        Changes++;
-        data = LeafOps.Data(_pathBuf[0], _pathSlot[0]);
-        return true;
-    }
+    public bool TryGetForWrite(scoped in Key key, out Span<byte> data) => TryGetWritable(key, forDelete: false, out data);
 
     /// <summary>
     /// Like <see cref="TryGetForWrite"/>, but the path's nodes are balanced as for a delete (a search with ins_len -1:
     /// the kernel's lookups of an item it updates and may delete next, btrfs_lookup_inode with mod -1).
     /// </summary>
-    public bool TryGetForDelete(scoped in Key key, out Span<byte> data)
+    public bool TryGetForDelete(scoped in Key key, out Span<byte> data) => TryGetWritable(key, forDelete: true, out data);
+
+    private bool TryGetWritable(scoped in Key key, bool forDelete, out Span<byte> data)
     {
         if (!Descend(key)) { data = default; return false; }
-        CowPathForDelete();
+        if (forDelete) CowPathForDelete(); else CowPath();
         Changes++;
         data = LeafOps.Data(_pathBuf[0], _pathSlot[0]);
         return true;
