@@ -15,9 +15,10 @@ read-only, `diff -r`), full `btrfs check` and `btrfs check --qgroup-report` on b
 on both. The replay runs with --verify-accounting: every commit's per-extent qgroup accounting is compared with a
 full recomputation (a difference fails the replay). A step where two kernel runs of the same workload disagree is not held against the replay.
 
-Known difference (README, differences kept): our nodes split and merge by a simpler rule than the kernel's, and
-the kernel batches delayed directory items, so trees past one leaf can have other block counts; referenced/exclusive differences that are whole multiples of the node size
-(at most 16 blocks) are reported as "tree-shape" and are not failures unless --strict.
+Known difference (README, differences kept): where files have data, the kernel's writeback runs in parallel
+workers and the order of its EXTENT_DATA items varies from run to run, so its trees past one leaf can end with
+other block counts than a run before (and than ours); referenced/exclusive differences that are whole multiples
+of the node size (at most 16 blocks) are reported as "tree-shape" and are not failures unless --strict.
 
 A disagreement shrinks itself (steps dropped while the same kind of difference stays) and is saved as
 DIR/fuzz-SEED.wl with the difference in its header. A seed whose steps, files and our image all agree but whose kernel

@@ -28,6 +28,8 @@ public readonly record struct FsLocation(ulong Tree, ulong Ino);
 public sealed class Filesystem : IDisposable
 {
     private readonly FilesystemOptions _options;
+    // The next inode number per subvolume tree while this handle is open (root->free_objectid).
+    private readonly Dictionary<ulong, ulong> _freeObjectIds = new();
 
     /// <summary>
     /// A handle on <paramref name="image"/> (opened writable for changes, read-only for reads); disposing it disposes
@@ -86,7 +88,7 @@ public sealed class Filesystem : IDisposable
     /// Subvolume tree <paramref name="treeId"/> as <paramref name="tx"/> sees it, stamping changed inodes with this
     /// handle's clock.
     /// </summary>
-    public FsTree TreeOf(Transaction tx, ulong treeId) => new(tx, treeId, Now);
+    public FsTree TreeOf(Transaction tx, ulong treeId) => new(tx, treeId, Now, _freeObjectIds);
 
     // ------------------------------------------------------------------ paths
 

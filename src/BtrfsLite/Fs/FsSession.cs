@@ -63,6 +63,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     // Paths resolved to (tree, inode) since the last change of the namespace that could invalidate one (rm, subvolume delete).
     private readonly Dictionary<string, (ulong Tree, ulong Ino)> _files = new(StringComparer.Ordinal);
     private long _dirtyBytes;
+    private byte[] _pageBits = new byte[64]; // CopyToPages: the delalloc bits of the pages of one copy
     private bool _disposed;
 
     private const ulong MetaItemsPerOp = 5; // btrfs_start_transaction(root, 5) of create/mkdir: qgroup meta = items × nodesize
@@ -71,12 +72,82 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     // btrfs_subvolume_reserve_metadata: whatever the items, the qgroups are charged 3 nodes (create, snapshot, delete).
     private const ulong SubvolumeMetaItems = 3;
 
-    /// <summary>Pages of one inode not yet written back, and its in-memory size.</summary>
-    private sealed class DirtyInode
+    /// <summary>
+    /// Pages of one inode not yet written back, its in-memory size, and its delalloc extent states: pages in a row with
+    /// the same bits are one state (merge_state merges only equal states), and each state counts as
+    /// count_max_extents(its length) outstanding extents, one nodesize of qgroup metadata each.
+    /// </summary>
+    private sealed class DirtyInode(ulong pagesPerExtent)
     {
+        public const byte DelallocNew = 1; // EXTENT_DELALLOC_NEW: dirtied where no extent maps the file (a hole, past EOF)
+        public const byte NoReserve = 2;   // EXTENT_NORESERVE: written in place with metadata only
         public readonly SortedDictionary<ulong, byte[]> Pages = new(); // key: page index
         public ulong Size;
         public ulong MetaReserved; // META_PREALLOC held for its outstanding extents
+        public ulong Outstanding { get; private set; }
+        private readonly Dictionary<ulong, byte> _bits = new();
+        private readonly Dictionary<ulong, ulong> _runLast = new();  // first page of a state → its last
+        private readonly Dictionary<ulong, ulong> _runFirst = new(); // last page of a state → its first
+
+        /// <summary>A page dirtied that was not: its state merges with equal neighbours (btrfs_merge_delalloc_extent).</summary>
+        public void Add(ulong index, byte[] page, byte bits)
+        {
+            Pages[index] = page;
+            _bits[index] = bits;
+            ulong first = index, last = index;
+            if (index > 0 && _runFirst.TryGetValue(index - 1, out var lf) && _bits[index - 1] == bits)
+            {
+                Outstanding -= Extents(index - lf);
+                _runFirst.Remove(index - 1);
+                _runLast.Remove(lf);
+                first = lf;
+            }
+            if (_runLast.TryGetValue(index + 1, out var rl) && _bits[index + 1] == bits)
+            {
+                Outstanding -= Extents(rl - index);
+                _runLast.Remove(index + 1);
+                _runFirst.Remove(rl);
+                last = rl;
+            }
+            _runLast[first] = last;
+            _runFirst[last] = first;
+            Outstanding += Extents(last - first + 1);
+        }
+
+        /// <summary>The bits a page of this inode was dirtied with (0 when it is not dirty).</summary>
+        public byte BitsOf(ulong index) => _bits.GetValueOrDefault(index);
+
+        /// <summary>Pages left (writeback, truncate): the states are what remains (btrfs_split_delalloc_extent).</summary>
+        public void Remove(IEnumerable<ulong> indexes)
+        {
+            foreach (var k in indexes)
+            {
+                Pages.Remove(k);
+                _bits.Remove(k);
+            }
+            _runLast.Clear();
+            _runFirst.Clear();
+            Outstanding = 0;
+            ulong first = 0, prev = 0;
+            bool open = false;
+            foreach (var k in Pages.Keys)
+            {
+                if (open && (k != prev + 1 || _bits[k] != _bits[prev])) Close(first, prev);
+                if (!open || k != prev + 1 || _bits[k] != _bits[prev]) first = k;
+                open = true;
+                prev = k;
+            }
+            if (open) Close(first, prev);
+        }
+
+        private void Close(ulong first, ulong last)
+        {
+            _runLast[first] = last;
+            _runFirst[last] = first;
+            Outstanding += Extents(last - first + 1);
+        }
+
+        private ulong Extents(ulong pages) => (pages + pagesPerExtent - 1) / pagesPerExtent; // count_max_extents
     }
 
     /// <summary>
@@ -377,11 +448,15 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             ExpandTo(tree, ino, offset);
             ulong len = (ulong)data.Length;
             var q = Qgroups;
-            // The whole range at once when it fits without a flush (page by page would never fail then either).
-            if (q == null || !QgroupReservations.IsSubvolumeRoot(tree) || TryReserveRange(q, tree, ino, offset, len, noFlush: true))
+            // The whole range at once when it fits without a flush, with the most any page's check needs (page by page
+            // would never fail then either, and ends holding the same). Not while the inode holds less than its
+            // outstanding extents need (after another subvolume's flush): only page by page gives what it then holds.
+            if (q == null || !QgroupReservations.IsSubvolumeRoot(tree) || (!MetaShort(tree, ino)
+                && TryReserveRange(q, tree, ino, offset, len, WriteMetaBound(tree, ino, offset, len), out _, noFlush: true)))
             {
                 ReserveDataSpace(tree, ino, offset, len);
                 CopyToPages(tree, ino, offset, data);
+                if (q != null) ReleaseDelallocMeta(tree, DirtyOf(tree, ino), convert: false);
                 if (_dirtyBytes > _options.DirtyThreshold) WritebackAll(null);
                 return new WriteResult(len, null);
             }
@@ -393,8 +468,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             {
                 ulong next = Math.Min(end, (pos / Sector + 1) * Sector);
                 ReserveDataSpace(tree, ino, pos, next - pos); // btrfs_check_data_free_space: the space, then the qgroup
-                if (!TryReserveRange(q, tree, ino, pos, next - pos)) break;
-                CopyToPages(tree, ino, pos, data.Slice((int)(pos - offset), (int)(next - pos)));
+                if (!TryReserveRange(q, tree, ino, pos, next - pos, NodeSize, out bool noReserve)) break;
+                CopyToPages(tree, ino, pos, data.Slice((int)(pos - offset), (int)(next - pos)), noReserve ? DirtyInode.NoReserve : (byte)0);
+                ReleaseDelallocMeta(tree, DirtyOf(tree, ino), convert: false);
                 pos = next;
             }
             return new WriteResult(pos - offset, pos < end ? "EDQUOT" : null);
@@ -434,21 +510,28 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         Tx().ReserveDataSpace((ulong)_dirtyBytes, (fresh + 1) * Sector);
     }
 
-    private bool TryReserveRange(QgroupReservations q, ulong tree, ulong ino, ulong offset, ulong len, bool noFlush = false)
+    /// <summary>
+    /// reserve_space of a buffered write: the data (a failure flushes and retries once; a range that can be written
+    /// in place then goes on with metadata only, <paramref name="noReserve"/>), then <paramref name="metaBatch"/> of
+    /// delalloc metadata (btrfs_delalloc_reserve_metadata: one nodesize per extent the range may add, on top of what
+    /// the inode holds; the copy then gives back what its outstanding extents do not need, <see cref="ReleaseDelallocMeta"/>).
+    /// </summary>
+    private bool TryReserveRange(QgroupReservations q, ulong tree, ulong ino, ulong offset, ulong len, ulong metaBatch,
+        out bool noReserve, bool noFlush = false)
     {
+        noReserve = false;
         var cs = _changes;
         cs.Clear();
         var r = q.ReserveData(tree, ino, offset, len, cs, noFlush);
         // Data reservation failed but the range can be written in place: go on with metadata only (the kernel's
         // nocow fallback; asked only after a failure, it is expensive).
-        if (r.IsEdquot && !noFlush && CanWriteInPlace(tree, ino, offset, len)) r = new ReserveResult(QgroupStatus.MetadataOnly, 0);
+        if (r.IsEdquot && !noFlush && CanWriteInPlace(tree, ino, offset, len))
+        {
+            r = new ReserveResult(QgroupStatus.MetadataOnly, 0);
+            noReserve = true;
+        }
         if (!r.Succeeded) return false;
-        // Delalloc metadata (btrfs_delalloc_reserve_metadata): the batch reserves one nodesize per extent it may
-        // create, then the inode keeps one per outstanding extent (a dirty run of up to 128 MiB) and gives back the
-        // rest. So a write needs that transient nodesize on top of what the inode holds: where the kernel's short
-        // writes stop (committed usage + reservations = limit - 16 KiB).
-        ulong batch = NodeSize * ((len + Transaction.MaxExtentSize - 1) / Transaction.MaxExtentSize);
-        var m = q.ReserveMetaPrealloc(tree, batch, noFlush: noFlush);
+        var m = q.ReserveMetaPrealloc(tree, metaBatch, noFlush: noFlush);
         if (!m.Succeeded)
         {
             // Give back exactly what this call charged: its change set, and in legacy mode the rest of the full
@@ -458,17 +541,38 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             return false;
         }
         // (A flush inside a reservation writes this inode back and drops its entry: look it up again.)
-        var d = DirtyOf(tree, ino);
-        d.MetaReserved += batch;
-        ulong dirtyAfter = (ulong)d.Pages.Count * Sector + len;
-        ulong want = NodeSize * Math.Max(1, (dirtyAfter + Transaction.MaxExtentSize - 1) / Transaction.MaxExtentSize);
-        if (d.MetaReserved > want)
-        {
-            q.FreeMetaPrealloc(tree, d.MetaReserved - want);
-            d.MetaReserved = want;
-        }
+        DirtyOf(tree, ino).MetaReserved += metaBatch;
         return true;
     }
+
+    /// <summary>
+    /// What a write that fits without a flush may need at most on top of what the inode holds: one nodesize per extent
+    /// each page copied may add (a new delalloc state per run of new pages with equal bits, see
+    /// <see cref="DirtyInode"/>), and the nodesize the last page reserves before the copy trims it.
+    /// </summary>
+    private ulong WriteMetaBound(ulong tree, ulong ino, ulong offset, ulong len)
+    {
+        ulong firstPage = offset / Sector, pages = (offset + len + Sector - 1) / Sector - firstPage;
+        if (_pageBits.Length < (int)pages) _pageBits = new byte[Math.Max((int)pages, 2 * _pageBits.Length)];
+        var bits = _pageBits.AsSpan(0, (int)pages);
+        _fs.TreeOf(Tx(), tree).MarkUnmapped(ino, firstPage * Sector, Sector, bits, DirtyInode.DelallocNew);
+        _dirty.TryGetValue((tree, ino), out var d);
+        ulong states = 0, run = 0, perExtent = Transaction.MaxExtentSize / Sector;
+        for (int i = 0; i < bits.Length; i++)
+        {
+            bool dirty = d != null && d.Pages.ContainsKey(firstPage + (ulong)i);
+            bool joins = run > 0 && !dirty && bits[i] == bits[i - 1] && run < perExtent;
+            if (dirty) run = 0;
+            else if (joins) run++;
+            else { states++; run = 1; }
+        }
+        // Each page's check holds at most the larger of what the inode held and a nodesize per extent so far.
+        ulong held = d?.MetaReserved ?? 0, most = NodeSize * ((d?.Outstanding ?? 0) + states);
+        return Math.Max(most, held) - held + NodeSize;
+    }
+
+    private bool MetaShort(ulong tree, ulong ino) =>
+        _dirty.TryGetValue((tree, ino), out var d) && d.MetaReserved < NodeSize * d.Outstanding;
 
     private bool CanWriteInPlace(ulong tree, ulong ino, ulong start, ulong len)
     {
@@ -480,17 +584,26 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         if (!_dirty.TryGetValue((tree, ino), out var d))
         {
-            d = new DirtyInode { Size = _fs.TreeOf(Tx(), tree).ReadInode(ino).Size };
+            d = new DirtyInode(Transaction.MaxExtentSize / Sector) { Size = _fs.TreeOf(Tx(), tree).ReadInode(ino).Size };
             _dirty[(tree, ino)] = d;
         }
         return d;
     }
 
-    private void CopyToPages(ulong tree, ulong ino, ulong offset, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Copies into the page cache. A page dirtied anew is a delalloc state of its own until it merges with equal
+    /// neighbours: EXTENT_DELALLOC_NEW where no extent maps it (btrfs_set_extent_delalloc), plus
+    /// <paramref name="extraBits"/> (EXTENT_NORESERVE for a write in place with metadata only).
+    /// </summary>
+    private void CopyToPages(ulong tree, ulong ino, ulong offset, ReadOnlySpan<byte> data, byte extraBits = 0)
     {
         var d = DirtyOf(tree, ino);
         ulong end = offset + (ulong)data.Length;
-        FsTree? t = null;
+        ulong firstPage = offset / Sector, pages = (end + Sector - 1) / Sector - firstPage;
+        var t = _fs.TreeOf(Tx(), tree);
+        if (_pageBits.Length < (int)pages) _pageBits = new byte[Math.Max((int)pages, 2 * _pageBits.Length)];
+        var bits = _pageBits.AsSpan(0, (int)pages);
+        t.MarkUnmapped(ino, firstPage * Sector, Sector, bits, DirtyInode.DelallocNew);
         for (ulong pos = offset; pos < end;)
         {
             ulong index = pos / Sector, pageStart = index * Sector;
@@ -499,12 +612,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             {
                 page = new byte[Sector];
                 // A page partly written is read first (read-modify-write), as the page cache does.
-                if ((pos > pageStart || n < Sector) && pageStart < d.Size)
-                {
-                    t ??= _fs.TreeOf(Tx(), tree);
-                    t.Read(ino, pageStart, page);
-                }
-                d.Pages[index] = page;
+                if ((pos > pageStart || n < Sector) && pageStart < d.Size) t.Read(ino, pageStart, page);
+                d.Add(index, page, (byte)(bits[(int)(index - firstPage)] | extraBits));
                 _dirtyBytes += Sector;
             }
             data.Slice((int)(pos - offset), (int)n).CopyTo(page.AsSpan((int)(pos - pageStart)));
@@ -550,14 +659,30 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             var buf = new byte[(pages[j - 1] + 1) * Sector - runStart];
             for (int k = i; k < j; k++) d.Pages[pages[k]].CopyTo(buf, (int)((ulong)(k - i) * Sector));
             if (runEnd > runStart) WriteRun(t, q, tree, ino, runStart, runEnd, buf, d.Size);
-            for (int k = i; k < j; k++) d.Pages.Remove(pages[k]);
             _dirtyBytes -= (long)((ulong)(j - i) * Sector);
             i = j;
         }
+        d.Remove(pages);
         var info = t.ReadInode(ino);
         if (info.Size != d.Size) t.EditInode(ino, it => it.FileSize = d.Size);
         if (pages.Count > 0) _inodesUpdated.Add((tree, ino)); // the ordered extents' completion updates it
         if (d.Pages.Count == 0) DropDirty(tree, ino, d, convertMeta: true);
+        // Each ordered extent's completion turns what the inode holds past its outstanding extents into the
+        // transaction's (btrfs_remove_ordered_extent → btrfs_delalloc_release_metadata, qgroup_free false).
+        else if (pages.Count > 0) ReleaseDelallocMeta(tree, d, convert: true);
+    }
+
+    /// <summary>
+    /// btrfs_inode_rsv_release: the inode keeps one nodesize of META_PREALLOC per outstanding extent; the rest is
+    /// freed (after a copy, a truncate) or converted to PERTRANS (after writeback).
+    /// </summary>
+    private void ReleaseDelallocMeta(ulong tree, DirtyInode d, bool convert)
+    {
+        ulong want = NodeSize * d.Outstanding;
+        if (Qgroups == null || d.MetaReserved <= want) return;
+        if (convert) Qgroups.ConvertMetaPreallocToPertrans(tree, d.MetaReserved - want);
+        else Qgroups.FreeMetaPrealloc(tree, d.MetaReserved - want);
+        d.MetaReserved = want;
     }
 
     private void WriteRun(FsTree t, QgroupReservations? q, ulong tree, ulong ino, ulong runStart, ulong runEnd, byte[] buf, ulong size)
@@ -617,7 +742,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private void DropDirty(ulong tree, ulong ino, DirtyInode d, bool convertMeta)
     {
         _dirtyBytes -= (long)d.Pages.Count * Sector;
-        d.Pages.Clear();
+        d.Remove(d.Pages.Keys.ToList());
         if (d.MetaReserved != 0 && Qgroups != null)
         {
             // Ordered completion converts the inode's delalloc metadata to the transaction's; dropped pages free it.
@@ -631,13 +756,12 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private void DiscardPages(ulong tree, ulong ino, ulong fromPage)
     {
         if (!_dirty.TryGetValue((tree, ino), out var d)) return;
-        foreach (var k in d.Pages.Keys.Where(k => k >= fromPage).ToList())
-        {
-            d.Pages.Remove(k);
-            _dirtyBytes -= Sector;
-        }
+        var gone = d.Pages.Keys.Where(k => k >= fromPage).ToList();
+        d.Remove(gone);
+        _dirtyBytes -= (long)gone.Count * Sector;
         Qgroups?.FreeData(tree, ino, fromPage * Sector, ulong.MaxValue - fromPage * Sector);
         if (d.Pages.Count == 0) DropDirty(tree, ino, d, convertMeta: false);
+        else ReleaseDelallocMeta(tree, d, convert: false); // btrfs_invalidate_folio: EXTENT_DO_ACCOUNTING frees it
     }
 
     // ------------------------------------------------------------------ metadata operations
@@ -811,6 +935,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private void Evict(ulong tree, ulong ino)
     {
         if (_dirty.TryGetValue((tree, ino), out var d)) DropDirty(tree, ino, d, convertMeta: false);
+        _flushOnClose.Remove((tree, ino));
         Qgroups?.FreeInode(tree, ino);
     }
 
@@ -873,11 +998,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (len == 0) return;
         var q = Qgroups;
         ReserveDataSpace(tree, ino, offset, len); // btrfs_truncate_block reserves its sector's data space first
-        if (q != null && QgroupReservations.IsSubvolumeRoot(tree) && !TryReserveRange(q, tree, ino, offset, len))
+        bool noReserve = false, reserves = q != null && QgroupReservations.IsSubvolumeRoot(tree);
+        if (reserves && !TryReserveRange(q!, tree, ino, offset, len, NodeSize, out noReserve))
             throw new FsException("EDQUOT", $"disk quota exceeded zeroing [{offset}, {offset + len}) of inode {ino}");
         var keepSize = DirtyOf(tree, ino).Size;
-        CopyToPages(tree, ino, offset, new byte[len]);
+        CopyToPages(tree, ino, offset, new byte[len], noReserve ? DirtyInode.NoReserve : (byte)0);
         DirtyOf(tree, ino).Size = keepSize; // zeroing never extends the file
+        if (reserves) ReleaseDelallocMeta(tree, DirtyOf(tree, ino), convert: false);
     }
 
     /// <summary>fallocate(PUNCH_HOLE|KEEP_SIZE): the range is written back first (its reservation then waits for the commit), whole sectors dropped, partial edges zeroed through the page cache.</summary>
@@ -1133,6 +1260,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                     throw new FsException("EDQUOT", $"disk quota exceeded zeroing [{allocStart}, {allocEnd}) of '{path}'");
                 // The extents go inside the preallocation's own transaction, after its reservation (replace).
                 PreallocateHoles(tree, ino, allocStart, allocEnd - allocStart, keepSize: true, path, reserved: quota, replace: true);
+                // ZERO_RANGE has no KEEP_SIZE: __btrfs_prealloc_file_range grows i_size inside the extent's own
+                // transaction, to the extent's end or the range's, so only a size still short takes one more item.
+                GrowSize(tree, ino, Math.Min(allocEnd, end), reserve: false);
             }
             GrowSize(tree, ino, end);
         }
@@ -1140,11 +1270,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         finally { Close(file); }
     }
 
-    /// <summary>btrfs_fallocate_update_isize: a size still to grow takes a transaction of one item.</summary>
-    private void GrowSize(ulong tree, ulong ino, ulong end)
+    /// <summary>btrfs_fallocate_update_isize: a size still to grow takes a transaction of one item (unless <paramref name="reserve"/> is false: the caller's transaction has it).</summary>
+    private void GrowSize(ulong tree, ulong ino, ulong end, bool reserve = true)
     {
         if (end <= SizeOf(tree, ino)) return;
-        ReserveMetaItems(tree, 1);
+        if (reserve) ReserveMetaItems(tree, 1);
         if (_dirty.TryGetValue((tree, ino), out var d)) d.Size = end;
         _fs.TreeOf(Tx(), tree).EditInode(ino, i => i.FileSize = Math.Max(i.FileSize, end));
     }

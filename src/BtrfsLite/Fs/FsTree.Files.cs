@@ -43,6 +43,32 @@ public sealed partial class FsTree
         return list;
     }
 
+    /// <summary>
+    /// Sets <paramref name="flag"/> in <paramref name="bits"/> (one entry per sector from <paramref name="start"/>) for
+    /// every sector no extent maps: a hole item or no item at all, as the extent map sees it (btrfs_find_new_delalloc_bytes;
+    /// an inline extent maps its whole sector). The other entries are cleared of it.
+    /// </summary>
+    public void MarkUnmapped(ulong ino, ulong start, uint sectorSize, Span<byte> bits, byte flag)
+    {
+        for (int i = 0; i < bits.Length; i++) bits[i] |= flag;
+        ulong end = start + (ulong)bits.Length * sectorSize;
+        var c = _tx.NewCursor();
+        // The item that may cover start begins at or before it.
+        bool ok = c.SeekBefore(Root, new Key(ino, ItemType.ExtentData, start + 1)) && c.ObjectId == ino && c.Type == ItemType.ExtentData;
+        if (!ok) ok = c.SeekPrefix(Root, ino, ItemType.ExtentData, start);
+        byte keep = (byte)~flag;
+        for (; ok && c.ObjectId == ino && c.Type == ItemType.ExtentData && c.Offset < end; ok = c.Next())
+        {
+            var fe = new FileExtentItem(c.Data);
+            bool inline = fe.Type == FileExtentType.Inline;
+            if (!inline && fe.DiskBytenr == 0) continue;
+            ulong eEnd = inline ? c.Offset + (fe.RamBytes + sectorSize - 1) / sectorSize * sectorSize : c.Offset + fe.NumBytes;
+            if (eEnd <= start) continue;
+            ulong from = (Math.Max(c.Offset, start) - start) / sectorSize, to = (Math.Min(eEnd, end) - start + sectorSize - 1) / sectorSize;
+            for (ulong i = from; i < to; i++) bits[(int)i] &= keep;
+        }
+    }
+
     /// <summary>Reads file bytes [offset, offset+buffer.Length) (clamped to the file size); returns the count.</summary>
     public int Read(ulong ino, ulong offset, Span<byte> buffer)
     {

@@ -41,17 +41,22 @@ public sealed partial class FsTree
     /// </summary>
     public const int MaxInline = 2048; // the kernel's default max_inline
     private readonly Transaction _tx;
+    private readonly Dictionary<ulong, ulong>? _freeObjectIds;
     private ulong _nextIno;
 
     /// <summary>
     /// Subvolume tree <paramref name="rootId"/> as transaction <paramref name="tx"/> sees and changes it;
-    /// <paramref name="clock"/> gives the timestamps of changed inodes.
+    /// <paramref name="clock"/> gives the timestamps of changed inodes. <paramref name="freeObjectIds"/>: the next
+    /// inode number of each tree, kept by the handle for as long as it is open (the kernel's root->free_objectid: an
+    /// inode number freed by a removal is not handed out again before the next mount); without it, the tree's
+    /// highest inode number decides each time.
     /// </summary>
-    public FsTree(Transaction tx, ulong rootId, Func<Timespec> clock)
+    public FsTree(Transaction tx, ulong rootId, Func<Timespec> clock, Dictionary<ulong, ulong>? freeObjectIds = null)
     {
         _tx = tx;
         RootId = rootId;
         Clock = clock;
+        _freeObjectIds = freeObjectIds;
     }
 
     /// <summary>The subvolume's tree id.</summary>
@@ -122,6 +127,7 @@ public sealed partial class FsTree
 
     private ulong NextInodeNumber()
     {
+        if (_nextIno == 0 && _freeObjectIds != null) _freeObjectIds.TryGetValue(RootId, out _nextIno);
         if (_nextIno == 0)
         {
             var c = _tx.NewCursor();
@@ -131,6 +137,7 @@ public sealed partial class FsTree
                 max = Math.Max(max, c.ObjectId);
             _nextIno = max + 1;
         }
+        if (_freeObjectIds != null) _freeObjectIds[RootId] = _nextIno + 1;
         return _nextIno++;
     }
 

@@ -202,6 +202,65 @@ public class FsSessionTests
     }
 
     [Fact]
+    public void DelallocMetadataIsOneNodePerExtentStateOfEqualBits()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.QgroupLimit(Fs, exclusive: true, 64 * MiB);
+            s.Write("a", 0, Bytes(64 << 10, 1));
+            s.Sync();
+            // Over mapped sectors, then on past EOF (EXTENT_DELALLOC_NEW): two states that do not merge.
+            s.Write("a", 32 << 10, Bytes(64 << 10, 2));
+            Assert.Equal(2 * Node, Top(s).RsvMetaPrealloc);
+            // Three runs of one new file: three states; filling a gap merges two of them.
+            s.Write("b", 0, Bytes(8 << 10, 3));
+            s.Write("b", 64 << 10, Bytes(8 << 10, 4));
+            s.Write("b", 128 << 10, Bytes(8 << 10, 5));
+            Assert.Equal(5 * Node, Top(s).RsvMetaPrealloc);
+            s.Write("b", 8 << 10, Bytes(56 << 10, 6));
+            Assert.Equal(4 * Node, Top(s).RsvMetaPrealloc);
+            // A truncate that drops the last run gives its node back at once.
+            s.Truncate("b", 72 << 10);
+            Assert.Equal(3 * Node, Top(s).RsvMetaPrealloc);
+            s.Sync();
+            var c = Top(s);
+            Assert.Equal((0UL, 0UL, 0UL), (c.RsvData, c.RsvMetaPertrans, c.RsvMetaPrealloc));
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
+    [Fact]
+    public void AnInodeNumberIsNotHandedOutTwiceWhileTheImageIsOpen()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        ulong removed;
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f7", 0, Bytes(100, 1));
+            s.Sync();
+            removed = s.Filesystem.Stat("f7").Ino;
+            s.Remove("f7");
+            s.Sync();
+            s.Write("f6", 0, Bytes(100, 2));
+            s.Sync();
+            Assert.Equal(removed + 1, s.Filesystem.Stat("f6").Ino); // root->free_objectid only grows
+            s.Remove("f6");
+            s.Sync();
+        }
+        // A new handle is a new mount: the next number follows the highest inode in the tree.
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f5", 0, Bytes(100, 3));
+            s.Sync();
+            Assert.Equal(removed, s.Filesystem.Stat("f5").Ino);
+        }
+        WriterEndToEndTests.AssertClean(img, quota: false);
+    }
+
+    [Fact]
     public void RmOfANeverSyncedFileFreesItsWholeReservation()
     {
         using var tmp = new TempDir();
