@@ -64,6 +64,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private readonly Dictionary<string, (ulong Tree, ulong Ino)> _files = new(StringComparer.Ordinal);
     private long _dirtyBytes;
     private byte[] _pageBits = new byte[64]; // CopyToPages: the delalloc bits of the pages of one copy
+    private readonly HoleMapCache _holeMaps = new();
     private bool _disposed;
 
     private const ulong MetaItemsPerOp = 5; // btrfs_start_transaction(root, 5) of create/mkdir: qgroup meta = items × nodesize
@@ -323,6 +324,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             Writeback(loc.Tree, loc.Ino, 0, ulong.MaxValue);
             Close((loc.Tree, loc.Ino));
             var tx = Tx();
+            // Logging an inode changed in this transaction takes its maps off the modified list (they merge again).
+            if (dirty || _fs.TreeOf(tx, loc.Tree).ReadInode(loc.Ino).Transid == tx.Generation) _holeMaps.Logged(loc.Tree, loc.Ino);
             // The log's fallbacks first (the inode lookup only where one applies).
             if ((tx.MadeBlockGroup || _subvolumesCreated.Contains(loc.Tree))
                 && (dirty || _fs.TreeOf(tx, loc.Tree).ReadInode(loc.Ino).Transid == tx.Generation)) Commit();
@@ -445,8 +448,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             mark = Mark(); // open(O_CREAT) was a call of its own: the file stays when what follows fails
             if (data.Length == 0) return new WriteResult(0, null);
             _timesSetThisTick.Add((tree, ino)); // btrfs_write_check sets mtime/ctime directly
+            ulong len = (ulong)data.Length, oldSize = SizeOf(tree, ino);
             ExpandTo(tree, ino, offset);
-            ulong len = (ulong)data.Length;
+            if (offset > oldSize) ContExpandHoles(tree, ino, oldSize, offset + len);
             var q = Qgroups;
             // The whole range at once when it fits without a flush, with the most any page's check needs (page by page
             // would never fail then either, and ends holding the same). Not while the inode holds less than its
@@ -489,6 +493,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (newEnd <= size || size % Sector == 0) return;
         // Also over a hole: Linux 6.18 reserves and dirties that sector whatever it holds (seen in the large workload).
         ZeroRange(tree, ino, size, (size / Sector + 1) * Sector - size);
+    }
+
+    /// <summary>btrfs_cont_expand maps the hole from the old size's sector on up to <paramref name="newEnd"/> (modified maps).</summary>
+    private void ContExpandHoles(ulong tree, ulong ino, ulong oldSize, ulong newEnd)
+    {
+        ulong holeStart = (oldSize + Sector - 1) / Sector * Sector;
+        if (newEnd > holeStart) _holeMaps.AddModified(tree, ino, holeStart, (newEnd + Sector - 1) / Sector * Sector);
     }
 
     /// <summary>The file's size as the page cache sees it: its dirty size, else the inode's (<paramref name="committed"/> when the caller read it).</summary>
@@ -936,6 +947,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         if (_dirty.TryGetValue((tree, ino), out var d)) DropDirty(tree, ino, d, convertMeta: false);
         _flushOnClose.Remove((tree, ino));
+        _holeMaps.Forget(tree, ino);
         Qgroups?.FreeInode(tree, ino);
     }
 
@@ -963,6 +975,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (size >= cur)
             {
                 ExpandTo(loc.Tree, loc.Ino, size);
+                ContExpandHoles(loc.Tree, loc.Ino, cur, size);
                 if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d)) d.Size = size;
                 _fs.TreeOf(Tx(), loc.Tree).Truncate(loc.Ino, Math.Max(size, _fs.TreeOf(Tx(), loc.Tree).ReadInode(loc.Ino).Size));
                 // A truncate to the current size still runs btrfs_truncate: extents past it (a KEEP_SIZE fallocate
@@ -972,6 +985,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             }
             ulong keep = (size + Sector - 1) / Sector * Sector;
             DiscardPages(loc.Tree, loc.Ino, keep / Sector);
+            _holeMaps.Drop(loc.Tree, loc.Ino, keep); // btrfs_truncate drops the maps past the new size
             if (_dirty.TryGetValue((loc.Tree, loc.Ino), out d))
             {
                 if (d.Pages.TryGetValue(size / Sector, out var tail)) tail.AsSpan((int)(size % Sector)).Clear();
@@ -1053,6 +1067,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 ReserveMetaItems(loc.Tree, 2);
                 var t = _fs.TreeOf(Tx(), loc.Tree);
                 t.DropExtents(loc.Ino, lockStart, lockEnd);
+                _holeMaps.AddModified(loc.Tree, loc.Ino, lockStart, lockEnd); // fill_holes maps what it punched
                 _inodesUpdated.Add((loc.Tree, loc.Ino));
                 t.Touch(loc.Ino);
             }
@@ -1074,7 +1089,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         ulong next = ulong.MaxValue;
         foreach (var e in extents)
             if (!e.IsHole && e.FileOffset > hs) next = Math.Min(next, e.FileOffset);
-        ulong holeEnd = next < req ? next : req;
+        // The map btrfs_get_extent returns: a cached hole holding hs reaches as far as it was mapped.
+        ulong holeEnd = _holeMaps.LookupHole(tree, ino, hs, req - hs, next);
         if (holeEnd >= offset + length) return false;
         length = offset + length - holeEnd;
         offset = holeEnd;
@@ -1096,7 +1112,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             mark = Mark(); // open(O_CREAT) was a call of its own: the file stays when what follows fails
             FileModified(tree, ino); // btrfs_fallocate's file_modified comes first
             // Past the end (keep size or not), btrfs_fallocate first zeroes the rest of the last sector (cont_expand).
+            ulong oldSize = SizeOf(tree, ino), allocStart = offset / Sector * Sector;
             ExpandTo(tree, ino, offset + length);
+            if (allocStart > oldSize) ContExpandHoles(tree, ino, oldSize, allocStart);
             PreallocateHoles(tree, ino, offset, length, keepSize, path);
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
@@ -1297,6 +1315,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             ReserveMetaItems(dt, 3);
             if (!(s.Tree == dt && s.Ino == dino)) Writeback(s.Tree, s.Ino, 0, ulong.MaxValue);
             DiscardPages(dt, dino, 0);
+            _holeMaps.Drop(dt, dino, 0);
             var t = _fs.TreeOf(Tx(), dt);
             t.Truncate(dino, 0);
             if (s.Tree == dt && s.Ino == dino) return;
@@ -1349,8 +1368,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             if (dstOffset > dstSize)
             {
                 ExpandTo(dt, dino, dstOffset);
+                ContExpandHoles(dt, dino, dstSize, dstOffset);
                 Writeback(dt, dino, dstSize / Sector * Sector, dstOffset);
             }
+            _holeMaps.Drop(dt, dino, dstOffset, dstOffset + (srcEnd - srcOffset + Sector - 1) / Sector * Sector); // the clone drops the destination's maps
             var dtree = _fs.TreeOf(Tx(), dt);
             dtree.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset);
             // Dirty pages elsewhere in the destination stay dirty: their size must not undo the clone's growth.
