@@ -990,7 +990,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             {
                 if (d.Pages.TryGetValue(size / Sector, out var tail)) tail.AsSpan((int)(size % Sector)).Clear();
                 d.Size = size;
-                // btrfs_truncate waits for ordered IO from the new last sector on: that dirty page is written back now.
+                // btrfs_truncate waits for ordered IO from the new last sector on: that dirty page is written back now,
+                // with i_size already the new one (truncate_setsize), so a first sector within max_inline goes inline.
+                var ti = _fs.TreeOf(Tx(), loc.Tree);
+                if (ti.ReadInode(loc.Ino).Size > size) ti.EditInode(loc.Ino, i => i.FileSize = size);
                 Writeback(loc.Tree, loc.Ino, size / Sector * Sector, ulong.MaxValue);
             }
             t = _fs.TreeOf(Tx(), loc.Tree);
@@ -1001,6 +1004,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 t.DropExtents(loc.Ino, keep, ulong.MaxValue);
                 // The new size, also when the file only ever grew in the page cache (its item still says less).
                 t.EditInode(loc.Ino, i => i.FileSize = size);
+                t.TrimInlineHead(loc.Ino, size);
             }
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
@@ -1142,7 +1146,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         Writeback(tree, ino, offset, offset + length);
         ulong aStart = offset / Sector * Sector, aEnd = (offset + length + Sector - 1) / Sector * Sector;
         var holes = replace ? new[] { new FileRange(aStart, aEnd) }
-            : FsTree.Holes(_fs.TreeOf(Tx(), tree).ReadExtents(ino), aStart, aEnd).Select(h => new FileRange(h.Start, h.End)).ToArray();
+            : FsTree.Holes(_fs.TreeOf(Tx(), tree).ReadExtents(ino), aStart, aEnd, Sector).Select(h => new FileRange(h.Start, h.End)).ToArray();
         var q = Qgroups;
         bool quota = q != null && QgroupReservations.IsSubvolumeRoot(tree);
         if (quota && holes.Length > 0 && !reserved)
@@ -1288,6 +1292,38 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         finally { Close(file); }
     }
 
+    /// <summary>
+    /// clone_copy_inline_extent: a source range that starts with an inline extent is copied into the destination's page
+    /// cache, reserved like a write of that sector (copy_inline_to_page), unless the destination takes the inline item
+    /// itself (offset 0, its size within the inline data, and no extent there but an inline one). Returns true when the
+    /// page took it.
+    /// </summary>
+    private bool CloneInlineToPage(ulong srcTree, ulong src, ulong srcOffset, ulong srcEnd, ulong tree, ulong ino, ulong dstOffset, ulong dstSize)
+    {
+        if (srcOffset != 0) return false;
+        var sExtents = _fs.TreeOf(Tx(), srcTree).ReadExtents(src);
+        if (sExtents.Count == 0 || sExtents[0].Type != FileExtentType.Inline) return false;
+        ulong datal = Math.Min(sExtents[0].RamBytes, srcEnd);
+        if (dstOffset == 0 && dstSize <= datal)
+        {
+            var dExtents = _fs.TreeOf(Tx(), tree).ReadExtents(ino);
+            if (dExtents.Count == 0 || dExtents[0] is { FileOffset: 0, Type: FileExtentType.Inline }) return false;
+        }
+        var page = new byte[Sector];
+        sExtents[0].Inline.AsSpan(0, (int)datal).CopyTo(page); // the rest of the sector reads as zeros
+        ReserveDataSpace(tree, ino, dstOffset, Sector);
+        var q = Qgroups;
+        bool reserves = q != null && QgroupReservations.IsSubvolumeRoot(tree);
+        if (reserves && !TryReserveRange(q!, tree, ino, dstOffset, Sector, NodeSize, out _))
+            throw new FsException("EDQUOT", $"disk quota exceeded copying an inline extent to {dstOffset} of inode {ino}");
+        ulong keepSize = DirtyOf(tree, ino).Size;
+        CopyToPages(tree, ino, dstOffset, page);
+        var d = DirtyOf(tree, ino);
+        d.Size = Math.Max(keepSize, dstOffset + datal);
+        if (reserves) ReleaseDelallocMeta(tree, d, convert: false);
+        return true;
+    }
+
     /// <summary>btrfs_fallocate_update_isize: a size still to grow takes a transaction of one item (unless <paramref name="reserve"/> is false: the caller's transaction has it).</summary>
     private void GrowSize(ulong tree, ulong ino, ulong end, bool reserve = true)
     {
@@ -1318,6 +1354,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             _holeMaps.Drop(dt, dino, 0);
             var t = _fs.TreeOf(Tx(), dt);
             t.Truncate(dino, 0);
+            // btrfs_setsize runs btrfs_truncate even when the size stays 0: preallocated extents past EOF go too.
+            t.DropExtents(dino, 0, ulong.MaxValue);
             if (s.Tree == dt && s.Ino == dino) return;
             t.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, 0, 0, dino, 0);
         }
@@ -1372,8 +1410,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 Writeback(dt, dino, dstSize / Sector * Sector, dstOffset);
             }
             _holeMaps.Drop(dt, dino, dstOffset, dstOffset + (srcEnd - srcOffset + Sector - 1) / Sector * Sector); // the clone drops the destination's maps
+            bool inlineCopied = CloneInlineToPage(s.Tree, s.Ino, srcOffset, srcEnd, dt, dino, dstOffset, dstSize);
             var dtree = _fs.TreeOf(Tx(), dt);
-            dtree.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset);
+            dtree.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset, inlineCopied);
             // Dirty pages elsewhere in the destination stay dirty: their size must not undo the clone's growth.
             if (_dirty.TryGetValue((dt, dino), out var dd)) dd.Size = Math.Max(dd.Size, dtree.ReadInode(dino).Size);
         }

@@ -127,11 +127,13 @@ public sealed partial class FsTree
             if (inlineNow) extents[0].Inline.AsSpan(0, (int)Math.Min((ulong)extents[0].Inline!.Length, newSize)).CopyTo(whole);
             else if (extents.Count > 0) Read(ino, 0, whole.AsSpan(0, (int)Math.Min(info.Size, newSize)));
             data.CopyTo(whole.AsSpan((int)offset));
-            if (inlineNow) Tree.Delete(new Key(ino, ItemType.ExtentData, 0));
-            else if (extents.Count > 0) DropExtents(ino, 0, SectorSize);
+            ulong kept = info.NBytes;
+            if (inlineNow) { Tree.Delete(new Key(ino, ItemType.ExtentData, 0)); kept -= extents[0].RamBytes; }
+            else if (extents.Count > 0) { DropExtents(ino, 0, SectorSize); kept = ReadInode(ino).NBytes; }
             WriteInline(ino, whole);
             var now0 = Clock();
-            EditInode(ino, i => { i.FileSize = newSize; i.NBytes = newSize; i.Mtime = now0; i.Ctime = now0; });
+            // Extents past the first sector stay counted (a truncate drops them right after this writeback).
+            EditInode(ino, i => { i.FileSize = newSize; i.NBytes = kept + newSize; i.Mtime = now0; i.Ctime = now0; });
             return 0;
         }
         if (inlineNow) ConvertInlineToRegular(ino, extents[0]);
@@ -449,6 +451,21 @@ public sealed partial class FsTree
         }
         DropExtents(ino, keep, ulong.MaxValue);
         EditInode(ino, i => { i.FileSize = size; i.Mtime = now; i.Ctime = now; });
+        TrimInlineHead(ino, size);
+    }
+
+    /// <summary>
+    /// An inline extent that other extents followed and that now reaches past <paramref name="size"/> is cut to it, as
+    /// btrfs_truncate_inode_items truncates an inline item (nbytes follows).
+    /// </summary>
+    public void TrimInlineHead(ulong ino, ulong size)
+    {
+        var extents = ReadExtents(ino);
+        if (extents.Count == 0 || extents[0].Type != FileExtentType.Inline || extents[0].RamBytes <= size) return;
+        var head = extents[0];
+        Tree.Delete(new Key(ino, ItemType.ExtentData, 0));
+        if (size > 0) WriteInline(ino, head.Inline.AsSpan(0, (int)size));
+        EditInode(ino, i => i.NBytes -= head.RamBytes - size);
     }
 
     internal static FileExtent? ExtentAt(List<FileExtent> extents, ulong pos)
@@ -494,15 +511,16 @@ public sealed partial class FsTree
         var info = ReadInode(ino);
         if (!info.IsReg) throw FsException.NotRegular(info, $"inode {ino}");
         if (length == 0) throw new FsException("EINVAL", "fallocate of length 0");
+        // An inline extent stays: it maps its whole sector, so only the holes after it get preallocated extents (the
+        // kernel's btrfs_fallocate skips it; the file then has an inline extent followed by others).
         var extents = ReadExtents(ino);
-        if (extents.Count == 1 && extents[0].Type == FileExtentType.Inline) { ConvertInlineToRegular(ino, extents[0]); extents = ReadExtents(ino); }
         ulong sector = SectorSize;
         ulong aStart = offset / sector * sector, aEnd = (offset + length + sector - 1) / sector * sector;
         ulong added = 0;
         var inserted = new List<(ulong Start, ulong End)>();
         try
         {
-            foreach (var (hs, he) in Holes(extents, aStart, aEnd))
+            foreach (var (hs, he) in Holes(extents, aStart, aEnd, sector))
             {
                 ulong pos = hs;
                 while (pos < he)
@@ -534,15 +552,17 @@ public sealed partial class FsTree
         });
     }
 
-    internal static IEnumerable<(ulong Start, ulong End)> Holes(List<FileExtent> extents, ulong start, ulong end)
+    internal static IEnumerable<(ulong Start, ulong End)> Holes(List<FileExtent> extents, ulong start, ulong end, ulong sector)
     {
         ulong pos = start;
         foreach (var e in extents.OrderBy(e => e.FileOffset))
         {
-            if (e.End <= pos || e.IsHole) continue;
+            // An inline extent's map covers its whole sector (btrfs_get_extent aligns its length).
+            ulong eEnd = e.Type == FileExtentType.Inline ? (e.End + sector - 1) / sector * sector : e.End;
+            if (eEnd <= pos || e.IsHole) continue;
             if (e.FileOffset >= end) break;
             if (e.FileOffset > pos) yield return (pos, e.FileOffset);
-            pos = Math.Max(pos, e.End);
+            pos = Math.Max(pos, eEnd);
         }
         if (pos < end) yield return (pos, end);
     }
@@ -552,7 +572,11 @@ public sealed partial class FsTree
     /// <paramref name="dstOffset"/> of <paramref name="dst"/> in this tree: the destination's items reference the same
     /// data extents (no data is copied). Offsets and length are sector aligned (length may end at the source EOF).
     /// </summary>
-    public void Clone(FsTree srcTree, ulong src, ulong srcOffset, ulong length, ulong dst, ulong dstOffset)
+    /// <remarks>
+    /// <paramref name="inlineCopied"/>: the caller copied the source's inline extent into the destination's page cache
+    /// (clone_copy_inline_extent's copy_inline_to_page); only the extents after it are cloned here.
+    /// </remarks>
+    public void Clone(FsTree srcTree, ulong src, ulong srcOffset, ulong length, ulong dst, ulong dstOffset, bool inlineCopied = false)
     {
         var sinfo = srcTree.ReadInode(src);
         var dinfo = ReadInode(dst);
@@ -568,7 +592,7 @@ public sealed partial class FsTree
             throw new FsException("EINVAL", "overlapping clone within one file");
         ulong alignedLen = (length + sector - 1) / sector * sector;
         var sExtents = srcTree.ReadExtents(src);
-        if (sExtents.Count == 1 && sExtents[0].Type == FileExtentType.Inline)
+        if (sExtents.Count == 1 && sExtents[0].Type == FileExtentType.Inline && !inlineCopied)
         {
             // Inline data cannot be shared: copy it.
             var bytes = new byte[length];
@@ -576,13 +600,32 @@ public sealed partial class FsTree
             Write(dst, dstOffset, bytes);
             return;
         }
+        // A destination held inline keeps its inline extent unless the range covers its sector (it is then dropped):
+        // the cloned extents follow it, as in the kernel.
         var dExtents = ReadExtents(dst);
-        if (dExtents.Count == 1 && dExtents[0].Type == FileExtentType.Inline) ConvertInlineToRegular(dst, dExtents[0]);
+        bool takesInlineItem = dstOffset == 0 && (dExtents.Count == 0 || dExtents[0] is { FileOffset: 0, Type: FileExtentType.Inline });
         DropExtents(dst, dstOffset, dstOffset + alignedLen);
         ulong added = 0;
         foreach (var e in sExtents)
         {
             if (e.End <= srcOffset || e.FileOffset >= srcOffset + alignedLen || e.IsHole) continue;
+            if (e.Type == FileExtentType.Inline)
+            {
+                if (inlineCopied) continue;
+                ulong datal = Math.Min(e.RamBytes, srcEnd);
+                if (takesInlineItem && dinfo.Size <= datal)
+                {
+                    // clone_copy_inline_extent: the destination takes the inline item itself.
+                    WriteInline(dst, e.Inline.AsSpan(0, (int)datal));
+                    added += datal;
+                    continue;
+                }
+                // Otherwise its whole sector (zeros after the data) is written, as copy_inline_to_page dirties it.
+                var head = new byte[Math.Min(sector, srcEnd) - srcOffset];
+                srcTree.Read(src, srcOffset, head);
+                Write(dst, dstOffset, head);
+                continue;
+            }
             ulong s = Math.Max(e.FileOffset, srcOffset), t = Math.Min(e.End, srcOffset + alignedLen);
             InsertFileExtent(dst, dstOffset + (s - srcOffset), e.Type, e.DiskBytenr, e.DiskNumBytes, e.Offset + (s - e.FileOffset), t - s);
             added += t - s;

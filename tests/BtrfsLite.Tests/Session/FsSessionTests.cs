@@ -232,6 +232,59 @@ public class FsSessionTests
     }
 
     [Fact]
+    public void AFallocateKeepsAnInlineExtentAndEveryLaterChangeOfSuchAFileStaysValid()
+    {
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        var small = Bytes(822, 1);
+        var expected = new byte[7435];
+        small.CopyTo(expected, 0);
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("f", 0, small);
+            // btrfs_fallocate skips the inline extent's sector: only [4096, 8192) is preallocated and reserved.
+            s.Fallocate("f", 0, 7435, keepSize: false);
+            Assert.Equal(4096UL, Top(s).RsvData);
+            s.Sync();
+            Assert.Equal(Node + 4096, Top(s).Referenced);
+            // A clone of the whole file copies the inline head and shares the preallocated extent.
+            s.CloneRange("f", 0, 0, "g", 0);
+            s.Sync();
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using (var fs = Filesystem.OpenReadOnly(img))
+        {
+            Assert.Equal(expected, fs.ReadAll("f"));
+            Assert.Equal(expected, fs.ReadAll("g"));
+        }
+        using (var s = FsSession.Open(img))
+        {
+            // Truncating below the inline data drops what follows and cuts the inline item.
+            s.Truncate("f", 500);
+            // A write past the inline sector keeps it; a write into it makes it a regular extent.
+            s.Write("g", 9000, Bytes(100, 2));
+            s.Sync();
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using (var fs = Filesystem.OpenReadOnly(img))
+        {
+            Assert.Equal(expected.AsSpan(0, 500).ToArray(), fs.ReadAll("f"));
+            var g = fs.ReadAll("g");
+            Assert.Equal(9100, g.Length);
+            Assert.Equal(small, g.AsSpan(0, 822).ToArray());
+            Assert.Equal(Bytes(100, 2), g.AsSpan(9000).ToArray());
+        }
+        using (var s = FsSession.Open(img))
+        {
+            s.Write("g", 100, Bytes(10, 3));
+            s.Sync();
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+        using (var fs = Filesystem.OpenReadOnly(img))
+            Assert.Equal(Bytes(10, 3), fs.ReadAll("g").AsSpan(100, 10).ToArray());
+    }
+
+    [Fact]
     public void AnInodeNumberIsNotHandedOutTwiceWhileTheImageIsOpen()
     {
         using var tmp = new TempDir();
