@@ -1415,6 +1415,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             dtree.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset, inlineCopied);
             // Dirty pages elsewhere in the destination stay dirty: their size must not undo the clone's growth.
             if (_dirty.TryGetValue((dt, dino), out var dd)) dd.Size = Math.Max(dd.Size, dtree.ReadInode(dino).Size);
+            // btrfs_clone_files waits for the destination range's writeback: a page the inline extent was copied into is
+            // written back before the call returns.
+            if (inlineCopied) Writeback(dt, dino, dstOffset, dstOffset + Sector);
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
         finally { Close(file); Close(other); }
