@@ -63,7 +63,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     // Paths resolved to (tree, inode) since the last change of the namespace that could invalidate one (rm, subvolume delete).
     private readonly Dictionary<string, (ulong Tree, ulong Ino)> _files = new(StringComparer.Ordinal);
     private long _dirtyBytes;
-    private byte[] _pageBits = new byte[64]; // CopyToPages: the delalloc bits of the pages of one copy
+    private byte[] _pageBits = new byte[64]; // the EXTENT_DELALLOC_NEW bits of the pages of one write (UnmappedPages)
     private readonly HoleMapCache _holeMaps = new();
     private bool _disposed;
 
@@ -114,9 +114,6 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             _runFirst[last] = first;
             Outstanding += Extents(last - first + 1);
         }
-
-        /// <summary>The bits a page of this inode was dirtied with (0 when it is not dirty).</summary>
-        public byte BitsOf(ulong index) => _bits.GetValueOrDefault(index);
 
         /// <summary>Pages left (writeback, truncate): the states are what remains (btrfs_split_delalloc_extent).</summary>
         public void Remove(IEnumerable<ulong> indexes)
@@ -563,10 +560,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// </summary>
     private ulong WriteMetaBound(ulong tree, ulong ino, ulong offset, ulong len)
     {
-        ulong firstPage = offset / Sector, pages = (offset + len + Sector - 1) / Sector - firstPage;
-        if (_pageBits.Length < (int)pages) _pageBits = new byte[Math.Max((int)pages, 2 * _pageBits.Length)];
-        var bits = _pageBits.AsSpan(0, (int)pages);
-        _fs.TreeOf(Tx(), tree).MarkUnmapped(ino, firstPage * Sector, Sector, bits, DirtyInode.DelallocNew);
+        ulong firstPage = offset / Sector;
+        var bits = UnmappedPages(_fs.TreeOf(Tx(), tree), ino, offset, offset + len);
         _dirty.TryGetValue((tree, ino), out var d);
         ulong states = 0, run = 0, perExtent = Transaction.MaxExtentSize / Sector;
         for (int i = 0; i < bits.Length; i++)
@@ -580,6 +575,16 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         // Each page's check holds at most the larger of what the inode held and a nodesize per extent so far.
         ulong held = d?.MetaReserved ?? 0, most = NodeSize * ((d?.Outstanding ?? 0) + states);
         return Math.Max(most, held) - held + NodeSize;
+    }
+
+    /// <summary>The pages of [start, end), each with EXTENT_DELALLOC_NEW where no extent maps it (a reused buffer).</summary>
+    private Span<byte> UnmappedPages(FsTree t, ulong ino, ulong start, ulong end)
+    {
+        ulong firstPage = start / Sector, pages = (end + Sector - 1) / Sector - firstPage;
+        if (_pageBits.Length < (int)pages) _pageBits = new byte[Math.Max((int)pages, 2 * _pageBits.Length)];
+        var bits = _pageBits.AsSpan(0, (int)pages);
+        t.MarkUnmapped(ino, firstPage * Sector, Sector, bits, DirtyInode.DelallocNew);
+        return bits;
     }
 
     private bool MetaShort(ulong tree, ulong ino) =>
@@ -610,11 +615,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         var d = DirtyOf(tree, ino);
         ulong end = offset + (ulong)data.Length;
-        ulong firstPage = offset / Sector, pages = (end + Sector - 1) / Sector - firstPage;
+        ulong firstPage = offset / Sector;
         var t = _fs.TreeOf(Tx(), tree);
-        if (_pageBits.Length < (int)pages) _pageBits = new byte[Math.Max((int)pages, 2 * _pageBits.Length)];
-        var bits = _pageBits.AsSpan(0, (int)pages);
-        t.MarkUnmapped(ino, firstPage * Sector, Sector, bits, DirtyInode.DelallocNew);
+        var bits = UnmappedPages(t, ino, offset, end);
         for (ulong pos = offset; pos < end;)
         {
             ulong index = pos / Sector, pageStart = index * Sector;
@@ -1410,6 +1413,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
                 Writeback(dt, dino, dstSize / Sector * Sector, dstOffset);
             }
             _holeMaps.Drop(dt, dino, dstOffset, dstOffset + (srcEnd - srcOffset + Sector - 1) / Sector * Sector); // the clone drops the destination's maps
+            // The expansion above stays when the inline copy's reservation fails (the kernel's cont_expand and its
+            // writeback come first): an EDQUOT from here on leaves it, not a half-done clone.
+            mark = Mark();
             bool inlineCopied = CloneInlineToPage(s.Tree, s.Ino, srcOffset, srcEnd, dt, dino, dstOffset, dstSize);
             var dtree = _fs.TreeOf(Tx(), dt);
             dtree.Clone(_fs.TreeOf(Tx(), s.Tree), s.Ino, srcOffset, length, dino, dstOffset, inlineCopied);
