@@ -51,6 +51,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     // Inodes updated in the running transaction, and the qgroup metadata btrfs_dirty_inode reserved for those whose
     // first update came through it (see FileModified), per subvolume, until the commit.
     private readonly HashSet<(ulong Tree, ulong Ino)> _inodesUpdated = new();
+    // Inodes whose delayed inode item reserved its own qgroup metadata in this transaction (btrfs_dirty_inode).
+    private readonly HashSet<(ulong Tree, ulong Ino)> _inodesOwnRsv = new();
     private readonly Dictionary<ulong, ulong> _dirtyInodeReserved = new();
     // Subvolumes created in the running transaction (not yet on disk: an fsync inside one commits).
     private readonly HashSet<ulong> _subvolumesCreated = new();
@@ -366,6 +368,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (_tx == null) return;
         var tx = _tx;
         _tx = null;
+        var drained = DelayedInodeConversions(tx);
         try
         {
             tx.Commit();
@@ -374,8 +377,33 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         {
             AfterTransaction(tx);
         }
+        // After the inodes' own reservations (AfterTransaction) went back, what the other delayed inodes convert.
+        if (Qgroups != null) foreach (var (root, bytes) in drained) Qgroups.FreeMetaPrealloc(root, bytes);
         _cleanerReady.AddRange(_cleanerQgroups);
         _cleanerQgroups.Clear();
+    }
+
+    /// <summary>
+    /// At the commit every delayed inode item written releases its reservation, btrfs_calc_metadata_size(1) = 8 ×
+    /// nodesize, by converting that much of its subvolume's META_PREALLOC to PERTRANS (freed at the end of the commit),
+    /// clamped to what the subvolume holds (btrfs_delayed_inode_release_metadata). An inode updated in a transaction
+    /// that reserved items, or by an ordered extent's completion, never reserved that in the qgroup (its reservation
+    /// was migrated from the transaction's or the delalloc block reserve): its conversion takes the prealloc of inodes
+    /// that are still dirty (their own bookkeeping keeps it, so their later releases find less). Counted per subvolume
+    /// whose tree this transaction changed: the inodes it updated that did not reserve for themselves, at least one.
+    /// </summary>
+    private List<(ulong Root, ulong Bytes)> DelayedInodeConversions(Transaction tx)
+    {
+        var drained = new List<(ulong Root, ulong Bytes)>();
+        if (Qgroups == null) return drained;
+        foreach (var (tree, _) in _dirty.Keys.Distinct().ToList())
+        {
+            if (!QgroupReservations.IsSubvolumeRoot(tree) || drained.Any(d => d.Root == tree)) continue;
+            if (Qgroups.GetRootMeta(tree).Prealloc == 0 || !tx.HasTree(tree) || tx.CurrentRoot(tree).Generation != tx.Generation) continue;
+            ulong updated = (ulong)_inodesUpdated.Count(k => k.Tree == tree && !_inodesOwnRsv.Contains(k));
+            drained.Add((tree, Math.Max(1, updated) * 8UL * NodeSize));
+        }
+        return drained;
     }
 
     /// <summary>
@@ -407,6 +435,7 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         tx.Dispose();
         _inodesUpdated.Clear();
+        _inodesOwnRsv.Clear();
         _subvolumesCreated.Clear();
         _timesSetThisTick.Clear(); // a commit takes milliseconds: the clock moved on
         foreach (var (root, bytes) in _dirtyInodeReserved) Qgroups?.FreeMetaPrealloc(root, bytes);
@@ -828,7 +857,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (Qgroups == null || !QgroupReservations.IsSubvolumeRoot(tree) || _inodesUpdated.Contains((tree, ino))) return;
         ulong bytes = 8UL * NodeSize;
         if (Qgroups.ReserveMetaPrealloc(tree, bytes).Succeeded)
+        {
             _dirtyInodeReserved[tree] = _dirtyInodeReserved.GetValueOrDefault(tree) + bytes;
+            _inodesOwnRsv.Add((tree, ino));
+        }
         else
             ReserveMetaItems(tree, 1);
         _inodesUpdated.Add((tree, ino));
