@@ -285,6 +285,37 @@ public class FsSessionTests
     }
 
     [Fact]
+    public void ACommitThatLeavesAFileDirtyConvertsItsDelallocMetadataWithTheDelayedInodes()
+    {
+        // Linux 6.18 (fuzzer seed 12035, traced): a subvolume delete commits while a file of the parent is dirty; the
+        // parent directory's delayed inode item converts 8 nodesizes of the subvolume's META_PREALLOC at the commit,
+        // the dirty file's 16 KiB with it. Its data reservation stays until its writeback.
+        using var tmp = new TempDir();
+        var img = WriterEndToEndTests.NewImage(tmp);
+        using (var s = FsSession.Open(img))
+        {
+            s.CreateSubvolume("v");
+            s.Sync();
+            s.Write("f", 47379, Bytes(244 << 10, 1));
+            var before = Top(s);
+            Assert.Equal((253952UL, Node), (before.RsvData, before.RsvMetaPrealloc));
+            s.DeleteSubvolume("v");
+            var after = Top(s);
+            Assert.Equal((253952UL, 0UL, 0UL), (after.RsvData, after.RsvMetaPrealloc, after.RsvMetaPertrans));
+            // A later write that extends the dirty run finds the inode's bookkeeping still holding its nodesize: the
+            // copy's transient nodesize goes back and nothing stays; one that starts a run of its own holds one.
+            s.Write("f", 297235, Bytes(4096, 2));
+            Assert.Equal(0UL, Top(s).RsvMetaPrealloc);
+            s.Write("f", 0, Bytes(4096, 3));
+            Assert.Equal(Node, Top(s).RsvMetaPrealloc);
+            s.Sync();
+            var c = Top(s);
+            Assert.Equal((0UL, 0UL, 0UL), (c.RsvData, c.RsvMetaPertrans, c.RsvMetaPrealloc));
+        }
+        WriterEndToEndTests.AssertClean(img, quota: true);
+    }
+
+    [Fact]
     public void AnInodeNumberIsNotHandedOutTwiceWhileTheImageIsOpen()
     {
         using var tmp = new TempDir();
