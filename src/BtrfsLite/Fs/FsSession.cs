@@ -323,11 +323,12 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             Writeback(loc.Tree, loc.Ino, 0, ulong.MaxValue);
             Close((loc.Tree, loc.Ino));
             var tx = Tx();
-            // Logging an inode changed in this transaction takes its maps off the modified list (they merge again).
-            if (dirty || _fs.TreeOf(tx, loc.Tree).ReadInode(loc.Ino).Transid == tx.Generation) _holeMaps.Logged(loc.Tree, loc.Ino);
-            // The log's fallbacks first (the inode lookup only where one applies).
-            if ((tx.MadeBlockGroup || _subvolumesCreated.Contains(loc.Tree))
-                && (dirty || _fs.TreeOf(tx, loc.Tree).ReadInode(loc.Ino).Transid == tx.Generation)) Commit();
+            // Only an inode changed in this transaction is logged (otherwise fsync has nothing to do).
+            bool changed = dirty || _fs.TreeOf(tx, loc.Tree).ReadInode(loc.Ino).Transid == tx.Generation;
+            // Logging takes its maps off the modified list (they merge again).
+            if (changed) _holeMaps.Logged(loc.Tree, loc.Ino);
+            // The log's fallbacks first.
+            if ((tx.MadeBlockGroup || _subvolumesCreated.Contains(loc.Tree)) && changed) Commit();
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }
@@ -348,16 +349,6 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         WritebackAll(rootId);
         Commit();
-        // Observed on Linux 6.18 (workloads parent-limit and rfer-limit): after the EDQUOT flush the other subvolumes'
-        // dirty inodes hold no delalloc metadata reservation any more (their data reservation stays). Do the same, so
-        // a short write under a limit shared with them stops where the kernel's does.
-        if (Qgroups == null) return;
-        foreach (var ((tree, _), d) in _dirty)
-        {
-            if (tree == rootId || d.MetaReserved == 0) continue;
-            Qgroups.FreeMetaPrealloc(tree, d.MetaReserved);
-            d.MetaReserved = 0;
-        }
     }
 
     private void Commit()
@@ -396,9 +387,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         var drained = new List<(ulong Root, ulong Bytes)>();
         if (Qgroups == null) return drained;
-        foreach (var (tree, _) in _dirty.Keys.Distinct().ToList())
+        foreach (var tree in _dirty.Keys.Select(k => k.Tree).Distinct())
         {
-            if (!QgroupReservations.IsSubvolumeRoot(tree) || drained.Any(d => d.Root == tree)) continue;
+            if (!QgroupReservations.IsSubvolumeRoot(tree)) continue;
             if (Qgroups.GetRootMeta(tree).Prealloc == 0 || !tx.HasTree(tree) || tx.CurrentRoot(tree).Generation != tx.Generation) continue;
             ulong updated = (ulong)_inodesUpdated.Count(k => k.Tree == tree && !_inodesOwnRsv.Contains(k));
             drained.Add((tree, Math.Max(1, updated) * 8UL * NodeSize));
@@ -481,11 +472,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             // The whole range at once when it fits without a flush, with the most any page's check needs (page by page
             // would never fail then either, and ends holding the same). Not while the inode holds less than its
             // outstanding extents need (after another subvolume's flush): only page by page gives what it then holds.
+            // The pages' bits, read once: nothing between the bound and the copy changes the file's extents.
+            var bits = UnmappedPages(_fs.TreeOf(Tx(), tree), ino, offset, offset + len);
             if (q == null || !QgroupReservations.IsSubvolumeRoot(tree) || (!MetaShort(tree, ino)
-                && TryReserveRange(q, tree, ino, offset, len, WriteMetaBound(tree, ino, offset, len), out _, noFlush: true)))
+                && TryReserveRange(q, tree, ino, offset, len, WriteMetaBound(tree, ino, offset, bits), out _, noFlush: true)))
             {
                 ReserveDataSpace(tree, ino, offset, len);
-                CopyToPages(tree, ino, offset, data);
+                CopyToPages(tree, ino, offset, data, bits: bits);
                 if (q != null) ReleaseDelallocMeta(tree, DirtyOf(tree, ino), convert: false);
                 if (_dirtyBytes > _options.DirtyThreshold) WritebackAll(null);
                 return new WriteResult(len, null);
@@ -587,10 +580,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// each page copied may add (a new delalloc state per run of new pages with equal bits, see
     /// <see cref="DirtyInode"/>), and the nodesize the last page reserves before the copy trims it.
     /// </summary>
-    private ulong WriteMetaBound(ulong tree, ulong ino, ulong offset, ulong len)
+    private ulong WriteMetaBound(ulong tree, ulong ino, ulong offset, ReadOnlySpan<byte> bits)
     {
         ulong firstPage = offset / Sector;
-        var bits = UnmappedPages(_fs.TreeOf(Tx(), tree), ino, offset, offset + len);
         _dirty.TryGetValue((tree, ino), out var d);
         ulong states = 0, run = 0, perExtent = Transaction.MaxExtentSize / Sector;
         for (int i = 0; i < bits.Length; i++)
@@ -640,13 +632,13 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// neighbours: EXTENT_DELALLOC_NEW where no extent maps it (btrfs_set_extent_delalloc), plus
     /// <paramref name="extraBits"/> (EXTENT_NORESERVE for a write in place with metadata only).
     /// </summary>
-    private void CopyToPages(ulong tree, ulong ino, ulong offset, ReadOnlySpan<byte> data, byte extraBits = 0)
+    private void CopyToPages(ulong tree, ulong ino, ulong offset, ReadOnlySpan<byte> data, byte extraBits = 0, ReadOnlySpan<byte> bits = default)
     {
         var d = DirtyOf(tree, ino);
         ulong end = offset + (ulong)data.Length;
         ulong firstPage = offset / Sector;
         var t = _fs.TreeOf(Tx(), tree);
-        var bits = UnmappedPages(t, ino, offset, end);
+        if (bits.IsEmpty) bits = UnmappedPages(t, ino, offset, end);
         for (ulong pos = offset; pos < end;)
         {
             ulong index = pos / Sector, pageStart = index * Sector;
@@ -1049,15 +1041,28 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private void ZeroRange(ulong tree, ulong ino, ulong offset, ulong len)
     {
         if (len == 0) return;
+        // btrfs_truncate_block reserves its sector's data space first; zeroing never extends the file.
+        CopyIntoSector(tree, ino, offset, new byte[len], "zeroing");
+    }
+
+    /// <summary>
+    /// Bytes within one sector through the page cache, reserved as btrfs_truncate_block and copy_inline_to_page do: the
+    /// sector's data space, its data and a nodesize of delalloc metadata (EDQUOT after the flush), then the copy, the
+    /// inode trimmed to its extent states. The file's in-memory size stays as it was.
+    /// </summary>
+    private void CopyIntoSector(ulong tree, ulong ino, ulong offset, ReadOnlySpan<byte> data, string what)
+    {
+        ulong len = (ulong)data.Length;
         var q = Qgroups;
-        ReserveDataSpace(tree, ino, offset, len); // btrfs_truncate_block reserves its sector's data space first
+        ReserveDataSpace(tree, ino, offset, len);
         bool noReserve = false, reserves = q != null && QgroupReservations.IsSubvolumeRoot(tree);
         if (reserves && !TryReserveRange(q!, tree, ino, offset, len, NodeSize, out noReserve))
-            throw new FsException("EDQUOT", $"disk quota exceeded zeroing [{offset}, {offset + len}) of inode {ino}");
+            throw new FsException("EDQUOT", $"disk quota exceeded {what} [{offset}, {offset + len}) of inode {ino}");
         var keepSize = DirtyOf(tree, ino).Size;
-        CopyToPages(tree, ino, offset, new byte[len], noReserve ? DirtyInode.NoReserve : (byte)0);
-        DirtyOf(tree, ino).Size = keepSize; // zeroing never extends the file
-        if (reserves) ReleaseDelallocMeta(tree, DirtyOf(tree, ino), convert: false);
+        CopyToPages(tree, ino, offset, data, noReserve ? DirtyInode.NoReserve : (byte)0);
+        var d = DirtyOf(tree, ino);
+        d.Size = keepSize;
+        if (reserves) ReleaseDelallocMeta(tree, d, convert: false);
     }
 
     /// <summary>fallocate(PUNCH_HOLE|KEEP_SIZE): the range is written back first (its reservation then waits for the commit), whole sectors dropped, partial edges zeroed through the page cache.</summary>
@@ -1346,16 +1351,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         }
         var page = new byte[Sector];
         sExtents[0].Inline.AsSpan(0, (int)datal).CopyTo(page); // the rest of the sector reads as zeros
-        ReserveDataSpace(tree, ino, dstOffset, Sector);
-        var q = Qgroups;
-        bool reserves = q != null && QgroupReservations.IsSubvolumeRoot(tree);
-        if (reserves && !TryReserveRange(q!, tree, ino, dstOffset, Sector, NodeSize, out _))
-            throw new FsException("EDQUOT", $"disk quota exceeded copying an inline extent to {dstOffset} of inode {ino}");
-        ulong keepSize = DirtyOf(tree, ino).Size;
-        CopyToPages(tree, ino, dstOffset, page);
+        CopyIntoSector(tree, ino, dstOffset, page, "copying an inline extent to");
         var d = DirtyOf(tree, ino);
-        d.Size = Math.Max(keepSize, dstOffset + datal);
-        if (reserves) ReleaseDelallocMeta(tree, d, convert: false);
+        d.Size = Math.Max(d.Size, dstOffset + datal);
         return true;
     }
 
