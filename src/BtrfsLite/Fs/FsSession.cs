@@ -837,8 +837,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// file_modified → btrfs_dirty_inode: an inode's first update in a transaction that comes without a transaction of
     /// its own (the time update of fallocate and zero range, of a punch after its first hole check, of a range clone's
     /// destination) reserves qgroup metadata for the delayed inode item: one item at BTRFS_MAX_LEVEL (8 × nodesize) as
-    /// PREALLOC, held until the commit. When that fails (after the flush), btrfs_dirty_inode retries in a transaction
-    /// of one item, and only that failing is EDQUOT. An inode created or updated earlier in the transaction reserves
+    /// PREALLOC, held until the commit. When that fails (it never flushes), btrfs_dirty_inode retries in a transaction
+    /// of one item, which flushes, and only that failing is EDQUOT. An inode created or updated earlier in the transaction reserves
     /// nothing, and so does an inode whose times were set in the current tick (measured: punch-past-eof,
     /// fallocate-near-limit).
     /// </summary>
@@ -848,7 +848,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (!_timesSetThisTick.Add((tree, ino))) return;
         if (Qgroups == null || !QgroupReservations.IsSubvolumeRoot(tree) || _inodesUpdated.Contains((tree, ino))) return;
         ulong bytes = 8UL * NodeSize;
-        if (Qgroups.ReserveMetaPrealloc(tree, bytes).Succeeded)
+        // btrfs_delayed_inode_reserve_metadata reserves without flushing; only the fallback transaction flushes.
+        if (Qgroups.ReserveMetaPrealloc(tree, bytes, noFlush: true).Succeeded)
         {
             _dirtyInodeReserved[tree] = _dirtyInodeReserved.GetValueOrDefault(tree) + bytes;
             _inodesOwnRsv.Add((tree, ino));
