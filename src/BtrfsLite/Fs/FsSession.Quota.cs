@@ -30,7 +30,6 @@ public sealed partial class FsSession
             Qgroups = null;
             _dirtyInodeReserved.Clear();
             _ghostQgroups.Clear();
-            _pendingGhostQgroups.Clear();
             _cleanerQgroups.Clear();
             _cleanerReady.Clear();
             foreach (var d in _dirty.Values) d.MetaReserved = 0;
@@ -46,8 +45,6 @@ public sealed partial class FsSession
         try
         {
             QuotaAdmin.Rescan(Tx());
-            foreach (var q in _pendingGhostQgroups) Qgroups?.DestroyQgroup(q);
-            _pendingGhostQgroups.Clear();
             Commit();
             if (_ghostQgroups.Count == 0 || Qgroups == null) return;
             // The rescan zeroes every qgroup in memory and marks it dirty, items or not. The rescan worker's own commit
@@ -136,14 +133,20 @@ public sealed partial class FsSession
             // btrfs_ioctl_qgroup_limit: a transaction of 1 item on the top level, so even clearing a limit can fail
             // with EDQUOT while 0/5 is over one.
             ReserveMetaItems(ObjectIds.FsTree, 1);
-            // A ghost has no LIMIT item to update: the kernel sets the limit in memory and marks the qgroups INCONSISTENT.
-            if (_ghostQgroups.Contains(qgroupId)) QuotaAdmin.MarkInconsistent(Tx());
-            else QuotaAdmin.Limit(Tx(), qgroupId, exclusive, maxBytes);
-            if (Qgroups == null || !Qgroups.TryGetCounters(qgroupId, out var c)) return;
-            var flag = exclusive ? QgroupLimitFlags.MaxExcl : QgroupLimitFlags.MaxRfer;
-            var flags = maxBytes == null ? c.LimitFlags & ~flag : c.LimitFlags | flag;
-            ulong rfer = exclusive ? c.MaxReferenced : maxBytes ?? 0, excl = exclusive ? maxBytes ?? 0 : c.MaxExclusive;
-            Qgroups.SetLimit(qgroupId, flags, rfer, excl);
+            bool ghost = _ghostQgroups.Contains(qgroupId);
+            if (!ghost) QuotaAdmin.Limit(Tx(), qgroupId, exclusive, maxBytes);
+            if (Qgroups != null && Qgroups.TryGetCounters(qgroupId, out var c))
+            {
+                var flag = exclusive ? QgroupLimitFlags.MaxExcl : QgroupLimitFlags.MaxRfer;
+                var flags = maxBytes == null ? c.LimitFlags & ~flag : c.LimitFlags | flag;
+                ulong rfer = exclusive ? c.MaxReferenced : maxBytes ?? 0, excl = exclusive ? maxBytes ?? 0 : c.MaxExclusive;
+                Qgroups.SetLimit(qgroupId, flags, rfer, excl);
+            }
+            if (!ghost) return;
+            // A ghost has no LIMIT item: btrfs_limit_qgroup sets the limit in memory, fails to update the item, marks
+            // the qgroups INCONSISTENT and returns ENOENT (seeds 10177, 12133, 14186).
+            using (new KeptChanges(this)) QuotaAdmin.MarkInconsistent(Tx());
+            throw new FsException("ENOENT", $"qgroup {QgroupId.Format(qgroupId)} has no items (its subvolume was dropped)");
         }
         catch (Exception ex) when (AbortOn(ex, mark)) { throw PartialChange(ex); }
     }

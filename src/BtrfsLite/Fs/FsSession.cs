@@ -46,8 +46,6 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private ulong _highestSubvolume;
     // Level-0 qgroups of dropped subvolumes the kernel keeps in memory without items (see DropSubvolume).
     private readonly HashSet<ulong> _ghostQgroups = new();
-    // Such qgroups of subvolumes removed by rmdir, until the next commit decides (see DropSubvolume).
-    private readonly HashSet<ulong> _pendingGhostQgroups = new();
     // Inodes updated in the running transaction, and the qgroup metadata btrfs_dirty_inode reserved for those whose
     // first update came through it (see FileModified), per subvolume, until the commit.
     private readonly HashSet<(ulong Tree, ulong Ino)> _inodesUpdated = new();
@@ -57,9 +55,14 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     // Subvolumes created in the running transaction (not yet on disk: an fsync inside one commits).
     private readonly HashSet<ulong> _subvolumesCreated = new();
     // Level-0 qgroups of subvolumes removed by rm (rmdir): the kernel's cleaner removes them after the next commit,
-    // running beside the caller: they wait for a commit here, then go at the next call (or at the end of a sync).
+    // running beside the caller: they wait for a commit here, then for the cleaner to be woken, and go at the next
+    // call (or at the end of a sync).
     private readonly List<ulong> _cleanerQgroups = new();
     private readonly List<ulong> _cleanerReady = new();
+    // The kernel's cleaner sleeps until something wakes it: a delayed iput (every writeback of dirty pages ends with
+    // one, btrfs_add_delayed_iput), BTRFS_IOC_SYNC, the transaction kthread's period (300 s in the harness). A commit
+    // alone (a snapshot of a clean subvolume, a qgroup ioctl) wakes nothing.
+    private bool _cleanerWoken;
     // Inodes whose mtime/ctime were set in the current tick of the kernel's coarse clock (see AdvanceClock).
     private readonly HashSet<(ulong Tree, ulong Ino)> _timesSetThisTick = new();
     // Paths resolved to (tree, inode) since the last change of the namespace that could invalidate one (rm, subvolume delete).
@@ -186,10 +189,8 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     {
         var list = new List<QgroupCounters>();
         if (Qgroups == null) return list;
-        // A qgroup whose removal waits for the next commit (see DropSubvolume) is not listed: gone with the rmdir, as
-        // every rm'ed subvolume's.
         foreach (var id in Qgroups.GetQgroupIds().OrderBy(QgroupId.LevelOf).ThenBy(QgroupId.IdOf))
-            if (!_pendingGhostQgroups.Contains(id)) list.Add(Qgroups.GetCounters(id));
+            list.Add(Qgroups.GetCounters(id));
         return list;
     }
 
@@ -219,7 +220,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// <summary>Where the running transaction stood when an operation began (see <see cref="AbortOn"/>).</summary>
     private (Transaction? Tx, long Changes) Mark()
     {
-        RunCleaner();
+        // A wake while no dropped subvolume waited for its commit found nothing to do.
+        if (_cleanerWoken) RunCleaner();
+        _cleanerWoken = false;
         return (_tx, _tx == null ? 0 : OwnChanges(_tx));
     }
 
@@ -354,8 +357,6 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     private void Commit()
     {
         ThrowIfAborted();
-        _ghostQgroups.UnionWith(_pendingGhostQgroups);
-        _pendingGhostQgroups.Clear();
         if (_tx == null) return;
         var tx = _tx;
         _tx = null;
@@ -398,10 +399,12 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     }
 
     /// <summary>
-    /// The cleaner, woken by a commit: a subvolume removed by rm was dropped in that commit (its extents accounted to
-    /// its qgroup and the parents), and btrfs_qgroup_cleanup_dropped_subvolume then removes the level-0 qgroup in a
-    /// transaction of its own. Until then the qgroup is there for limit, assign and the counters, as in the kernel; a
-    /// call whose own flush committed still finds it (the kernel's cleaner runs beside the call).
+    /// The cleaner, woken after a commit: a subvolume removed by rm was dropped in that commit (its extents accounted to
+    /// its qgroup and the parents while accounting runs), and btrfs_qgroup_cleanup_dropped_subvolume then removes the
+    /// level-0 qgroup in a transaction of its own, as <see cref="Quota.RemoveDroppedSubvolumeQgroup"/> describes: while
+    /// the qgroups are inconsistent its frozen numbers go out of the parents with the quick update, or it stays in
+    /// memory as a ghost. Until then the qgroup is there for limit, assign and the counters, as in the kernel; a call
+    /// whose own flush committed still finds it (the kernel's cleaner runs beside the call).
     /// </summary>
     private void RunCleaner()
     {
@@ -411,11 +414,19 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (Qgroups == null) return;
         using var kept = new KeptChanges(this); // the cleaner's work, not the operation's that committed
         var tx = Tx();
+        bool quickUpdates = Image.QgroupNoAccounting;
         foreach (var q in ids)
         {
-            if (tx.HasTree(ObjectIds.QuotaTree)) Quota.DeleteQgroupItems(tx, q);
-            Qgroups.DestroyQgroup(q);
+            var parents = Qgroups.GetParentsInRelationOrder(q);
+            if (tx.HasTree(ObjectIds.QuotaTree) && Quota.RemoveDroppedSubvolumeQgroup(tx, q, parents))
+                KeepGhost(q, parents[0]);
+            else
+                Qgroups.DestroyQgroup(q);
         }
+        // The kernel's quick updates change the parents' numbers in memory at once (sysfs shows them before a commit).
+        if (quickUpdates && QuotaAdmin.Read(tx) is { } state)
+            foreach (var q in state.Qgroups)
+                if (Qgroups.QgroupExists(q.QgroupId)) Qgroups.SetUsage(q.QgroupId, q.Referenced, q.Exclusive);
     }
 
     /// <summary>
@@ -700,7 +711,11 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         d.Remove(pages);
         var info = t.ReadInode(ino);
         if (info.Size != d.Size) t.EditInode(ino, it => it.FileSize = d.Size);
-        if (pages.Count > 0) _inodesUpdated.Add((tree, ino)); // the ordered extents' completion updates it
+        if (pages.Count > 0)
+        {
+            _inodesUpdated.Add((tree, ino)); // the ordered extents' completion updates it
+            _cleanerWoken = true; // and their delayed iputs wake the cleaner
+        }
         if (d.Pages.Count == 0) DropDirty(tree, ino, d, convertMeta: true);
         // Each ordered extent's completion turns what the inode holds past its outstanding extents into the
         // transaction's (btrfs_remove_ordered_extent → btrfs_delalloc_release_metadata, qgroup_free false).
@@ -1550,9 +1565,10 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
         if (_dirtyInodeReserved.Remove(id, out var held)) Qgroups?.FreeMetaPrealloc(id, held);
         ulong qgroup = QgroupId.ForSubvolume(id);
         var parents = Qgroups?.GetParentsInRelationOrder(qgroup);
-        // After an rmdir the kernel's cleaner drops the tree after the next commit and then removes the qgroup; while
-        // accounting runs that is deterministic enough to copy (the harness's `subvol delete` waits for it instead).
-        bool deferred = byRmdir && Qgroups != null && !Image.QgroupNoAccounting;
+        // After an rmdir the kernel's cleaner drops the tree after the next commit and then removes the qgroup,
+        // consistent or not (seed 14113: listed with its frozen numbers until then); the harness's `subvol delete`
+        // waits for it instead.
+        bool deferred = byRmdir && Qgroups != null;
         bool stays = Subvolumes.Delete(parent, dir.Ino, name, parents, keepQgroup: deferred);
         if (Qgroups == null) return;
         Qgroups.FreeMetaPertrans(id);
@@ -1566,12 +1582,17 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
             Qgroups.DestroyQgroup(qgroup);
             return;
         }
-        // The kernel's removal stopped at the first parent (see Quota.RemoveDroppedSubvolumeQgroup): that relation is
-        // gone, the qgroup itself stays in memory with its numbers, a ghost without items.
-        Qgroups.RemoveRelation(qgroup, parents![0]);
-        // After an rmdir the kernel's cleaner drops the tree only after the next commit: when that commit is a rescan's,
-        // the drop comes after it, with consistent numbers, and the qgroup goes (seed 264). Decided at that commit.
-        (byRmdir ? _pendingGhostQgroups : _ghostQgroups).Add(qgroup);
+        KeepGhost(qgroup, parents![0]);
+    }
+
+    /// <summary>
+    /// The kernel's removal stopped at the first parent (see <see cref="Quota.RemoveDroppedSubvolumeQgroup"/>): that
+    /// relation is gone, the qgroup itself stays in memory with its numbers, a ghost without items.
+    /// </summary>
+    private void KeepGhost(ulong qgroup, ulong firstParent)
+    {
+        Qgroups!.RemoveRelation(qgroup, firstParent);
+        _ghostQgroups.Add(qgroup);
     }
 
     /// <summary>btrfs_qgroup_inherit (see <see cref="QuotaAdmin.Inherit"/>); the engine's relation carries the reservations.</summary>

@@ -83,7 +83,8 @@ public sealed class KernelAgreementTests
         "`rm` of a tree holding subvolumes: the kernel's rmdir deletes each (empty) subvolume and its level-0 qgroup goes in the "
         + "transaction after the cleaner dropped the tree, which runs after the next commit beside the caller: still listed right "
         + "after the `rm`, and right after the next sync or `subvol sync` in some runs (gone in others), always gone after the one "
-        + "after; the replay removes it once the next commit is done (see FsSession.RunCleaner)";
+        + "after; the replay removes it once the next commit is done and something woke the cleaner (a writeback, a sync; see "
+        + "FsSession.RunCleaner)";
 
     private const string DeletedQgroup =
         "the deleted subvolume's level-0 qgroup goes away in the commit after the cleaner dropped the tree, which fell inside "
