@@ -853,9 +853,9 @@ public sealed partial class FsSession : IDisposable, IQgroupFlusher
     /// its own (the time update of fallocate and zero range, of a punch after its first hole check, of a range clone's
     /// destination) reserves qgroup metadata for the delayed inode item: one item at BTRFS_MAX_LEVEL (8 × nodesize) as
     /// PREALLOC, held until the commit. When that fails (it never flushes), btrfs_dirty_inode retries in a transaction
-    /// of one item, which flushes, and only that failing is EDQUOT. An inode created or updated earlier in the transaction reserves
-    /// nothing, and so does an inode whose times were set in the current tick (measured: punch-past-eof,
-    /// fallocate-near-limit).
+    /// of one item, which flushes, and only that failing is EDQUOT (dirty-inode-noflush). An inode created or updated
+    /// earlier in the transaction reserves nothing, and so does an inode whose times were set in the current tick
+    /// (measured: punch-past-eof, fallocate-near-limit).
     /// </summary>
     private void FileModified(ulong tree, ulong ino)
     {
