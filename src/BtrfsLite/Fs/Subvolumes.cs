@@ -165,7 +165,7 @@ public static class Subvolumes
     /// Deletes a subvolume: its entry, refs, root item, UUID item, qgroup; its tree is dropped at commit. Returns true
     /// when the kernel would keep the level-0 qgroup in memory (<see cref="Quota.RemoveDroppedSubvolumeQgroup"/>, whose
     /// <paramref name="qgroupParentOrder"/> this passes on). With <paramref name="keepQgroup"/> the qgroup stays for the
-    /// caller to remove later (the kernel's cleaner after an rmdir).
+    /// caller to remove, with its reservation engine, at once or later (the kernel's cleaner after an rmdir).
     /// </summary>
     public static bool Delete(FsTree parent, ulong dir, ReadOnlySpan<byte> name, IReadOnlyList<ulong>? qgroupParentOrder = null, bool keepQgroup = false)
     {
